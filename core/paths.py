@@ -1,0 +1,67 @@
+"""Where djtui keeps things on this machine: the one place user paths are resolved.
+
+``DJTUI_HOME`` (if set) puts config, data and cache under one folder, which tests and
+portable set-ups use; otherwise the platform's own directories are used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP = "djtui"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("DJTUI_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def config_dir() -> Path:
+    if home := _home():
+        return home / "config"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    if home := _home():
+        return home / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP))
+
+
+def cache_dir() -> Path:
+    if home := _home():
+        return home / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP))
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def sessions_dir() -> Path:
+    """Session logs (JSON lines) and their optional audio clips."""
+    return data_dir() / "sessions"
+
+
+def models_dir() -> Path:
+    """Fine-tuned models the user trained; ``djtui train`` writes here by default."""
+    return data_dir() / "models"
+
+
+def embeddings_cache_dir() -> Path:
+    return cache_dir() / "embeddings"
+
+
+def bundled_contexts_dir() -> Path:
+    return Path(__file__).resolve().parent / "contexts"
+
+
+def default_context() -> Path:
+    return bundled_contexts_dir() / "dj.yaml"

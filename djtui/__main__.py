@@ -1,0 +1,3 @@
+from djtui.cli import main
+
+raise SystemExit(main())
