@@ -1,0 +1,26 @@
+"""Shared test set-up. Fixtures live in ``tests/fixtures/<topic>.py``, one module per
+topic, registered below, so each area's fixtures have one home."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Nothing in the tests may reach a model hub; models come from installed packages or
+# are built by the fixtures.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+pytest_plugins = [
+    "tests.fixtures.speech",
+]
+
+
+@pytest.fixture(autouse=True)
+def _djtui_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own config/data dirs; the embeddings cache is shared by the
+    session so the sentence index is built once."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("DJTUI_HOME", str(home))
