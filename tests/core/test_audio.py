@@ -1,0 +1,89 @@
+"""Audio in: file blocks, resampling, levels, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from djtui.core.audio import BLOCK, SAMPLE_RATE, SILENCE_DBFS, FileSource, level, read_audio
+from djtui.core.errors import DjtuiError
+
+
+def sine(freq: float, seconds: float, rate: int, amplitude: float) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_level_of_known_signals() -> None:
+    full_square = np.where(np.arange(BLOCK) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    assert level(full_square).rms_dbfs == pytest.approx(0.0, abs=1e-6)
+    assert level(full_square).peak_dbfs == pytest.approx(0.0, abs=1e-6)
+
+    half_sine = sine(1000, BLOCK / SAMPLE_RATE, SAMPLE_RATE, 0.5)  # exactly 32 periods
+    assert level(half_sine).peak_dbfs == pytest.approx(20 * math.log10(0.5), abs=0.01)
+    assert level(half_sine).rms_dbfs == pytest.approx(20 * math.log10(0.5 / math.sqrt(2)), abs=0.01)
+
+    silent = np.zeros(BLOCK, dtype=np.float32)
+    assert level(silent) == level(np.zeros(0, dtype=np.float32))
+    assert level(silent).rms_dbfs == SILENCE_DBFS
+
+
+def test_file_source_yields_fixed_blocks_and_keeps_the_signal(tmp_path, speak) -> None:
+    speech = speak("play deck two")
+    path = tmp_path / "command.wav"
+    sf.write(path, speech, SAMPLE_RATE)
+
+    blocks = list(FileSource(path, realtime=False).blocks())
+
+    assert all(b.shape == (BLOCK,) and b.dtype == np.float32 for b in blocks)
+    assert len(blocks) == math.ceil(len(speech) / BLOCK)
+    joined = np.concatenate(blocks)
+    np.testing.assert_allclose(joined[: len(speech)], speech, atol=1e-4)  # 16-bit wav
+    assert not joined[len(speech) :].any()  # the last block is padded with silence
+
+
+def test_file_source_resamples_and_mixes_to_mono(tmp_path) -> None:
+    tone = sine(440, 1.0, 44100, 0.5)
+    path = tmp_path / "stereo.flac"
+    sf.write(path, np.stack([tone, tone], axis=1), 44100)
+
+    audio = read_audio(path)
+
+    assert abs(len(audio) - SAMPLE_RATE) <= BLOCK
+    middle = audio[2000:14000]
+    assert level(middle).peak_dbfs == pytest.approx(20 * math.log10(0.5), abs=0.1)
+    spectrum = np.abs(np.fft.rfft(middle))
+    assert np.argmax(spectrum) * SAMPLE_RATE / len(middle) == pytest.approx(440, abs=3)
+
+
+def test_file_source_in_real_time_takes_as_long_as_the_file(tmp_path) -> None:
+    import time
+
+    path = tmp_path / "half.wav"
+    sf.write(path, np.zeros(SAMPLE_RATE // 2, dtype=np.float32), SAMPLE_RATE)
+    started = time.monotonic()
+    list(FileSource(path, realtime=True).blocks())
+    assert time.monotonic() - started == pytest.approx(0.5, abs=0.15)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such audio file"), (b"", "not a readable audio file"), (b"RIFF\x00garbage" * 10, "not a readable audio file")],
+)
+def test_bad_files_are_one_clear_error(tmp_path, content, message) -> None:
+    path = tmp_path / "bad.wav"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DjtuiError, match=message) as error:
+        FileSource(path)
+    assert error.value.hint
+
+
+def test_empty_wav_is_one_clear_error(tmp_path) -> None:
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), SAMPLE_RATE)
+    with pytest.raises(DjtuiError, match="holds no audio"):
+        FileSource(path)
