@@ -89,6 +89,9 @@ class SafetyConfig:
     """Rate limit across all commands."""
     confirm_timeout_s: float = 3.0
     """Guarded/destructive commands on a playing deck wait this long for 'confirm'."""
+    grammar_floor: float = 0.3
+    """Below this the best reading is not taken as a command at all (chatter, lyrics):
+    rejected as out of grammar rather than as a low-confidence command."""
 
 
 @dataclass
@@ -100,6 +103,9 @@ class MidiConfig:
     """Virtual port on which Rekordbox's feedback (deck play state) arrives."""
     virtual: bool = True
     """Open virtual ports. Off: connect to existing ports of those names."""
+    api: str | None = None
+    """MIDI system: 'alsa', 'jack', 'coremidi' or 'winmm'; empty = python-rtmidi's
+    default. The environment variable DJTUI_MIDI_API overrides it."""
 
 
 @dataclass
