@@ -1,0 +1,133 @@
+"""How words sound: text -> ARPAbet phonemes, and a string code in which edit distance
+behaves like a phonetic distance.
+
+ASR mistakes are mostly words that sound alike ("hey laughed" for "play left", "pose"
+for "pause"). Comparing phonemes instead of letters makes those near misses cheap.
+Pronunciations come from CMUdict (package ``pronouncing``); words it lacks get a
+letter-to-sound guess.
+
+Each phoneme is coded as two characters, its *class* and its *identity*, so that a plain
+Levenshtein distance over the codes (computed in C by rapidfuzz) costs 1 for swapping
+similar phonemes (P/B, IH/IY, M/N), 2 for dissimilar ones and 2 for a missing or extra
+phoneme.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Phoneme classes: phonemes in one class are easily confused by ASR and by listeners.
+_CLASSES: dict[str, tuple[str, ...]] = {
+    "a": ("AA", "AO", "AH", "AW"),  # open/back vowels, schwa
+    "e": ("AE", "EH", "EY", "AY"),  # front open vowels
+    "i": ("IH", "IY", "Y"),  # front close vowels
+    "o": ("OW", "OY", "UH", "UW", "W"),  # rounded
+    "r": ("ER", "R", "L"),  # liquids, r-coloured
+    "p": ("P", "B"),
+    "t": ("T", "D", "DH", "TH"),
+    "k": ("K", "G", "NG"),
+    "f": ("F", "V"),
+    "s": ("S", "Z", "SH", "ZH", "CH", "JH"),
+    "m": ("M", "N"),
+    "h": ("HH",),
+}
+_CODE: dict[str, str] = {}
+for _cls, _members in _CLASSES.items():
+    for _i, _ph in enumerate(_members):
+        _CODE[_ph] = _cls + "0123456789"[_i]
+PHONEMES = tuple(_CODE)
+
+_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                 "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth", "5th": "fifth",
+             "6th": "sixth", "7th": "seventh", "8th": "eighth"}
+_FRACTIONS = {"1/4": "a quarter", "1/2": "a half", "1/8": "an eighth", "3/4": "three quarters"}
+
+
+def number_words(n: int) -> str:
+    """0-999 in words (``32`` -> ``thirty two``); larger numbers digit by digit."""
+    if n < 20:
+        return _NUMBER_WORDS[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + ("" if ones == 0 else " " + _NUMBER_WORDS[ones])
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return _NUMBER_WORDS[hundreds] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
+    return " ".join(_NUMBER_WORDS[int(d)] for d in str(n))
+
+
+_TOKEN = re.compile(r"\d+/\d+|\d+(?:st|nd|rd|th)\b|\d+|[a-z]+(?:'[a-z]+)?")
+
+
+def normalize(text: str) -> list[str]:
+    """Lower-case words as a person would say them: digits, ordinals and fractions
+    spelled out, punctuation dropped (``"Loop 8, 1/2!"`` -> loop eight a half)."""
+    words: list[str] = []
+    for token in _TOKEN.findall(text.lower().replace("-", " ").replace("&", " and ")):
+        if token in _FRACTIONS:
+            words.extend(_FRACTIONS[token].split())
+        elif token in _ORDINALS:
+            words.append(_ORDINALS[token])
+        elif token.isdigit():
+            words.extend(number_words(int(token)).split())
+        else:
+            words.append(token)
+    return words
+
+
+# Letter-to-sound fallback for words CMUdict lacks (names, ASR fragments). Crude, but
+# only has to put an unknown word near words that sound like it.
+_LTS = [
+    ("tch", "CH"), ("sch", "S K"), ("ght", "T"), ("igh", "AY"), ("ough", "AO"),
+    ("ch", "CH"), ("sh", "SH"), ("th", "TH"), ("ph", "F"), ("ck", "K"), ("ng", "NG"), ("qu", "K W"),
+    ("wh", "W"), ("kn", "N"), ("wr", "R"), ("ee", "IY"), ("ea", "IY"), ("oo", "UW"), ("ou", "AW"),
+    ("ow", "OW"), ("oi", "OY"), ("oy", "OY"), ("ai", "EY"), ("ay", "EY"), ("ei", "EY"), ("ey", "EY"),
+    ("au", "AO"), ("aw", "AO"), ("ie", "IY"), ("oa", "OW"), ("ue", "UW"), ("ew", "UW"), ("er", "ER"),
+    ("ir", "ER"), ("ur", "ER"), ("ar", "AA R"), ("or", "AO R"),
+    ("a", "AE"), ("b", "B"), ("c", "K"), ("d", "D"), ("e", "EH"), ("f", "F"), ("g", "G"), ("h", "HH"),
+    ("i", "IH"), ("j", "JH"), ("k", "K"), ("l", "L"), ("m", "M"), ("n", "N"), ("o", "AA"), ("p", "P"),
+    ("q", "K"), ("r", "R"), ("s", "S"), ("t", "T"), ("u", "AH"), ("v", "V"), ("w", "W"), ("x", "K S"),
+    ("y", "IY"), ("z", "Z"), ("'", ""),
+]
+
+
+def _letters_to_sounds(word: str) -> list[str]:
+    out: list[str] = []
+    i = 0
+    stripped = word[:-1] if len(word) > 3 and word.endswith("e") and word[-2] not in "aeiou" else word
+    while i < len(stripped):
+        for graph, phones in _LTS:
+            if stripped.startswith(graph, i):
+                out.extend(phones.split())
+                i += len(graph)
+                break
+        else:
+            i += 1
+    return out
+
+
+@lru_cache(maxsize=65536)
+def word_phonemes(word: str) -> tuple[str, ...]:
+    """ARPAbet phonemes of one lower-case word, stress marks dropped."""
+    import pronouncing
+
+    found = pronouncing.phones_for_word(word)
+    phones = found[0].split() if found else _letters_to_sounds(word)
+    return tuple(re.sub(r"\d", "", p) for p in phones if re.sub(r"\d", "", p) in _CODE)
+
+
+def phonemes(text: str) -> list[str]:
+    return [p for w in normalize(text) for p in word_phonemes(w)]
+
+
+@lru_cache(maxsize=65536)
+def word_code(word: str) -> str:
+    return "".join(_CODE[p] for p in word_phonemes(word))
+
+
+def code(words: list[str] | tuple[str, ...]) -> str:
+    """The phonetic code of already normalised words (see module docstring)."""
+    return "".join(word_code(w) for w in words)
