@@ -322,7 +322,8 @@ class Trial:
     score: float | None
     reason: str
     latency_s: float
-    timings: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    """The recognizer's own per-stage timings (asr, resolve, rescore), milliseconds."""
 
     @property
     def accepted(self) -> bool:
@@ -368,7 +369,7 @@ def _understand(recognizer: Understands, audio: np.ndarray, decider: Decider) ->
     return understanding, decider(list(understanding.candidates)), elapsed
 
 
-def _timings(understanding: Any) -> dict[str, float]:
+def _timings_ms(understanding: Any) -> dict[str, float]:
     timings = getattr(understanding, "timings", None) or {}
     if not isinstance(timings, dict):
         timings = getattr(timings, "__dict__", {})
@@ -397,7 +398,7 @@ def run_trials(recognizer: Understands, labels: Sequence[Label], conditions: Seq
                 reference=label.text, transcript=str(getattr(understanding, "transcript", "")),
                 intent=best.intent if best else None, slots=dict(best.slots) if best else {},
                 score=float(understanding.candidates[0].score) if understanding.candidates else None,
-                reason=decision.reason, latency_s=elapsed, timings=_timings(understanding),
+                reason=decision.reason, latency_s=elapsed, timings_ms=_timings_ms(understanding),
             )
             trials.append(trial)
             if on_trial:
@@ -428,31 +429,61 @@ class Negatives:
         return len(self.false_accepts) / (self.seconds / 3600.0) if self.seconds > 0 else 0.0
 
 
-def windows(audio: np.ndarray, seconds: float = 2.0, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
-    """Back-to-back ``seconds``-long stretches (the last one kept if at least half full)."""
+Segmenter = Callable[[np.ndarray], list[tuple[float, np.ndarray]]]
+"""Cuts a recording into what the recognizer would be handed: ``(start_s, audio)``."""
+
+
+def windows(audio: np.ndarray, seconds: float = 2.0, sample_rate: int = SAMPLE_RATE) -> list[tuple[float, np.ndarray]]:
+    """Back-to-back ``seconds``-long stretches (the last one kept if at least half full):
+    the worst case, as if the VAD let everything through."""
     size = int(seconds * sample_rate)
-    spans = [(s, min(s + size, audio.size)) for s in range(0, audio.size, size)]
-    return [(a, b) for a, b in spans if b - a >= size // 2]
+    return [(start / sample_rate, audio[start : start + size]) for start in range(0, audio.size, size)
+            if min(size, audio.size - start) >= size // 2]
 
 
-def run_negatives(recognizer: Understands, files: Sequence[Path], decider: Decider,
-                  segment: Callable[[np.ndarray], list[tuple[int, int]]] = windows, segmentation: str = "2 s windows",
-                  on_utterance: Callable[[int], None] | None = None) -> Negatives:
+def vad_utterances(vad_config: Any) -> Segmenter:
+    """The live pipeline's cut: its VAD and :class:`~djtui.core.vad.Endpointer` with the
+    ``[vad]`` settings, fed 32 ms blocks; every utterance it closes (including those cut at
+    ``max_speech_ms``) goes to the recognizer, as it would on stage."""
+    from djtui.core.audio import BLOCK
+    from djtui.core.vad import Endpointer, load_vad
+
+    vad = load_vad(vad_config.engine, vad_config.energy_threshold_dbfs)
+
+    def segment(audio: np.ndarray) -> list[tuple[float, np.ndarray]]:
+        vad.reset()
+        endpointer = Endpointer(vad, threshold=vad_config.threshold, hangover_ms=vad_config.hangover_ms,
+                                min_speech_ms=vad_config.min_speech_ms, max_speech_ms=vad_config.max_speech_ms)
+        found = []
+        for start in range(0, audio.size - BLOCK + 1, BLOCK):
+            utterance = endpointer.push(audio[start : start + BLOCK])
+            if utterance is not None:
+                found.append((utterance.start_time, utterance.audio))
+        if (utterance := endpointer.flush()) is not None:
+            found.append((utterance.start_time, utterance.audio))
+        return found
+
+    return segment
+
+
+def run_negatives(recognizer: Understands, files: Sequence[Path], decider: Decider, segment: Segmenter = windows,
+                  segmentation: str = "2 s windows", on_file: Callable[[Path, int], None] | None = None) -> Negatives:
     """Cut each file into utterances with ``segment`` and count the commands accepted:
-    every one is a false accept."""
+    every one is a false accept. ``on_file(path, utterances)`` after each file."""
     seconds, count, accepted = 0.0, 0, []
     for path in files:
         audio = load_audio(path)
         seconds += audio.size / SAMPLE_RATE
-        for start, end in segment(audio):
-            understanding, decision, _ = _understand(recognizer, audio[start:end], decider)
-            count += 1
+        pieces = segment(audio)
+        for start_s, piece in pieces:
+            understanding, decision, _ = _understand(recognizer, piece, decider)
             if decision.candidate is not None:
                 c = decision.candidate
-                accepted.append(FalseAccept(path.name, start / SAMPLE_RATE, str(getattr(understanding, "transcript", "")),
+                accepted.append(FalseAccept(path.name, round(start_s, 2), str(getattr(understanding, "transcript", "")),
                                             command_label(c.intent, dict(c.slots)), float(c.score)))
-            if on_utterance:
-                on_utterance(count)
+        count += len(pieces)
+        if on_file:
+            on_file(path, len(pieces))
     return Negatives(seconds, count, accepted, segmentation)
 
 
@@ -495,10 +526,11 @@ def confusions(trials: Iterable[Trial], top: int = 10) -> list[dict[str, Any]]:
     return [{"field": f, "expected": e, "got": g, "count": n} for (f, e, g), n in counts.most_common(top)]
 
 
-def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
-    if not seconds:
+def percentiles(ms: Sequence[float]) -> dict[str, float]:
+    """p50, p90, p99 and mean, rounded to 0.1."""
+    if not ms:
         return {}
-    ms = np.asarray(seconds) * 1000.0
+    ms = np.asarray(ms, dtype=np.float64)
     return {"p50": round(float(np.percentile(ms, 50)), 1), "p90": round(float(np.percentile(ms, 90)), 1),
             "p99": round(float(np.percentile(ms, 99)), 1), "mean": round(float(ms.mean()), 1)}
 
@@ -575,13 +607,13 @@ class Report:
         lines = ["| condition | accuracy | n | rejected | misunderstood |", "|---|---:|---:|---:|---:|"]
         for name, row in self.by_snr.items():
             label = name if name == CLEAN else f"{name} dB"
-            lines.append(f"| {label} | {_pct(row['accuracy'])} | {row['n']} | {row['rejected']} | {row['misunderstood']} |")
+            lines.append(f"| {label} | {percent(row['accuracy'])} | {row['n']} | {row['rejected']} | {row['misunderstood']} |")
         if self.noisy_accuracy is not None:
-            lines.append(f"| **mean of SNR rows** | **{_pct(self.noisy_accuracy)}** | | | |")
+            lines.append(f"| **mean of SNR rows** | **{percent(self.noisy_accuracy)}** | | | |")
         return "\n".join(lines)
 
 
-def _pct(value: float | None) -> str:
+def percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
 
@@ -594,11 +626,11 @@ def score(trials: Sequence[Trial], negatives: Negatives | None = None, engine: s
     order = sorted(by_condition, key=lambda c: (c != CLEAN, float(c) if c != CLEAN else 0.0))
     stages: dict[str, list[float]] = {}
     for t in trials:
-        for stage, seconds in t.timings.items():
-            stages.setdefault(stage, []).append(seconds)
-    latency: dict[str, Any] = percentiles_ms([t.latency_s for t in trials])
+        for stage, ms in t.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    latency: dict[str, Any] = percentiles([1000.0 * t.latency_s for t in trials])
     if stages:
-        latency["stages"] = {stage: percentiles_ms(values) for stage, values in stages.items()}
+        latency["stages"] = {stage: percentiles(values) for stage, values in stages.items()}
     return Report(engine=engine, summary=_summary(trials), by_snr={c: _summary(by_condition[c]) for c in order},
                   confusions=confusions(trials), latency=latency, negatives=negatives,
                   thresholds=dict(thresholds or {}))

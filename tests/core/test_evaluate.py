@@ -152,7 +152,7 @@ def _trial(expected: tuple[str | None, dict[str, str]], got: tuple[str | None, d
     return Trial(file="f.wav", condition=condition, expected_intent=expected[0], expected_slots=expected[1],
                  reference=reference, transcript=transcript, intent=got[0], slots=got[1],
                  score=0.9 if got[0] else 0.2, reason="accepted" if got[0] else "low confidence",
-                 latency_s=latency, timings={"asr": latency / 2})
+                 latency_s=latency, timings_ms={"asr": 1000 * latency / 2})
 
 
 LATTE = ("orderDrink", {"coffeeDrink": "latte", "size": "large"})
@@ -229,7 +229,7 @@ class _LoudnessRecognizer:
 
     def understand(self, audio: np.ndarray) -> _Understanding:
         loud = float(np.sqrt(np.mean(audio**2))) > 0.05
-        return _Understanding("play" if loud else "", [Cand("play", {"deck": "1"}, 0.9)] if loud else [], {"asr": 0.001})
+        return _Understanding("play" if loud else "", [Cand("play", {"deck": "1"}, 0.9)] if loud else [], {"asr": 1.0})
 
 
 def test_run_trials_and_negatives_on_audio_files(tmp_path: Path) -> None:
@@ -258,3 +258,14 @@ def test_plot_is_a_png(tmp_path: Path) -> None:
     trials = [_trial(LATTE, LATTE, c) for c in ("clean", "6", "12")]
     path = evaluate.plot_accuracy(evaluate.score(trials, engine="test"), tmp_path / "plot.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_negatives_are_cut_as_the_live_endpointer_cuts(speak) -> None:
+    from djtui.core.config import VadConfig
+
+    gap = np.zeros(16000, dtype=np.float32)
+    audio = np.concatenate([gap, speak("play deck one"), gap, speak("load the next track"), gap])
+    pieces = evaluate.vad_utterances(VadConfig())(audio)
+    assert len(pieces) == 2
+    assert 0.9 < pieces[0][0] < pieces[1][0]
+    assert [start for start, _ in evaluate.windows(audio, 2.0)][:3] == [0.0, 2.0, 4.0]

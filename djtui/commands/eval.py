@@ -1,0 +1,179 @@
+"""``djtui eval``: measure how well djtui understands recorded commands, clean and in
+noise, the way Picovoice's speech-to-intent benchmark does."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from djtui.core.errors import DjtuiError
+
+HELP = "measure command accuracy on labelled audio, clean and mixed with noise"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("eval", help=HELP, description=HELP + ". Labels: djtui's manifest.jsonl or "
+                              "Picovoice's label.json. Accepting uses [safety] min_confidence and min_margin; "
+                              "cooldowns, rate limits and deck state are left out.")
+    p.add_argument("--context", help="context file the commands belong to (default: the configured one)")
+    p.add_argument("--labels", required=True, help="manifest.jsonl or label.json")
+    p.add_argument("--data", help="folder the labels' audio paths are relative to (default: the labels' folder)")
+    p.add_argument("--asr", choices=("auto", "wav2vec2", "whisper"), help="ASR engine (default: [asr] engine)")
+    p.add_argument("--model", help="ASR model: wav2vec2 hub id or folder, or a CTranslate2 Whisper folder")
+    p.add_argument("--noise", nargs="+", metavar="FILE", help="noise recordings to mix in (a random segment of one per file)")
+    p.add_argument("--snr", nargs="+", type=float, metavar="DB",
+                   help="SNRs in dB, loudest 2048-sample frames (default with --noise: 6 9 12 15 18 21 24)")
+    p.add_argument("--no-clean", dest="clean", action="store_false", help="skip the clean condition")
+    p.add_argument("--negatives", nargs="+", metavar="PATH",
+                   help="audio with no command in it (files or folders): false accepts per hour")
+    p.add_argument("--segment", choices=("vad", "windows"), default="vad",
+                   help="how negatives are cut: the live VAD endpointer (default) or back-to-back 2 s windows")
+    p.add_argument("--limit", type=int, help="only the first N labelled files")
+    p.add_argument("--seed", type=int, default=0, help="noise segment choice (default 0)")
+    p.add_argument("--json", metavar="OUT", help="write the report as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="plot accuracy against SNR, with Rhino's published curve")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from djtui.core import evaluate
+    from djtui.core.config import load_config
+
+    config = load_config(getattr(args, "config", None))
+    if args.asr:
+        config.asr.engine = args.asr
+    if args.model:
+        config.asr.model = args.model
+    if args.snr and not args.noise:
+        raise DjtuiError("--snr needs noise to mix in", "add --noise FILE (e.g. a kitchen or music recording)")
+    if args.limit is not None and args.limit < 1:
+        raise DjtuiError("--limit must be at least 1", "or leave it out to use every file")
+
+    labels = evaluate.read_labels(args.labels, args.data)[: args.limit]
+    if missing := [str(label.path) for label in labels if not label.path.is_file()]:
+        raise DjtuiError(f"{len(missing)} labelled audio file(s) not found, e.g. {missing[0]}",
+                         "point --data at the folder the labels' paths are relative to")
+    snrs = args.snr or (evaluate.BENCHMARK_SNRS if args.noise else [])
+    conditions = evaluate.conditions_for(snrs, clean=args.clean)
+    if not conditions:
+        raise DjtuiError("nothing to measure: --no-clean without --noise", "add --noise FILE, or drop --no-clean")
+    noise = evaluate.NoiseBank.load(evaluate.audio_files(args.noise)) if args.noise else None
+    negatives = evaluate.audio_files(args.negatives) if args.negatives else []
+    if args.negatives and not negatives:
+        raise DjtuiError(f"no audio files in {' '.join(args.negatives)}", "give WAV, FLAC or OGG files or folders of them")
+
+    console = Console()
+    with console.status("loading models…"):
+        recognizer, engine = _recognizer(config, args.context)
+    decider = _decider(config)
+    trials, found = _measure(console, recognizer, decider, labels, conditions, noise, negatives, config, args)
+    report = evaluate.score(trials, found, engine=engine,
+                            thresholds={"min_confidence": config.safety.min_confidence,
+                                        "min_margin": config.safety.min_margin})
+    _print(console, report)
+    if args.json:
+        evaluate.write_report(report, args.json)
+        console.print(f"report: {args.json}")
+    if args.plot:
+        evaluate.plot_accuracy(report, args.plot)
+        console.print(f"plot: {args.plot}")
+    return 0
+
+
+def _recognizer(config: Any, context_path: str | None) -> tuple[Any, str]:
+    """The live pipeline's recognizer (ASR, resolver, acoustic rescoring), loaded once."""
+    from djtui.core.asr import load_engine
+    from djtui.core.context import default_context, load_context
+    from djtui.core.recognize import Recognizer
+    from djtui.core.rescore import Rescorer
+    from djtui.core.resolve import Resolver
+
+    path = context_path or config.resolver.context
+    context = load_context(path) if path else default_context()
+    engine = load_engine(config.asr)
+    engine.warm_up()
+    resolver = Resolver(context, embedding_model=config.resolver.embedding_model,
+                        semantic_weight=config.resolver.semantic_weight)
+    resolver.warm_up()
+    recognizer = Recognizer(engine, resolver, Rescorer(engine))
+    return recognizer, f"{engine.name} {engine.model_id}"
+
+
+def _decider(config: Any) -> Any:
+    from djtui.core import evaluate
+
+    safety = config.safety
+    return lambda candidates: evaluate.decide(candidates, safety.min_confidence, safety.min_margin)
+
+
+def _measure(console: Any, recognizer: Any, decider: Any, labels: list[Any], conditions: list[str], noise: Any,
+             negatives: list[Any], config: Any, args: argparse.Namespace) -> tuple[list[Any], Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from djtui.core import evaluate
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("commands", total=len(labels) * len(conditions))
+        trials = evaluate.run_trials(recognizer, labels, conditions, decider, noise, seed=args.seed,
+                                     on_trial=lambda _: progress.advance(task))
+        found = None
+        if negatives:
+            if args.segment == "vad":
+                segment, how = evaluate.vad_utterances(config.vad), f"{config.vad.engine} VAD endpointer"
+            else:
+                segment, how = evaluate.windows, "2 s windows"
+            task = progress.add_task("negatives", total=len(negatives))
+            found = evaluate.run_negatives(recognizer, negatives, decider, segment, how,
+                                           on_file=lambda *_: progress.advance(task))
+    return trials, found
+
+
+def _print(console: Any, report: Any) -> None:
+    from rich.table import Table
+
+    from djtui.core import evaluate
+
+    pct = evaluate.percent
+    data = report.to_dict()
+    has_wer = data["wer"] is not None
+    table = Table(title=f"command acceptance — {report.engine}", title_justify="left")
+    for name, justify in (("condition", "left"), ("accuracy", "right"), ("n", "right"), ("rejected", "right"),
+                          ("misunderstood", "right"), ("Rhino", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    if has_wer:
+        table.add_column("WER", justify="right")
+    for name, row in report.by_snr.items():
+        rhino = evaluate.RHINO_BY_SNR.get(float(name)) if name != evaluate.CLEAN else None  # type: ignore[call-overload]
+        cells = [name if name == evaluate.CLEAN else f"{name} dB", pct(row["accuracy"]), str(row["n"]),
+                 str(row["rejected"]), str(row["misunderstood"]), pct(rhino) if rhino else ""]
+        if has_wer:
+            cells.append(pct(row.get("wer")))
+        table.add_row(*cells)
+    if report.noisy_accuracy is not None:
+        table.add_row("mean of SNRs", pct(report.noisy_accuracy), "", "", "",
+                      pct(evaluate.PUBLISHED_NOISY_ACCURACY["Picovoice Rhino"]), *([""] if has_wer else []), style="bold")
+    console.print(table)
+    lines = [f"overall {pct(data['accuracy'])} of {data['n']} "
+             f"(rejected {data['rejected']}, misunderstood {data['misunderstood']})"]
+    if "false_accepts" in data:
+        lines.append(f"audio labelled as no command: {data['false_accepts']} accepted")
+    if has_wer:
+        lines.append(f"WER {pct(data['wer'])}  CER {pct(data['cer'])}")
+    if report.negatives:
+        neg = data["negatives"]
+        lines.append(f"false accepts: {data['false_accepts_per_hour']:.1f} per hour "
+                     f"({neg['false_accepts']} in {neg['utterances']} utterances, {60 * neg['hours']:.1f} min, {neg['segmentation']})")
+    if lat := data["latency"]:
+        lines.append(f"latency per utterance: p50 {lat['p50']:.0f} ms  p90 {lat['p90']:.0f} ms  p99 {lat['p99']:.0f} ms")
+    console.print("\n".join(lines))
+    if report.confusions:
+        confusions = Table(title="most frequent confusions", title_justify="left")
+        for name in ("field", "expected", "got", "count"):
+            confusions.add_column(name, justify="right" if name == "count" else "left")
+        for c in report.confusions:
+            confusions.add_row(c["field"], c["expected"], c["got"], str(c["count"]))
+        console.print(confusions)
