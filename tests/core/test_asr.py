@@ -1,0 +1,104 @@
+"""ASR engines: the tiny local wav2vec2 round-trips through save_pretrained, the bundled
+Whisper transcribes synthetic speech, and load_engine picks and explains an engine."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from djtui.core.asr import AsrResult, Wav2Vec2Engine, WhisperEngine, load_engine
+from djtui.core.config import AsrConfig
+from djtui.core.errors import DjtuiError
+
+
+def words(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", text.lower()).strip()
+
+
+def test_wav2vec2_folder_gives_transcript_and_frame_logprobs(tiny_wav2vec2, speak):
+    engine = Wav2Vec2Engine(tiny_wav2vec2, quantize=False)
+    audio = speak("play deck one")
+    result = engine.transcribe(audio)
+    assert isinstance(result, AsrResult)
+    assert (result.engine, result.model) == ("wav2vec2", str(tiny_wav2vec2))
+    # one frame per 20 ms, a log-softmax over the 32-character vocabulary
+    assert abs(result.logprobs.shape[0] - len(audio) / 320) <= 1
+    assert result.logprobs.shape[1] == len(engine.vocab) == 32
+    np.testing.assert_allclose(np.exp(result.logprobs).sum(axis=1), 1.0, rtol=1e-4)
+    assert result.text == engine.decode(result.logprobs)
+    assert result.text == result.text.lower() and result.seconds > 0
+    assert (engine.blank_id, engine.word_delimiter, engine.upper_case) == (0, "|", True)
+
+
+def test_wav2vec2_int8_quantization_keeps_the_output_close(tiny_wav2vec2, speak):
+    import torch
+
+    audio = speak("sync deck two")
+    exact = Wav2Vec2Engine(tiny_wav2vec2, quantize=False).transcribe(audio).logprobs
+    engine = Wav2Vec2Engine(tiny_wav2vec2, quantize=True)
+    quantized = engine.transcribe(audio).logprobs
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in engine.model.modules())
+    assert quantized.shape == exact.shape
+    assert np.abs(np.exp(quantized) - np.exp(exact)).max() < 0.1
+
+
+def test_wav2vec2_handles_very_short_audio(tiny_wav2vec2):
+    result = Wav2Vec2Engine(tiny_wav2vec2).transcribe(np.zeros(100, dtype=np.float32))
+    assert result.logprobs.shape[0] == 1
+
+
+def test_unreachable_hub_model_is_one_clear_error():
+    with pytest.raises(DjtuiError) as caught:
+        Wav2Vec2Engine("djtui-test/no-such-model")
+    assert "djtui-test/no-such-model" in caught.value.message
+    assert "djtui train" in caught.value.hint
+
+
+def test_folder_that_is_not_a_model_is_one_clear_error(tmp_path):
+    with pytest.raises(DjtuiError, match="not a wav2vec2 model folder"):
+        Wav2Vec2Engine(tmp_path)
+    with pytest.raises(DjtuiError, match="does not exist"):
+        Wav2Vec2Engine(tmp_path / "missing" / "model")
+
+
+def test_whisper_transcribes_a_spoken_command(whisper_engine, speak):
+    result = whisper_engine.transcribe(speak("play left"))
+    assert words(result.text) == "play left"
+    assert result.logprobs is None and result.encoding is not None
+    assert result.encoding.frames > 0
+    assert result.engine == "whisper" and "tiny.en" in result.model
+
+
+def test_whisper_hears_deck_commands_close_enough(whisper_engine, speak):
+    # espeak's "deck" is often heard as "back"; rescoring fixes that, the words must be close.
+    text = words(whisper_engine.transcribe(speak("play deck one")).text)
+    assert text.startswith("play") and text.endswith(("1", "one"))
+
+
+def test_whisper_on_silence_says_little(whisper_engine):
+    result = whisper_engine.transcribe(np.zeros(16000, dtype=np.float32))
+    assert len(words(result.text).split()) <= 2
+
+
+def test_whisper_folder_without_model_is_one_clear_error(tmp_path):
+    with pytest.raises(DjtuiError, match="not a CTranslate2 Whisper model folder"):
+        WhisperEngine(tmp_path)
+
+
+def test_auto_picks_bundled_whisper_without_a_fine_tuned_model():
+    engine = load_engine(AsrConfig())
+    assert isinstance(engine, WhisperEngine)
+    assert "no fine-tuned model set" in engine.description
+
+
+def test_auto_picks_a_local_fine_tuned_wav2vec2(tiny_wav2vec2):
+    engine = load_engine(AsrConfig(model=str(tiny_wav2vec2), quantize=False))
+    assert isinstance(engine, Wav2Vec2Engine)
+    assert "fine-tuned" in engine.description and str(tiny_wav2vec2) in engine.description
+
+
+def test_unknown_engine_is_one_clear_error():
+    with pytest.raises(DjtuiError, match="unknown ASR engine 'kaldi'"):
+        load_engine(AsrConfig(engine="kaldi"))
