@@ -270,29 +270,36 @@ class Decision:
 
     candidate: Scored | None
     reason: str
-    """'accepted', 'no candidate', 'low confidence' or 'ambiguous'."""
+    """'accepted', 'out of grammar', 'low confidence' or 'ambiguous'."""
 
     @property
     def accepted(self) -> bool:
         return self.candidate is not None
 
 
-def decide(candidates: Sequence[Scored], min_confidence: float, min_margin: float) -> Decision:
-    """Accept the best candidate when its confidence reaches ``min_confidence`` and the
-    best *different* command trails it by at least ``min_margin``.
+def decide(candidates: Sequence[Scored], min_confidence: float, min_margin: float,
+           grammar_floor: float = 0.0) -> Decision:
+    """The live :class:`~djtui.core.safety.SafetyGate`'s confidence rules, and only those:
+    the best candidate is accepted when it reaches ``min_confidence`` and every different
+    command trails it by at least ``min_margin`` (below ``grammar_floor``, or with no
+    candidate at all, it is not a command).
 
-    This is only the confidence part of the live safety gate: cooldowns, rate limits, arming
-    and deck state depend on a session's history, not on what was said, so evaluation
-    leaves them out."""
-    if not candidates:
-        return Decision(None, "no candidate")
-    best = candidates[0]
+    Arming, cooldowns, rate limits and deck state depend on a session's history, not on
+    what was said, so evaluation leaves them out. Two readings count as the same command
+    when their intent and slots match (the gate, which knows each intent's MIDI action,
+    also merges different intents that send the same message)."""
+    ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
+    if not ranked or ranked[0].score < grammar_floor:
+        return Decision(None, "out of grammar")
+    best = ranked[0]
     if best.score < min_confidence:
         return Decision(None, "low confidence")
     key = (best.intent, normalize_slots(best.slots))
-    runner_up = next((c for c in candidates[1:] if (c.intent, normalize_slots(c.slots)) != key), None)
-    if runner_up is not None and best.score - runner_up.score < min_margin:
-        return Decision(None, "ambiguous")
+    for other in ranked[1:]:
+        if best.score - other.score >= min_margin:
+            break
+        if (other.intent, normalize_slots(other.slots)) != key:
+            return Decision(None, "ambiguous")
     return Decision(best, "accepted")
 
 
@@ -660,6 +667,7 @@ def plot_accuracy(report: Report, path: str | Path, title: str = "") -> Path:
         if noisy:
             xs, ys = zip(*sorted(noisy))
             ax.plot(xs, [100 * y for y in ys], "-o", color="#d9480f", label=f"djtui ({report.engine})")
+            ax.set_xticks(sorted(set(xs) | set(snrs)))
         if CLEAN in report.by_snr and report.by_snr[CLEAN]["n"]:
             ax.axhline(100 * report.by_snr[CLEAN]["accuracy"], color="#d9480f", linestyle=":", linewidth=1,
                        label="djtui, clean")

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     trials, found = _measure(console, recognizer, decider, labels, conditions, noise, negatives, config, args)
     report = evaluate.score(trials, found, engine=engine,
                             thresholds={"min_confidence": config.safety.min_confidence,
-                                        "min_margin": config.safety.min_margin})
+                                        "min_margin": config.safety.min_margin,
+                                        "grammar_floor": config.safety.grammar_floor})
     _print(console, report)
     if args.json:
         evaluate.write_report(report, args.json)
@@ -105,7 +106,7 @@ def _decider(config: Any) -> Any:
     from djtui.core import evaluate
 
     safety = config.safety
-    return lambda candidates: evaluate.decide(candidates, safety.min_confidence, safety.min_margin)
+    return lambda candidates: evaluate.decide(candidates, safety.min_confidence, safety.min_margin, safety.grammar_floor)
 
 
 def _measure(console: Any, recognizer: Any, decider: Any, labels: list[Any], conditions: list[str], noise: Any,

@@ -137,7 +137,9 @@ class Cand:
 def test_decide_accepts_only_a_confident_unambiguous_best() -> None:
     play = Cand("play", {"deck": "1"}, 0.9)
     assert evaluate.decide([play, Cand("pause", {"deck": "1"}, 0.3)], 0.6, 0.08).candidate is play
-    assert evaluate.decide([], 0.6, 0.08).reason == "no candidate"
+    assert evaluate.decide([], 0.6, 0.08).reason == "out of grammar"
+    assert evaluate.decide([Cand("play", {"deck": "1"}, 0.2)], 0.6, 0.08, grammar_floor=0.3).reason == "out of grammar"
+    assert evaluate.decide([Cand("pause", {"deck": "1"}, 0.3), play], 0.6, 0.08).candidate is play  # best first
     assert evaluate.decide([Cand("play", {"deck": "1"}, 0.5)], 0.6, 0.08).reason == "low confidence"
     assert evaluate.decide([play, Cand("play", {"deck": "2"}, 0.85)], 0.6, 0.08).reason == "ambiguous"
     # the same command again (another phrasing) is not a rival
@@ -269,3 +271,22 @@ def test_negatives_are_cut_as_the_live_endpointer_cuts(speak) -> None:
     assert len(pieces) == 2
     assert 0.9 < pieces[0][0] < pieces[1][0]
     assert [start for start, _ in evaluate.windows(audio, 2.0)][:3] == [0.0, 2.0, 4.0]
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+def _write_labels(tmp_path: Path, entries: dict[str, dict]) -> Path:
+    path = tmp_path / "label.json"
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def test_eval_refuses_snrs_without_noise_and_missing_audio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from djtui.cli import main
+
+    labels = _write_labels(tmp_path, {"gone.wav": {"intent": "play", "slots": {}}})
+    assert main(["eval", "--labels", str(labels), "--snr", "6"]) == 2
+    assert "--snr needs noise" in capsys.readouterr().err
+    assert main(["eval", "--labels", str(labels)]) == 2
+    assert "labelled audio file(s) not found" in capsys.readouterr().err
