@@ -216,6 +216,20 @@ def _unreachable(exc: BaseException, api: str | None) -> DjtuiError:
     return DjtuiError(f"cannot reach the MIDI system: {text}", hint)
 
 
+def _names(direction: str, api: str | None) -> list[str]:
+    """Names of the ports of ``direction`` others offer. One rtmidi client, not mido's
+    two: each client costs a JACK/ALSA connection (~0.2 s on JACK)."""
+    import rtmidi
+
+    name = _api_name(api)
+    rtapi = getattr(rtmidi, f"API_{name}") if name else rtmidi.API_UNSPECIFIED
+    client = (rtmidi.MidiIn if direction == "input" else rtmidi.MidiOut)(rtapi=rtapi, name="djtui ports")
+    try:
+        return list(client.get_ports())
+    finally:
+        client.delete()
+
+
 @dataclass(frozen=True)
 class Ports:
     """Ports other programs offer: ``inputs`` djtui can read from, ``outputs`` it can
@@ -226,9 +240,9 @@ class Ports:
 
 
 def list_ports(api: str | None = None) -> Ports:
-    backend = _backend(api)
+    _backend(api)  # a missing backend or API is its own error, before any connection
     try:
-        return Ports(inputs=list(backend.get_input_names()), outputs=list(backend.get_output_names()))
+        return Ports(inputs=_names("input", api), outputs=_names("output", api))
     except OSError as exc:
         raise _unreachable(exc, api) from None
 
@@ -260,7 +274,7 @@ def _open(direction: str, name: str, virtual: bool, api: str | None, callback: C
         if virtual:
             # Another program (often a second djtui) already owns this name: JACK and
             # ALSA would quietly rename ours and Rekordbox would keep talking to the other.
-            others = backend.get_input_names() if direction == "output" else backend.get_output_names()
+            others = _names("input" if direction == "output" else "output", api)
             if any(_owned_by(p, name) for p in others):
                 raise DjtuiError(f"MIDI port '{name}' is busy: another program already offers it",
                                  "quit the other djtui, or set [midi] output_port/input_port to another name")
@@ -268,8 +282,8 @@ def _open(direction: str, name: str, virtual: bool, api: str | None, callback: C
                 return backend.open_output(name, virtual=True, client_name=name)
             return backend.open_input(name, virtual=True, client_name=name, callback=callback)
         if direction == "output":
-            return backend.open_output(_find(name, backend.get_output_names(), direction))
-        return backend.open_input(_find(name, backend.get_input_names(), direction), callback=callback)
+            return backend.open_output(_find(name, _names("output", api), direction))
+        return backend.open_input(_find(name, _names("input", api), direction), callback=callback)
     except DjtuiError:
         raise
     except OSError as exc:
@@ -277,6 +291,9 @@ def _open(direction: str, name: str, virtual: bool, api: str | None, callback: C
 
         if isinstance(exc, rtmidi.SystemError) or "initialize" in str(exc):
             raise _unreachable(exc, api) from None
+        if virtual and isinstance(exc, rtmidi.UnsupportedOperationError):  # Windows (WinMM)
+            raise DjtuiError(f"this MIDI system cannot create the virtual port '{name}'",
+                             "create it in loopMIDI and set [midi] virtual = false") from None
         raise DjtuiError(f"cannot open MIDI {direction} port '{name}': {exc}",
                          "the port may be in use by another program; close it or pick another port") from None
 

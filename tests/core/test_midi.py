@@ -230,3 +230,12 @@ def test_monitor_yields_what_arrives(jack_midi: object, rekordbox_out: rtmidi.Mi
         _, message = next(stream)
     stream.close()
     assert message is not None and message.type == "note_on" and message.note == 11
+
+
+@pytest.mark.jack
+def test_the_ports_command_lists_djtuis_port(jack_midi: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from djtui.cli import main
+
+    with MidiOut(MidiConfig(output_port="djtui cli")):
+        assert main(["midi", "ports"]) == 0
+    assert "djtui cli:djtui cli" in capsys.readouterr().out

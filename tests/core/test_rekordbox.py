@@ -96,3 +96,13 @@ def test_reading_a_broken_file_names_the_line(tmp_path: Path) -> None:
     path.write_text("name,function\n", encoding="utf-8")
     with pytest.raises(DjtuiError, match="not a Rekordbox mapping file"):
         read_csv(path)
+
+
+def test_the_export_command_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from djtui.cli import main
+
+    assert main(["midi", "export-rekordbox", str(tmp_path / "out.csv"), "--device", "booth"]) == 0
+    assert read_csv(tmp_path / "out.csv").device == "booth"
+    assert "Rekordbox functions" in capsys.readouterr().out
+    assert main(["midi", "export-rekordbox", str(tmp_path / "x.csv"), "--context", str(tmp_path / "none.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
