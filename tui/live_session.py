@@ -1,0 +1,73 @@
+"""The running pipeline as the TUI sees it.
+
+The pipeline calls its subscribers on its own threads; :class:`LiveSession` turns each
+event into a :class:`PipelineEvent` message for the app with ``post_message`` (thread-safe,
+never waits for the UI). Level events arrive ~30 times a second: only the latest is kept,
+and the HUD reads it on its own refresh timer, so a busy screen can never hold up the
+audio or the ASR.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import App
+from textual.message import Message
+
+from djtui.core.errors import DjtuiError
+
+
+class PipelineEvent(Message):
+    """One event from the core pipeline (Transcript, Candidates, VerdictEvent, …)."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+
+class LiveSession:
+    """Owns at most one pipeline; start it from a worker thread (loading models is slow)."""
+
+    def __init__(self, app: App[Any]) -> None:
+        self.app = app
+        self.pipeline: Any = None
+        self.level: tuple[float, float] | None = None
+        """Latest (rms, peak) dBFS, written by the pipeline's thread, read by the HUD."""
+
+    @property
+    def running(self) -> bool:
+        return self.pipeline is not None
+
+    def start(self, pipeline: Any, source: Any, armed: bool) -> None:
+        """Subscribe to ``pipeline`` and start it on ``source``; arm it if the UI is armed."""
+        self.stop()
+        pipeline.subscribe(self._on_event)
+        (pipeline.arm if armed else pipeline.disarm)()
+        pipeline.start(source)
+        self.pipeline = pipeline
+
+    def stop(self) -> None:
+        pipeline, self.pipeline = self.pipeline, None
+        self.level = None
+        if pipeline is not None:
+            pipeline.stop()
+
+    def arm(self, armed: bool) -> None:
+        if self.pipeline is not None:
+            (self.pipeline.arm if armed else self.pipeline.disarm)()
+
+    def panic(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.panic()
+
+    def set_listening(self, listening: bool) -> None:
+        if self.pipeline is None:
+            raise DjtuiError("not listening", "start the live pipeline first (Live screen, space)")
+        self.pipeline.set_listening(listening)
+
+    def _on_event(self, event: Any) -> None:
+        if type(event).__name__ == "Level":
+            self.level = (float(event.rms_dbfs), float(event.peak_dbfs))
+            return
+        self.app.post_message(PipelineEvent(event))
+

@@ -1,0 +1,116 @@
+"""Home: is everything ready (microphone, engine, MIDI, context, armed)? And where to go."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from djtui.core.errors import DjtuiError
+from djtui.tui.host import asr_summary
+from djtui.tui.keys import SCREENS
+from djtui.tui.screens.base import DjtuiScreen
+
+TRIGGERS = {"always": "always listening (VAD)", "push_to_talk": "push-to-talk (key)",
+            "midi_hold": "push-to-talk (MIDI footswitch)"}
+
+
+class HomeScreen(DjtuiScreen):
+    TITLE = "home"
+    CSS_PATH = "home.tcss"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.devices: list[str] | DjtuiError | None = None
+        self.ports: list[str] | DjtuiError | None = None
+        self.context_line = "loading…"
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="home-body"):
+            yield Static("Status", classes="section-title")
+            yield Static(id="status")
+            yield Static("Screens", classes="section-title")
+            yield Static(self._shortcuts(), id="shortcuts")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.watch(self.app, "armed", lambda _: self.refresh_status(), init=False)
+        self.refresh_status()
+        self.probe()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_status()
+
+    @work(thread=True, exclusive=True, group="probe")
+    def probe(self) -> None:
+        """Device lists and the context, off the UI thread (PortAudio and YAML take a while)."""
+        app: Any = self.app
+        try:
+            self.devices = app.host.input_devices()
+        except DjtuiError as exc:
+            self.devices = exc
+        if not app.config.midi.virtual:  # djtui's own virtual ports need no look-up
+            try:
+                self.ports = app.host.midi_output_ports()
+            except DjtuiError as exc:
+                self.ports = exc
+        try:
+            context = app.host.context(app.config)
+            self.context_line = f"{context.name} · {len(context.intents)} commands · {context.size():,} phrasings"
+        except DjtuiError as exc:
+            self.context_line = f"not loaded: {exc.message}"
+        self.app.call_from_thread(self.refresh_status)
+
+    def refresh_status(self) -> None:
+        app: Any = self.app
+        config = app.config
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        table.add_row("Microphone", Text(self._microphone(config.audio.input_device)))
+        table.add_row("Trigger", TRIGGERS.get(config.audio.trigger, config.audio.trigger))
+        table.add_row("ASR", asr_summary(config))
+        table.add_row("MIDI out", Text(self._midi(config.midi.output_port, config.midi.virtual)))
+        table.add_row("Context", Text(self.context_line))
+        table.add_row("Commands", "ARMED — sent to Rekordbox" if app.armed else "disarmed — nothing is sent")
+        table.add_row("Live", "listening" if app.session.running else "stopped (l, then space)")
+        config_file = app.config_path if app.config_path.exists() else "defaults (no config file yet)"
+        table.add_row("Config", Text(f"{config_file} · theme {app.theme}"))
+        self.query_one("#status", Static).update(table)
+
+    def _microphone(self, wanted: str | None) -> str:
+        name = wanted or "system default"
+        if self.devices is None:
+            return f"{name} · checking…"
+        if isinstance(self.devices, DjtuiError):
+            return f"{name} · NOT AVAILABLE: {self.devices.message}"
+        if not self.devices:
+            return f"{name} · NO INPUT DEVICE found"
+        if wanted and not any(wanted.lower() in d.lower() for d in self.devices):
+            return f"{name} · NOT FOUND ({len(self.devices)} other inputs)"
+        return f"{name} · ok ({len(self.devices)} inputs)"
+
+    def _midi(self, port: str, virtual: bool) -> str:
+        if virtual:
+            return f"virtual port '{port}' (opened when listening)"
+        if isinstance(self.ports, DjtuiError):
+            return f"'{port}' · NOT AVAILABLE: {self.ports.message}"
+        if self.ports is not None and port not in self.ports:
+            return f"'{port}' · NOT FOUND"
+        return f"'{port}'"
+
+    @staticmethod
+    def _shortcuts() -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for mode, (key, why) in SCREENS.items():
+            table.add_row(Text(f"[{key}] {mode.capitalize()}"), why)
+        table.add_row(Text("[a] Arm"), "arm / disarm (F12 or x: PANIC)")
+        table.add_row(Text("[ctrl+p]"), "all actions, searchable")
+        return table

@@ -1,0 +1,167 @@
+"""Live HUD: what djtui hears, what it understood, what the safety layer decided, what
+went to Rekordbox, and how long it took. Readable at a glance from a metre away."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import RichLog, Static
+
+from djtui.core.errors import DjtuiError
+from djtui.tui.screens.base import DjtuiScreen
+from djtui.tui.widgets.candidate_bars import CandidateBars
+from djtui.tui.widgets.deck_state import DeckState
+from djtui.tui.widgets.latency_sparkline import LatencySparkline
+from djtui.tui.widgets.stage_breakdown import StageBreakdown
+from djtui.tui.widgets.verdict_line import VerdictLine
+from djtui.tui.widgets.vu_meter import SILENCE_DB, VuMeter
+
+REFRESH_HZ = 15
+"""Meter and deck refresh rate: smooth to the eye, negligible next to the ASR."""
+
+
+def verdict_parts(verdict: Any) -> tuple[bool, str, str]:
+    """(approved, reason, command label) of a safety verdict."""
+    approved = bool(getattr(verdict, "approved", False))
+    reason = str(getattr(verdict, "reason", "") or "")
+    candidate = getattr(verdict, "candidate", None)
+    command = candidate.label() if candidate is not None and hasattr(candidate, "label") else ""
+    return approved, reason, command
+
+
+class LiveScreen(DjtuiScreen):
+    TITLE = "live"
+    CSS_PATH = "live.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_listening", "Listen on/off", tooltip="start or stop the live pipeline"),
+        Binding("p", "push_to_talk", "Talk", tooltip="push-to-talk: open/close the microphone gate"),
+        Binding("ctrl+l", "clear", "Clear", tooltip="clear the HUD's log"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starting = False
+        self.talking = False
+        self.utterances = 0
+
+    def body(self) -> ComposeResult:
+        yield Static("stopped — space: start listening", id="live-state")
+        yield VuMeter()
+        yield Static("heard: —", id="transcript")
+        yield CandidateBars(placeholder="top 5: nothing heard yet")
+        yield VerdictLine()
+        yield DeckState()
+        yield LatencySparkline()
+        yield StageBreakdown()
+        yield RichLog(id="sent-log", max_lines=500, markup=False, wrap=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#sent-log", RichLog).write("sent commands appear here")
+        self.set_interval(1 / REFRESH_HZ, self._refresh_meters)
+
+    # --- actions ---
+
+    def action_toggle_listening(self) -> None:
+        app: Any = self.app
+        if self.starting:
+            return
+        if app.session.running:
+            app.session.stop()
+            self._state("stopped — space: start listening")
+            return
+        self.start_listening()
+
+    def start_listening(self, source: Any = None) -> None:
+        """Build the pipeline and start it on ``source`` (default: the configured microphone)."""
+        self.starting = True
+        self._state("starting: loading the speech model…")
+        self._start(source)
+
+    @work(thread=True, exclusive=True, group="live-start")
+    def _start(self, source: Any) -> None:
+        app: Any = self.app
+        try:
+            pipeline = app.host.pipeline(app.config)
+            try:
+                source = source if source is not None else app.host.microphone(app.config)
+                app.session.start(pipeline, source, app.armed)
+            except BaseException:
+                pipeline.stop()
+                raise
+        except DjtuiError as exc:
+            app.call_from_thread(self._failed, exc)
+            return
+        engine = f"{pipeline.engine_name} {pipeline.model_name}".strip()
+        app.call_from_thread(self._started, engine)
+
+    def _started(self, engine: str) -> None:
+        self.starting = False
+        trigger = self.app.config.audio.trigger  # type: ignore[attr-defined]
+        how = "p: talk" if trigger == "push_to_talk" else "speak a command"
+        self._state(f"● listening · {engine} · {how} · space: stop")
+
+    def _failed(self, error: DjtuiError) -> None:
+        self.starting = False
+        self._state(f"not listening: {error.message}")
+        self.app.show_error(error, title="Live")  # type: ignore[attr-defined]
+
+    def action_push_to_talk(self) -> None:
+        app: Any = self.app
+        try:
+            app.session.set_listening(not self.talking)
+        except DjtuiError as exc:
+            app.show_error(exc, title="Live")
+            return
+        self.talking = not self.talking
+
+    def action_clear(self) -> None:
+        self.query_one("#sent-log", RichLog).clear()
+
+    def _state(self, text: str) -> None:
+        self.query_one("#live-state", Static).update(text)
+
+    # --- pipeline events (from the app, on the UI thread) ---
+
+    def handle(self, event: Any) -> None:
+        """Show one pipeline event."""
+        name = type(event).__name__
+        if name == "SpeechStart":
+            self.query_one("#transcript", Static).update("heard: … (speaking)")
+        elif name == "Transcript":
+            prefix = "heard" if getattr(event, "final", True) else "hearing"
+            self.query_one("#transcript", Static).update(f"{prefix}: {event.text or '(nothing recognised)'}")
+        elif name == "Candidates":
+            self.query_one(CandidateBars).rows = tuple((c.label(), float(c.score)) for c in event.candidates)
+        elif name == "VerdictEvent":
+            approved, reason, command = verdict_parts(event.verdict)
+            self.query_one(VerdictLine).show(approved, reason, command)
+        elif name == "MidiSent":
+            command = event.command
+            label = command.label() if hasattr(command, "label") else str(command)
+            dry = " (dry run)" if event.dry_run else ""
+            stamp = time.strftime("%H:%M:%S")
+            self.query_one("#sent-log", RichLog).write(f"{stamp}  #{event.utterance}  {label}{dry}")
+        elif name == "Trace":
+            self.utterances += 1
+            self.query_one(LatencySparkline).add(float(event.total_ms))
+            self.query_one(StageBreakdown).show(dict(event.stages), float(event.total_ms))
+        elif name == "Listening":
+            self.talking = bool(event.listening)
+        elif name == "Finished":
+            self.app.session.stop()  # type: ignore[attr-defined]
+            self._state(f"finished: end of input ({self.utterances} utterances) — space: listen again")
+
+    def _refresh_meters(self) -> None:
+        session = self.app.session  # type: ignore[attr-defined]
+        meter = self.query_one(VuMeter)
+        level = session.level
+        meter.rms_db, meter.peak_db = level if level is not None else (SILENCE_DB, SILENCE_DB)
+        pipeline = session.pipeline
+        deck_state = getattr(pipeline, "deck_state", None)
+        if deck_state is not None:
+            self.query_one(DeckState).playing = tuple(deck_state.playing(deck) for deck in range(1, 5))

@@ -1,0 +1,197 @@
+"""Record: read the prompt, speak after the countdown, get a quality check; the session
+resumes where it stopped. Takes go to ``<data dir>/training_data`` for ``djtui train``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+import numpy as np
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import ProgressBar, Static
+
+from djtui.core.errors import DjtuiError
+from djtui.tui.screens.base import DjtuiScreen
+from djtui.tui.widgets.vu_meter import SILENCE_DB, VuMeter
+
+SPEAKER = "me"
+
+
+def qc_text(result: Any) -> str:
+    """One line on a take's quality check."""
+    if result.passed:
+        return f"✔ good take: {result.speech_s:.1f} s of speech, peak {result.peak_db:.0f} dBFS — kept"
+    return "✘ " + "; ".join(result.problems) + " — space: record it again"
+
+
+class RecordScreen(DjtuiScreen):
+    TITLE = "record"
+    CSS_PATH = "record.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "record", "Record/Stop", tooltip="countdown, then record a take (again: stop early)"),
+        Binding("p", "play", "Play back", tooltip="hear the last take"),
+        Binding("d", "redo", "Redo", tooltip="record this prompt again"),
+        Binding("k", "skip", "Skip", tooltip="skip this prompt for now (it comes back next session)"),
+    ]
+
+    countdown_s = 3
+    """Seconds of countdown before a take starts (tests set 0)."""
+    take_s = 4.0
+    """Longest take; space stops earlier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session: Any = None
+        self.prompt: Any = None
+        self.skipped: set[tuple[str, int]] = set()
+        self.last_result: Any = None
+        self.last_audio: np.ndarray | None = None
+        self.level: tuple[float, float] | None = None
+        self.recording = False
+        self._stop_take = threading.Event()
+        self._countdown: Any = None
+
+    def body(self) -> ComposeResult:
+        yield Static("", id="record-progress-label")
+        yield ProgressBar(total=1, show_eta=False, id="record-progress")
+        yield Static("say:", classes="muted")
+        yield Static("opening the recording session…", id="prompt")
+        yield Static("space: record", id="record-state")
+        yield VuMeter()
+        yield Static("", id="qc")
+        yield Static("", id="record-where", classes="muted")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(1 / 15, self._refresh_meter)
+        self.open_session()
+
+    @work(thread=True, exclusive=True, group="record-open")
+    def open_session(self) -> None:
+        app: Any = self.app
+        try:
+            context = app.host.context(app.config)
+            session = app.host.recording_session(app.host.recordings_dir(), context, SPEAKER)
+        except DjtuiError as exc:
+            app.call_from_thread(self._not_available, exc)
+            return
+        app.call_from_thread(self._opened, session)
+
+    def _not_available(self, error: DjtuiError) -> None:
+        self.query_one("#prompt", Static).update(error.message)
+        self.app.show_error(error, title="Record")  # type: ignore[attr-defined]
+
+    def _opened(self, session: Any) -> None:
+        self.session = session
+        done, total = session.progress()
+        if done:
+            self.query_one("#qc", Static).update(f"resumed: {done} of {total} takes were already recorded")
+        self.query_one("#record-where", Static).update(f"takes go to {session.manifest}")
+        self._next_prompt()
+
+    def _next_prompt(self) -> None:
+        remaining = [p for p in self.session.remaining() if (p.text, p.take) not in self.skipped]
+        self.prompt = remaining[0] if remaining else None
+        done, total = self.session.progress()
+        bar = self.query_one(ProgressBar)
+        bar.update(total=max(1, total), progress=done)
+        if self.prompt is None:
+            self.query_one("#record-progress-label", Static).update(f"{done} of {total} takes recorded")
+            self.query_one("#prompt", Static).update("all done" if done == total else "only skipped prompts left")
+            self.query_one("#record-state", Static).update("t: train a model on these takes")
+            return
+        self.query_one("#record-progress-label", Static).update(
+            f"take {done + 1} of {total} · this phrase: take {self.prompt.take} · command {self.prompt.intent}")
+        self.query_one("#prompt", Static).update(self.prompt.text.upper())
+        self.query_one("#record-state", Static).update("space: record · k: skip")
+
+    # --- actions ---
+
+    def action_record(self) -> None:
+        if self.recording:
+            self._stop_take.set()
+            return
+        if self.prompt is None or self._countdown is not None:
+            return
+        self._tick(self.countdown_s)
+
+    def _tick(self, left: int) -> None:
+        if left > 0:
+            self.query_one("#record-state", Static).update(f"get ready… {left}")
+            self._countdown = self.set_timer(1.0, lambda: self._tick(left - 1))
+            return
+        self._countdown = None
+        self.recording = True
+        self._stop_take.clear()
+        self.query_one("#record-state", Static).update("● RECORDING — say it now (space: stop)")
+        self.capture(self.prompt)
+
+    @work(thread=True, exclusive=True, group="record-take")
+    def capture(self, prompt: Any) -> None:
+        app: Any = self.app
+        blocks: list[np.ndarray] = []
+        try:
+            source = app.host.microphone(app.config)
+            try:
+                limit = int(self.take_s * app.config.audio.sample_rate)
+                for block in source.blocks():
+                    blocks.append(block.copy())
+                    self.level = app.host.level(block)
+                    if self._stop_take.is_set() or sum(len(b) for b in blocks) >= limit:
+                        break
+            finally:
+                source.close()
+            audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+            result = self.session.save_take(audio, prompt, app.config.audio.sample_rate)
+        except DjtuiError as exc:
+            app.call_from_thread(self._capture_failed, exc)
+            return
+        app.call_from_thread(self._captured, audio, result)
+
+    def _capture_failed(self, error: DjtuiError) -> None:
+        self.recording, self.level = False, None
+        self.query_one("#record-state", Static).update("not recorded — space: try again")
+        self.app.show_error(error, title="Record")  # type: ignore[attr-defined]
+
+    def _captured(self, audio: np.ndarray, result: Any) -> None:
+        self.recording, self.level = False, None
+        self.last_audio, self.last_result = audio, result
+        self.query_one("#qc", Static).update(qc_text(result))
+        self.query_one("#qc", Static).set_class(not result.passed, "-failed")
+        if result.passed:
+            self._next_prompt()
+        else:
+            self.query_one("#record-state", Static).update("space: record again · p: hear it · k: skip")
+
+    def action_play(self) -> None:
+        if self.last_audio is None or not len(self.last_audio):
+            self.app.notify("no take yet", title="Record")
+            return
+        self.play(self.last_audio)
+
+    @work(thread=True, exclusive=True, group="record-play")
+    def play(self, audio: np.ndarray) -> None:
+        app: Any = self.app
+        try:
+            app.host.play(audio, app.config.audio.sample_rate)
+        except DjtuiError as exc:
+            app.call_from_thread(app.show_error, exc, "Record")
+
+    def action_redo(self) -> None:
+        """Record the prompt of a rejected take again. Kept takes stay kept."""
+        if self.last_result is not None and self.last_result.passed:
+            self.app.notify("the last take passed and was kept; the next prompt is up", title="Record")
+            return
+        self.query_one("#qc", Static).update("")
+        self.action_record()
+
+    def action_skip(self) -> None:
+        if self.prompt is not None and not self.recording:
+            self.skipped.add((self.prompt.text, self.prompt.take))
+            self._next_prompt()
+
+    def _refresh_meter(self) -> None:
+        meter = self.query_one(VuMeter)
+        meter.rms_db, meter.peak_db = self.level if self.level is not None else (SILENCE_DB, SILENCE_DB)

@@ -1,0 +1,42 @@
+"""End-of-speech → MIDI latency of recent utterances: a sparkline and its summary."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.widget import Widget
+from textual.widgets import Label, Sparkline
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+class LatencySparkline(Widget):
+    """The last ``keep`` latencies in ms; :meth:`add` appends one."""
+
+    def __init__(self, keep: int = 60, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.latencies: deque[float] = deque(maxlen=keep)
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._summary(), id="latency-summary")
+        yield Sparkline([], id="latency-spark")
+
+    def add(self, ms: float) -> None:
+        self.latencies.append(ms)
+        self.query_one(Sparkline).data = list(self.latencies)
+        self.query_one(Label).update(self._summary())
+
+    def _summary(self) -> str:
+        if not self.latencies:
+            return "latency: no utterances yet"
+        values = list(self.latencies)
+        return (
+            f"latency  last {values[-1]:.0f} ms · p50 {percentile(values, 50):.0f} · "
+            f"p95 {percentile(values, 95):.0f} · n={len(values)}"
+        )
