@@ -241,9 +241,11 @@ class Ports:
 
 def list_ports(api: str | None = None) -> Ports:
     _backend(api)  # a missing backend or API is its own error, before any connection
+    import rtmidi
+
     try:
         return Ports(inputs=_names("input", api), outputs=_names("output", api))
-    except OSError as exc:
+    except (OSError, rtmidi.RtMidiError) as exc:
         raise _unreachable(exc, api) from None
 
 
@@ -270,6 +272,8 @@ def _find(name: str, available: list[str], direction: str) -> str:
 def _open(direction: str, name: str, virtual: bool, api: str | None, callback: Callable[..., None] | None = None) -> Any:
     """Open a mido port: a new virtual one called ``name``, or the existing one it names."""
     backend = _backend(api)
+    import rtmidi
+
     try:
         if virtual:
             # Another program (often a second djtui) already owns this name: JACK and
@@ -286,9 +290,7 @@ def _open(direction: str, name: str, virtual: bool, api: str | None, callback: C
         return backend.open_input(_find(name, _names("input", api), direction), callback=callback)
     except DjtuiError:
         raise
-    except OSError as exc:
-        import rtmidi
-
+    except (OSError, rtmidi.RtMidiError) as exc:
         if isinstance(exc, rtmidi.SystemError) or "initialize" in str(exc):
             raise _unreachable(exc, api) from None
         if virtual and isinstance(exc, rtmidi.UnsupportedOperationError):  # Windows (WinMM)
@@ -335,7 +337,7 @@ class MidiOut:
             try:
                 for message in messages:
                     self._port.send(message)
-            except OSError as exc:
+            except (OSError, RuntimeError) as exc:  # rtmidi's errors are one or the other
                 raise DjtuiError(f"MIDI port '{self.name}' failed while sending: {exc}",
                                  "check the MIDI system; Rekordbox may need the port re-enabled") from None
 
