@@ -68,7 +68,8 @@ def run_monitor(args: argparse.Namespace) -> int:
     try:
         for t, message in stream:
             if message is not None:
-                print(f"{t:9.3f}  {message.hex():<9}  {message}", flush=True)
+                text = str(message).removesuffix(" time=0")
+                print(f"{t:9.3f}  {message.hex():<9}  {text}", flush=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -239,3 +239,17 @@ def test_the_ports_command_lists_djtuis_port(jack_midi: object, capsys: pytest.C
     with MidiOut(MidiConfig(output_port="djtui cli")):
         assert main(["midi", "ports"]) == 0
     assert "djtui cli:djtui cli" in capsys.readouterr().out
+
+
+@pytest.mark.jack
+def test_a_bad_command_sends_nothing_and_a_closed_port_says_so(jack_midi: object, rekordbox_in: rtmidi.MidiIn) -> None:
+    out = MidiOut(MidiConfig(output_port="djtui strict"))
+    _connect(rekordbox_in, "djtui strict:djtui strict")
+    time.sleep(0.05)
+    with pytest.raises(DjtuiError, match="not a valid MIDI command"):
+        out.send(MidiCommand("Cue", "note", 0, 12, value=200))  # the press is fine, the velocity is not
+    out.send(MidiCommand("Sync", "note", 0, 14))
+    assert receive(rekordbox_in, 2) == [[0x90, 14, 127], [0x90, 14, 0]]  # nothing of the bad one
+    out.close()
+    with pytest.raises(DjtuiError, match="closed"):
+        out.send(MidiCommand("Sync", "note", 0, 14))
