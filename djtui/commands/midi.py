@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -34,6 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     monitor.set_defaults(func=run_monitor)
 
 
+def _api(args: argparse.Namespace) -> str | None:
+    """``--api``, else ``DJTUI_MIDI_API``, else the config's ``[midi] api``."""
+    from djtui.core.midi import API_ENV
+
+    return args.api or os.environ.get(API_ENV) or config_for(args).midi.api
+
+
 def run_export(args: argparse.Namespace) -> int:
     from djtui.core.rekordbox import export_csv, mapping_rows
 
@@ -48,7 +56,7 @@ def run_ports(args: argparse.Namespace) -> int:
     from djtui.core.midi import list_ports
 
     config = config_for(args)
-    ports = list_ports(args.api or config.midi.api)
+    ports = list_ports(_api(args))
     print("inputs (djtui can read):")
     for name in ports.inputs or ["(none)"]:
         print(f"  {name}")
@@ -64,7 +72,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     config = config_for(args)
     where = args.port or config.midi.input_port
     print(f"listening on {where!r} (Ctrl-C to stop)", file=sys.stderr)
-    stream = monitor(args.port, virtual_name=config.midi.input_port, api=args.api or config.midi.api)
+    stream = monitor(args.port, virtual_name=config.midi.input_port, api=_api(args))
     try:
         for t, message in stream:
             if message is not None:
