@@ -67,7 +67,7 @@ class Host:
     def resolver(self, context: Context, config: Config) -> Any:
         """A :class:`djtui.core.resolve.Resolver` for ``context`` (slow: builds its index)."""
         resolver_class = _attr("djtui.core.resolve", "Resolver", "the command resolver")
-        return resolver_class(context)
+        return resolver_class(context, config.resolver.embedding_model, config.resolver.semantic_weight)
 
     def pipeline(self, config: Config) -> Any:
         """A stopped :class:`djtui.core.pipeline.Pipeline` (slow: loads the models)."""

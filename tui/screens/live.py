@@ -27,7 +27,7 @@ REFRESH_HZ = 15
 def verdict_parts(verdict: Any) -> tuple[bool, str, str]:
     """(approved, reason, command label) of a safety verdict."""
     approved = bool(getattr(verdict, "approved", False))
-    reason = str(getattr(verdict, "reason", "") or "")
+    reason = str(getattr(verdict, "message", "") or getattr(verdict, "reason", "") or "")
     candidate = getattr(verdict, "candidate", None)
     command = candidate.label() if candidate is not None and hasattr(candidate, "label") else ""
     return approved, reason, command
