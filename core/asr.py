@@ -195,9 +195,10 @@ class WhisperEngine:
     bundled tiny.en.
 
     Whisper was trained on 30 s windows, but a command is a few seconds: the encoder runs
-    on a ``window_s`` window (10 s: ~8x less work than 30 s, same transcripts on short
-    commands), and decoding stops after ``max_tokens`` tokens (a command is short; this
-    also ends Whisper's rare repetition loops)."""
+    on a ``window_s`` window (10 s: ~8x less work than 30 s, the same words on short
+    commands). Mostly-silent windows make Whisper loop ("previous track previous track
+    …") now and then, so decoding stops at a length the audio can hold (at most
+    ``max_tokens``) and a transcript that repeats itself is cut to one copy."""
 
     name = "whisper"
 
@@ -242,14 +243,28 @@ class WhisperEngine:
     def transcribe(self, audio: np.ndarray) -> AsrResult:
         start = time.perf_counter()
         encoding = self.encode(audio)
+        # Fast speech is ~4 tokens a second; 6 per second of audio leaves room.
+        tokens = min(self.max_tokens, 4 + 6 * encoding.frames // 100)
         result = self.model.generate(encoding.output, [self.prompt], beam_size=1,
-                                     max_length=len(self.prompt) + self.max_tokens)[0]
-        text = self.tokenizer.decode(result.sequences_ids[0]).strip()
+                                     max_length=len(self.prompt) + tokens)[0]
+        text = drop_repeats(self.tokenizer.decode(result.sequences_ids[0]).strip())
         return AsrResult(text, None, self.name, self.model_id, time.perf_counter() - start, encoding)
 
     def warm_up(self) -> None:
         """One pass on silence, so the first command doesn't pay for lazy initialisation."""
         self.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32))
+
+
+def drop_repeats(text: str) -> str:
+    """One copy of a transcript that is a phrase said over and over (Whisper's loop),
+    the last copy possibly cut short: ``"go back go back go ba"`` -> ``"go back"``."""
+    words = text.split()
+    n = len(words)
+    for period in range(1, n):
+        if n - period >= min(period, 2) and all(words[i] == words[i - period] or (i == n - 1 and words[i - period].startswith(words[i]))
+               for i in range(period, n)):
+            return " ".join(words[:period])
+    return text
 
 
 # --------------------------------------------------------------------------- choosing

@@ -14,10 +14,12 @@ Fusion, per candidate ``i`` (one per command; a command's best-scoring phrasing 
   Per token, because Whisper's decoder is never asked to end the sentence, so a prefix
   ("play deck") would otherwise beat the full sentence ("play deck one"), and so that
   the scale does not grow with sentence length.
-- ``t_i``: the resolver's calibrated score; a grammar alternative the resolver did not
-  propose gets the weakest proposal's score (plausible, not favoured).
-- posterior ``p_i = softmax_i((1 - w)·log t_i + w·a_i / τ)``: a product of experts (text
-  and acoustics), ``w`` how much the audio counts, ``τ`` the per-token spread.
+- ``t_i``: the resolver's calibrated score; 0 for a grammar alternative it did not propose.
+- posterior ``p_i = softmax_i((1 - w)·log(t_i + ε) + w·a_i / τ)``: a product of experts
+  (text and acoustics), ``w`` how much the audio counts, ``τ`` the per-token spread. The
+  floor ``ε`` (0.05) bounds how far the text can veto a reading: the resolver's scores are
+  a softmax and put ~0 on everything but its favourite, which is exactly the transcript's
+  mistake rescoring is there to undo.
 - fit ``f_i = exp(min(0, a_i − a_ref))``, with ``a_ref`` the same score of the engine's own
   free transcript: a likelihood ratio against the best unconstrained reading. 1 when the
   audio supports the sentence as well as anything the model could say.
@@ -145,17 +147,20 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 class Rescorer:
     """Rescores candidates for one engine. ``weight`` (``w``): how much the audio counts
     against the text score, 0..1; ``temperature`` (``τ``): per-token log-likelihood
-    spread. ``None`` takes the engine's default."""
+    spread; ``text_floor`` (``ε``): smoothing of the text score. ``None`` takes the
+    engine's default."""
 
     DEFAULTS = {"wav2vec2": (0.6, 0.5), "whisper": (0.5, 1.0)}
 
-    def __init__(self, engine: AsrEngine, weight: float | None = None, temperature: float | None = None) -> None:
+    def __init__(self, engine: AsrEngine, weight: float | None = None, temperature: float | None = None,
+                 text_floor: float = 0.05) -> None:
         if not isinstance(engine, (Wav2Vec2Engine, WhisperEngine)):
             raise TypeError(f"no acoustic scorer for engine {engine!r}")
         self.engine = engine
         default_weight, default_temperature = self.DEFAULTS[engine.name]
         self.weight = default_weight if weight is None else weight
         self.temperature = default_temperature if temperature is None else temperature
+        self.text_floor = text_floor
 
     def acoustic_scores(self, result: AsrResult, sentences: Sequence[str]) -> np.ndarray:
         """Per-token acoustic log-likelihood of each sentence given the utterance."""
@@ -184,12 +189,11 @@ class Rescorer:
                 readings[c.key()] = _Reading(c, c.score, [c.sentence])
             elif c.sentence not in reading.sentences:
                 reading.sentences.append(c.sentence)
-        prior = min((c.score for c in candidates), default=0.05)
         for s in extra_sentences:
             key = Candidate(s.intent, dict(s.slots), 0.0, s.text).key()
             reading = readings.get(key)
             if reading is None:
-                readings[key] = _Reading(Candidate(s.intent, dict(s.slots), prior, s.text, {"grammar": 1.0}), prior, [s.text])
+                readings[key] = _Reading(Candidate(s.intent, dict(s.slots), 0.0, s.text, {"grammar": 1.0}), 0.0, [s.text])
             elif s.text not in reading.sentences:
                 reading.sentences.append(s.text)
         if not readings:
@@ -206,8 +210,8 @@ class Rescorer:
                 best[n], best_sentence[n] = score, sentence
         if np.isfinite(reference):
             reference = max(reference, float(best.max()))  # greedy decoding is not the maximum
-        text = np.array([min(max(r.text_score, 1e-6), 1.0) for r in order])
-        posterior = _softmax((1 - self.weight) * np.log(text) + self.weight * best / self.temperature)
+        text = np.clip([r.text_score for r in order], 0.0, 1.0)
+        posterior = _softmax((1 - self.weight) * np.log(text + self.text_floor) + self.weight * best / self.temperature)
         fit = np.exp(np.minimum(0.0, np.where(np.isfinite(best), best, -1e9) - reference))
         confidence = posterior * np.maximum(text, fit)
         out = []

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from djtui.core.asr import AsrResult, Wav2Vec2Engine, WhisperEngine, load_engine
+from djtui.core.asr import AsrResult, Wav2Vec2Engine, WhisperEngine, drop_repeats, load_engine
 from djtui.core.config import AsrConfig
 from djtui.core.errors import DjtuiError
 
@@ -102,3 +102,12 @@ def test_auto_picks_a_local_fine_tuned_wav2vec2(tiny_wav2vec2):
 def test_unknown_engine_is_one_clear_error():
     with pytest.raises(DjtuiError, match="unknown ASR engine 'kaldi'"):
         load_engine(AsrConfig(engine="kaldi"))
+
+
+def test_a_transcript_that_loops_is_cut_to_one_copy():
+    assert drop_repeats("previous track previous track previous track previous") == "previous track"
+    assert drop_repeats("Cut, eyes are right. Cut, eyes are right. Cut, eyes are righ") == "Cut, eyes are right."
+    assert drop_repeats("loop four beats on deck four") == "loop four beats on deck four"
+    assert drop_repeats("") == ""
+    assert drop_repeats("Cut, eyes are right. Cut, eyes") == "Cut, eyes are right."
+    assert drop_repeats("fx on fx") == "fx on fx"
