@@ -118,18 +118,26 @@ def _measure(console: Any, recognizer: Any, decider: Any, labels: list[Any], con
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
+
+        def step(task: Any) -> None:
+            progress.advance(task)
+            if not console.is_terminal:  # a log file gets a line every tenth instead of a bar
+                done, total = progress.tasks[task].completed, progress.tasks[task].total or 1
+                if int(10 * done / total) > int(10 * (done - 1) / total):
+                    console.print(f"{progress.tasks[task].description}: {done:.0f}/{total:.0f}", highlight=False)
+
         task = progress.add_task("commands", total=len(labels) * len(conditions))
         trials = evaluate.run_trials(recognizer, labels, conditions, decider, noise, seed=args.seed,
-                                     on_trial=lambda _: progress.advance(task))
+                                     on_trial=lambda _: step(task))
         found = None
         if negatives:
             if args.segment == "vad":
                 segment, how = evaluate.vad_utterances(config.vad), f"{config.vad.engine} VAD endpointer"
             else:
                 segment, how = evaluate.windows, "2 s windows"
-            task = progress.add_task("negatives", total=len(negatives))
+            negatives_task = progress.add_task("negative files", total=len(negatives))
             found = evaluate.run_negatives(recognizer, negatives, decider, segment, how,
-                                           on_file=lambda *_: progress.advance(task))
+                                           on_file=lambda *_: step(negatives_task))
     return trials, found
 
 
