@@ -551,6 +551,8 @@ def _summary(trials: Sequence[Trial]) -> dict[str, Any]:
         "rejected": outcomes["rejected"],
         "misunderstood": outcomes["misunderstood"],
     }
+    if reasons := Counter(t.reason for t in trials if t.outcome == "rejected"):
+        summary["rejected_because"] = dict(reasons.most_common())
     if outcomes["false accept"] or outcomes["correct reject"]:
         summary["false_accepts"] = outcomes["false accept"]
     rates = error_rates([t.reference or "" for t in trials], [t.transcript for t in trials])
@@ -589,6 +591,7 @@ class Report:
             "accuracy_noisy": self.noisy_accuracy,
             "rejected": self.summary["rejected"],
             "misunderstood": self.summary["misunderstood"],
+            "rejected_because": self.summary.get("rejected_because", {}),
             "wer": self.summary.get("wer"),
             "cer": self.summary.get("cer"),
             "by_snr": self.by_snr,

@@ -166,8 +166,9 @@ def _print(console: Any, report: Any) -> None:
         table.add_row("mean of SNRs", pct(report.noisy_accuracy), "", "", "",
                       pct(evaluate.PUBLISHED_NOISY_ACCURACY["Picovoice Rhino"]), *([""] if has_wer else []), style="bold")
     console.print(table)
+    because = ", ".join(f"{n} {why}" for why, n in data["rejected_because"].items())
     lines = [f"overall {pct(data['accuracy'])} of {data['n']} "
-             f"(rejected {data['rejected']}, misunderstood {data['misunderstood']})"]
+             f"(rejected {data['rejected']}{f': {because}' if because else ''}; misunderstood {data['misunderstood']})"]
     if "false_accepts" in data:
         lines.append(f"audio labelled as no command: {data['false_accepts']} accepted")
     if has_wer:

@@ -189,6 +189,7 @@ def test_score_counts_by_condition_and_lists_confusions() -> None:
     assert list(data["by_snr"]) == ["clean", "6", "12"]  # clean first, then noisiest up
     assert data["by_snr"]["clean"] == {"accuracy": 1.0, "n": 2, "rejected": 0, "misunderstood": 0}
     assert data["by_snr"]["6"]["rejected"] == 1 and data["by_snr"]["6"]["misunderstood"] == 2
+    assert data["rejected_because"] == {"low confidence": 1}
     assert data["by_snr"]["12"]["false_accepts"] == 1
     assert data["accuracy_noisy"] == pytest.approx((0 + 1 / 3) / 2, abs=1e-4)
     assert data["confusions"][0] == {"field": "coffeeDrink", "expected": "latte", "got": "mocha", "count": 2}
