@@ -35,7 +35,7 @@ from djtui.core.errors import DjtuiError
 from djtui.core.grammar import Choice, Seq, Slot, Word
 
 INF = 1e9
-SEMANTIC_SAMPLES_PER_INTENT = 48
+SEMANTIC_SAMPLES_PER_INTENT = 32
 EXACT = 0.97
 """Phonetic similarity at which a transcript already is a sentence of the grammar."""
 
@@ -72,6 +72,7 @@ class _Leaf:
     slots: list[tuple[tuple[str, str], ...]]
     columns: np.ndarray  # index of each alternative's code in the resolver's code table
     optional: bool = False
+    index: int = 0  # position among the compiled leaves
 
 
 @dataclass
@@ -103,18 +104,24 @@ class _Compiler:
         self.context = context
         self.codes: dict[str, int] = {}
         self.cache: dict[Any, Any] = {}
+        self.leaves: list[_Leaf] = []
 
     def column(self, words: tuple[str, ...]) -> int:
         code = phonetic.code(words)
         return self.codes.setdefault(code, len(self.codes))
 
     def leaf(self, alternatives: list[tuple[tuple[str, ...], tuple[tuple[str, str], ...]]], optional: bool) -> _Leaf:
-        return _Leaf(
-            words=[w for w, _ in alternatives],
-            slots=[s for _, s in alternatives],
-            columns=np.array([self.column(w) for w, _ in alternatives], dtype=np.int64),
-            optional=optional,
-        )
+        key = ("leaf", tuple(alternatives), optional)
+        if key not in self.cache:
+            self.cache[key] = _Leaf(
+                words=[w for w, _ in alternatives],
+                slots=[s for _, s in alternatives],
+                columns=np.array([self.column(w) for w, _ in alternatives], dtype=np.int64),
+                optional=optional,
+                index=len(self.leaves),
+            )
+            self.leaves.append(self.cache[key])
+        return self.cache[key]
 
     def seq(self, seq: Seq) -> _Chain:
         if seq in self.cache:
@@ -144,45 +151,78 @@ class _Compiler:
         return chain
 
 
+@dataclass
+class _Grammar:
+    """The compiled context: expressions as chains, and every leaf alternative's
+    phonetic code in one ``table`` (``order``/``offsets`` group its columns by leaf)."""
+
+    patterns: list[tuple[str, _Chain]]
+    table: list[str]
+    order: np.ndarray
+    offsets: np.ndarray
+    optional: np.ndarray
+    composites: list[_Options]
+    steps: np.ndarray
+    """patterns x longest chain: the unit id of each item (leaves first, then
+    composites, last the identity that pads shorter chains)."""
+
+
+def _compile(context: Context) -> _Grammar:
+    compiler = _Compiler(context)
+    patterns = [(name, compiler.seq(expression))
+                for name, intent in context.intents.items() for expression in intent.expressions]
+    table = [""] * len(compiler.codes)
+    for code, i in compiler.codes.items():
+        table[i] = code
+    order = np.concatenate([leaf.columns for leaf in compiler.leaves])
+    offsets = np.cumsum([0, *[len(leaf.columns) for leaf in compiler.leaves[:-1]]])
+    optional = np.array([leaf.index for leaf in compiler.leaves if leaf.optional], dtype=np.int64)
+    composites: dict[int, tuple[int, _Options]] = {}
+    for _, chain in patterns:
+        for item in chain.items:
+            if isinstance(item, _Options) and id(item) not in composites:
+                composites[id(item)] = (len(compiler.leaves) + len(composites), item)
+    identity = len(compiler.leaves) + len(composites)
+    steps = np.full((len(patterns), max(len(c.items) for _, c in patterns)), identity, dtype=np.int64)
+    for row, (_, chain) in enumerate(patterns):
+        for col, item in enumerate(chain.items):
+            steps[row, col] = item.index if isinstance(item, _Leaf) else composites[id(item)][0]
+    return _Grammar(patterns, table, order, offsets, optional, [c for _, c in composites.values()], steps)
+
+
 class _Alignment:
     """Costs of grammar pieces over the spans of one transcript (word boundaries
-    0..W); computed lazily and memoised per piece."""
+    0..W): all leaves at once, composites lazily and memoised."""
 
-    def __init__(self, words: list[str], table: list[str]) -> None:
+    def __init__(self, words: list[str], grammar: _Grammar) -> None:
         from rapidfuzz.distance import Levenshtein
         from rapidfuzz.process import cdist
 
         self.words = words
-        n = len(words) + 1
-        self.n = n
+        n = self.n = len(words) + 1
         word_codes = [phonetic.word_code(w) for w in words]
         self.code = "".join(word_codes)
         starts = np.cumsum([0, *[len(c) for c in word_codes]])
         self.span_j, self.span_k = np.triu_indices(n)
         queries = [self.code[starts[j]:starts[k]] for j, k in zip(self.span_j, self.span_k)]
-        self.distance = cdist(queries, table, scorer=Levenshtein.distance, dtype=np.int32, workers=1)
+        self.distance = cdist(queries, grammar.table, scorer=Levenshtein.distance, dtype=np.int32, workers=1)
+        # cost of every leaf over every span: the best of its alternatives
+        per_leaf = np.minimum.reduceat(self.distance[:, grammar.order], grammar.offsets, axis=1)
+        self.leaves = np.full((len(grammar.offsets), n, n), INF)
+        self.leaves[:, self.span_j, self.span_k] = per_leaf.T
+        diagonal = np.arange(n)
+        self.leaves[grammar.optional[:, None], diagonal[None, :], diagonal[None, :]] = 0.0
         self.memo: dict[int, Any] = {}
 
-    def leaf(self, leaf: _Leaf) -> tuple[np.ndarray, np.ndarray]:
-        """(cost[j, k], best alternative[j, k]) for a leaf."""
-        key = id(leaf)
-        if key not in self.memo:
-            per_alt = self.distance[:, leaf.columns]  # spans x alternatives
-            best = per_alt.argmin(axis=1)
-            cost = np.full((self.n, self.n), INF)
-            arg = np.zeros((self.n, self.n), dtype=np.int64)
-            cost[self.span_j, self.span_k] = per_alt[np.arange(len(best)), best]
-            arg[self.span_j, self.span_k] = best
-            if leaf.optional:
-                diagonal = np.arange(self.n)
-                cost[diagonal, diagonal] = 0.0
-                arg[diagonal, diagonal] = -1
-            self.memo[key] = (cost, arg)
-        return self.memo[key]
+    def best_alternative(self, leaf: _Leaf, j: int, k: int) -> int:
+        """Which alternative of ``leaf`` covers j..k best; -1 when the leaf is skipped."""
+        if leaf.optional and j == k:
+            return -1
+        return int(self.distance[self._span_index(j, k), leaf.columns].argmin())
 
     def matrix(self, item: Any) -> np.ndarray:
         if isinstance(item, _Leaf):
-            return self.leaf(item)[0]
+            return self.leaves[item.index]
         key = id(item)
         if key not in self.memo:
             if isinstance(item, _Chain):
@@ -197,12 +237,20 @@ class _Alignment:
             self.memo[key] = m
         return self.memo[key]
 
-    def best_from_start(self, chain: _Chain) -> float:
-        v = np.full(self.n, INF)
-        v[0] = 0.0
-        for item in chain.items:
-            v = (v[:, None] + self.matrix(item)).min(axis=0)
-        return float(v[-1])
+    def best_per_pattern(self, grammar: _Grammar) -> np.ndarray:
+        """Cost of the best path through each expression over the whole transcript:
+        one batched min-plus step per position in the expressions."""
+        units = np.concatenate([
+            self.leaves,
+            np.stack([self.matrix(c) for c in grammar.composites]) if grammar.composites else
+            np.empty((0, self.n, self.n)),
+            np.where(np.eye(self.n, dtype=bool), 0.0, INF)[None],
+        ])
+        v = np.full((len(grammar.patterns), self.n), INF)
+        v[:, 0] = 0.0
+        for column in grammar.steps.T:
+            v = (v[:, :, None] + units[column]).min(axis=1)
+        return v[:, -1]
 
     def trace(self, chain: _Chain, j: int, k: int, out: _Parse) -> None:
         """Fill ``out`` with the words and slots of the best path of ``chain`` over j..k."""
@@ -227,8 +275,7 @@ class _Alignment:
 
     def _trace_item(self, item: Any, j: int, k: int, out: _Parse) -> None:
         if isinstance(item, _Leaf):
-            cost, arg = self.leaf(item)
-            alt = int(arg[j, k])
+            alt = self.best_alternative(item, j, k)
             if alt < 0:
                 return
             start = len(out.words)
@@ -376,6 +423,10 @@ def load_embedder(model_id: str) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
     try:
         return SentenceTransformer(model_id, device="cpu")
@@ -401,12 +452,7 @@ class Resolver:
                  cache_dir: Path | None = None) -> None:
         self.context = context
         self.semantic_weight = semantic_weight
-        compiler = _Compiler(context)
-        self._patterns = [(name, compiler.seq(expression))
-                          for name, intent in context.intents.items() for expression in intent.expressions]
-        self._table = [""] * len(compiler.codes)
-        for code, i in compiler.codes.items():
-            self._table[i] = code
+        self._grammar = _compile(context)
         self.semantic = SemanticIndex(context, embedding_model, cache_dir) if semantic_weight > 0 else None
 
     def warm_up(self) -> None:
@@ -419,14 +465,14 @@ class Resolver:
         words = phonetic.normalize(text)
         if not words:
             return []
-        alignment = _Alignment(words, self._table)
+        alignment = _Alignment(words, self._grammar)
         per_intent: dict[str, tuple[float, _Chain]] = {}
-        for name, chain in self._patterns:
-            cost = alignment.best_from_start(chain)
+        costs = alignment.best_per_pattern(self._grammar)
+        for (name, chain), cost in zip(self._grammar.patterns, costs.tolist()):
             if name not in per_intent or cost < per_intent[name][0]:
                 per_intent[name] = (cost, chain)
         # Trace the closest intents only; the rest cannot reach the top k.
-        ranked = sorted(per_intent.items(), key=lambda item: item[1][0])[: max(k * 2, 8)]
+        ranked = sorted(per_intent.items(), key=lambda item: item[1][0])[:k]
         parses: list[_Parse] = []
         for name, (cost, chain) in ranked:
             parse = _Parse(name, cost, [], {}, [])

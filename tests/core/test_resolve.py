@@ -1,0 +1,176 @@
+"""The resolver on what ASR really writes: sound-alikes, split and merged words, digits,
+punctuation, missing words."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from djtui.core.context import default_context, load_context
+from djtui.core.resolve import Resolver
+
+COFFEE = Path(__file__).resolve().parents[3] / "shared" / "data" / "coffee-dev" / "coffee_maker.yaml"
+
+# transcript as an ASR engine might write it -> (intent, slots)
+GARBLED = [
+    ("hey laughed", "play", {"deck": "1"}),
+    ("pose right", "pause", {"deck": "2"}),
+    ("play left", "play", {"deck": "1"}),
+    ("Play deck A.", "play", {"deck": "1"}),
+    ("start deck one", "play", {"deck": "1"}),
+    ("drop the left deck", "play", {"deck": "1"}),
+    ("play the write deck", "play", {"deck": "2"}),
+    ("stop deck to", "pause", {"deck": "2"}),
+    ("paws the left", "pause", {"deck": "1"}),
+    ("pause deck for", "pause", {"deck": "4"}),
+    ("Q deck 3", "cue", {"deck": "3"}),
+    ("queue the right deck", "cue", {"deck": "2"}),
+    ("sink left", "sync", {"deck": "1"}),
+    ("sync deck b", "sync", {"deck": "2"}),
+    ("sing the right deck", "sync", {"deck": "2"}),
+    ("make deck one the master", "master", {"deck": "1"}),
+    ("loop eight on the left", "loop", {"beats": "8", "deck": "1"}),
+    ("Loop 8 on the left.", "loop", {"beats": "8", "deck": "1"}),
+    ("lube eight left", "loop", {"beats": "8", "deck": "1"}),
+    ("loop for beats on deck two", "loop", {"beats": "4", "deck": "2"}),
+    ("loop 16 on the right", "loop", {"beats": "16", "deck": "2"}),
+    ("loop thirty-two deck one", "loop", {"beats": "32", "deck": "1"}),
+    ("loop half on deck to", "loop", {"beats": "1/2", "deck": "2"}),
+    ("set a quarter beat loop on the left", "loop", {"beats": "1/4", "deck": "1"}),
+    ("loop too on the left", "loop", {"beats": "2", "deck": "1"}),
+    ("loop in on the left", "loop_in", {"deck": "1"}),
+    ("loop out deck too", "loop_out", {"deck": "2"}),
+    ("exit the loop on the right", "loop_exit", {"deck": "2"}),
+    ("release loop left", "loop_exit", {"deck": "1"}),
+    ("half the loop on deck one", "loop_half", {"deck": "1"}),
+    ("double the loop on the right", "loop_double", {"deck": "2"}),
+    ("jump back for beats on deck one", "beat_jump", {"direction": "back", "beats": "4", "deck": "1"}),
+    ("jump forward 16 on the left", "beat_jump", {"direction": "forward", "beats": "16", "deck": "1"}),
+    ("beat jump forward eight on deck two", "beat_jump", {"direction": "forward", "beats": "8", "deck": "2"}),
+    ("hot cue three on deck two", "hot_cue", {"number": "3", "deck": "2"}),
+    ("hot Q 5 on the left", "hot_cue", {"number": "5", "deck": "1"}),
+    ("hotcue one left", "hot_cue", {"number": "1", "deck": "1"}),
+    ("go to cue seven on the right", "hot_cue", {"number": "7", "deck": "2"}),
+    ("reset the tempo on deck one", "tempo_reset", {"deck": "1"}),
+    ("key sink on the right", "key_sync", {"deck": "2"}),
+    ("reset the key on deck two", "key_reset", {"deck": "2"}),
+    ("master tempo on the left", "master_tempo", {"deck": "1"}),
+    ("slip mode on deck three", "slip", {"deck": "3"}),
+    ("reverse deck two", "reverse", {"deck": "2"}),
+    ("load deck too", "load", {"deck": "2"}),
+    ("load the track onto deck one", "load", {"deck": "1"}),
+    ("lowed the right deck", "load", {"deck": "2"}),
+    ("headphone cue on the left", "headphone_cue", {"deck": "1"}),
+    ("color effect on for deck two", "cfx_on", {"deck": "2"}),
+    ("colour off for the left", "cfx_off", {"deck": "1"}),
+    ("kill the bass on the right", "eq_kill", {"band": "low", "deck": "2"}),
+    ("kill the highs on deck one", "eq_kill", {"band": "high", "deck": "1"}),
+    ("cut the mid on the left", "eq_kill", {"band": "mid", "deck": "1"}),
+    ("bring back the bass on deck two", "eq_reset", {"band": "low", "deck": "2"}),
+    ("assign deck one to the a side", "crossfader_assign", {"deck": "1", "side": "a"}),
+    ("crossfader through for deck 3", "crossfader_assign", {"deck": "3", "side": "thru"}),
+    ("effect on", "fx_on", {}),
+    ("effects off", "fx_off", {}),
+    ("FX on.", "fx_on", {}),
+    ("echo effect", "fx_select", {"effect": "echo"}),
+    ("select reverb", "fx_select", {"effect": "reverb"}),
+    ("use the flanger", "fx_select", {"effect": "flanger"}),
+    ("pick phase her", "fx_select", {"effect": "phaser"}),
+    ("effect beat up", "fx_beat_up", {}),
+    ("fx beat down", "fx_beat_down", {}),
+    ("put the effects on master", "fx_assign", {"target": "master"}),
+    ("effect to deck two", "fx_assign", {"target": "2"}),
+    ("browse down", "browse_down", {}),
+    ("scroll up", "browse_up", {}),
+    ("next track", "browse_down", {}),
+    ("go back", "browse_back", {}),
+    ("confirm", "confirm", {}),
+    ("Confirm.", "confirm", {}),
+    ("yes do it", "confirm", {}),
+    ("cancel", "cancel", {}),
+    ("never mind", "cancel", {}),
+    ("disarm", "disarm", {}),
+    ("arm", "arm", {}),
+]
+
+OUT_OF_GRAMMAR = ["what a tune", "turn it up", "where is the bathroom", "I love this song",
+                  "can somebody get me a drink", "the crowd is going wild tonight"]
+
+
+@pytest.fixture(scope="module")
+def embeddings(tmp_path_factory):
+    return tmp_path_factory.mktemp("embeddings")
+
+
+@pytest.fixture(scope="module")
+def dj(embeddings):
+    return Resolver(default_context(), cache_dir=embeddings)
+
+
+def test_garbled_transcripts_resolve_to_what_was_meant(dj):
+    assert len(GARBLED) >= 60
+    misses = []
+    for text, intent, slots in GARBLED:
+        top = dj.resolve(text)[0]
+        if (top.intent, top.slots) != (intent, slots):
+            misses.append(f"{text!r}: got {top.label()} {top.score:.2f}")
+    accuracy = 1 - len(misses) / len(GARBLED)
+    print(f"\nresolver accuracy on {len(GARBLED)} garbled transcripts: {accuracy:.1%}")
+    for miss in misses:
+        print("  miss:", miss)
+    assert accuracy >= 0.9, misses
+
+
+def test_top5_is_sorted_unique_and_calibrated(dj):
+    candidates = dj.resolve("loop eight on the left")
+    assert len(candidates) == 5
+    scores = [c.score for c in candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert len({c.key() for c in candidates}) == 5
+    assert candidates[0].score > 0.8 and candidates[1].score < 0.2
+    assert candidates[0].sentence == "loop eight on the left"
+    assert set(candidates[0].evidence) == {"phonetic", "semantic", "fused"}
+
+
+def test_phonetic_match_repairs_what_embeddings_get_wrong(dj):
+    # MiniLM alone ranks "stop left" over "play left" for this, and "play right" over "pause right"
+    assert dj.resolve("hey laughed")[0].label() == "play(deck=1)"
+    assert dj.resolve("pose right")[0].label() == "pause(deck=2)"
+
+
+def test_out_of_grammar_scores_low(dj):
+    exact = [dj.resolve(t)[0].score for t in ("play left", "kill the bass on the right", "confirm")]
+    for text in OUT_OF_GRAMMAR:
+        top = dj.resolve(text)[0]
+        assert top.score < 0.3, (text, top)
+    assert min(exact) > 0.9
+
+
+def test_nearby_slot_values_make_the_runners_up(dj):
+    labels = [c.label() for c in dj.resolve("hot cue three on deck two")]
+    assert labels[0] == "hot_cue(deck=2 number=3)"
+    assert any(label.startswith("hot_cue(") and label != labels[0] for label in labels[1:])
+
+
+def test_empty_transcript_gives_nothing(dj):
+    assert dj.resolve("") == [] and dj.resolve("  ...  ") == []
+
+
+def test_huge_context_resolves_by_slots_in_bounded_time():
+    coffee = Resolver(load_context(COFFEE), semantic_weight=0)
+    start = time.perf_counter()
+    top = coffee.resolve("can I get a large dark roast double shot latte with a lot of almond milk and some sugar")[0]
+    assert time.perf_counter() - start < 2.0  # 120 million sentences are never expanded
+    assert top.slots == {"size": "large", "roast": "dark roast", "numberOfShots": "double shot",
+                         "coffeeDrink": "latte", "milkAmount": "a lot of almond milk", "sugarAmount": "some sugar"}
+    assert coffee.resolve("may I have an express so")[0].slots == {"coffeeDrink": "espresso"}
+
+
+def test_embedding_index_is_cached_on_disk(dj, embeddings):
+    dj.warm_up()
+    cached = list(embeddings.glob("*/index.faiss"))
+    assert len(cached) == 1
+    again = Resolver(default_context(), cache_dir=embeddings)
+    again.semantic.load()
+    assert again.semantic._model is None  # loaded from disk: no model needed to build it
