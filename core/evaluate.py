@@ -572,6 +572,7 @@ class Report:
     latency: dict[str, Any]
     negatives: Negatives | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
+    trials: list[Trial] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float | None:
@@ -610,6 +611,13 @@ class Report:
                 "segmentation": self.negatives.segmentation,
                 "examples": [vars(fa) for fa in self.negatives.false_accepts[:20]],
             }
+        out["trials"] = [
+            {"file": t.file, "condition": t.condition, "expected": command_label(t.expected_intent, t.expected_slots),
+             "transcript": t.transcript, "got": command_label(t.intent, t.slots), "outcome": t.outcome,
+             "reason": t.reason, "score": None if t.score is None else round(t.score, 4),
+             "latency_ms": round(1000 * t.latency_s, 1)}
+            for t in self.trials
+        ]
         return out
 
     def to_markdown(self) -> str:
@@ -643,7 +651,7 @@ def score(trials: Sequence[Trial], negatives: Negatives | None = None, engine: s
         latency["stages"] = {stage: percentiles(values) for stage, values in stages.items()}
     return Report(engine=engine, summary=_summary(trials), by_snr={c: _summary(by_condition[c]) for c in order},
                   confusions=confusions(trials), latency=latency, negatives=negatives,
-                  thresholds=dict(thresholds or {}))
+                  thresholds=dict(thresholds or {}), trials=list(trials))
 
 
 def write_report(report: Report, path: str | Path) -> Path:

@@ -190,6 +190,9 @@ def test_score_counts_by_condition_and_lists_confusions() -> None:
     assert data["by_snr"]["clean"] == {"accuracy": 1.0, "n": 2, "rejected": 0, "misunderstood": 0}
     assert data["by_snr"]["6"]["rejected"] == 1 and data["by_snr"]["6"]["misunderstood"] == 2
     assert data["rejected_because"] == {"low confidence": 1}
+    assert data["trials"][2] == {"file": "f.wav", "condition": "6", "expected": "orderDrink(coffeeDrink=latte size=large)",
+                                 "transcript": "", "got": "orderDrink(coffeeDrink=mocha size=large)",
+                                 "outcome": "misunderstood", "reason": "accepted", "score": 0.9, "latency_ms": 300.0}
     assert data["by_snr"]["12"]["false_accepts"] == 1
     assert data["accuracy_noisy"] == pytest.approx((0 + 1 / 3) / 2, abs=1e-4)
     assert data["confusions"][0] == {"field": "coffeeDrink", "expected": "latte", "got": "mocha", "count": 2}
