@@ -1,0 +1,90 @@
+"""``djtui train``: fine-tune wav2vec2 (or train a small one from scratch) on a manifest."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from djtui.core.errors import DjtuiError
+
+HELP = "fine-tune a wav2vec2 model on recorded or synthetic takes"
+
+
+def register(subparsers: Any) -> None:
+    from djtui.training.finetune import DEFAULT_BASE, SCRATCH_SIZES
+
+    p = subparsers.add_parser(
+        "train", help=HELP,
+        description=HELP + ". The output folder is the model (djtui listen --model OUTPUT) and holds "
+                    "training_report.md/.json comparing it with the base. Ctrl-C stops and keeps the best checkpoint.")
+    p.add_argument("--data", required=True, metavar="MANIFEST", help="manifest.jsonl (from a recording session or djtui synth)")
+    p.add_argument("--output", required=True, metavar="DIR", help="where the model and its report go")
+    p.add_argument("--epochs", type=int, default=30, help="at most this many epochs (default 30)")
+    p.add_argument("--batch-size", type=int, default=4, help="takes per forward pass (default 4)")
+    p.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step (default 1)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-4; 1e-3 from scratch)")
+    p.add_argument("--max-minutes", type=float, help="stop after this much wall time, keeping the best checkpoint")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="speed, pitch, gain, reverb and (with --noise-dir) music at random SNR (default on)")
+    p.add_argument("--noise-dir", metavar="DIR", help="folder of music or crowd recordings to mix in (any format libsndfile reads)")
+    p.add_argument("--seed", type=int, default=0, help="split, shuffling, augmentation and init (default 0)")
+    p.add_argument("--base", default=DEFAULT_BASE, help=f"hub id or local folder to fine-tune (default {DEFAULT_BASE})")
+    p.add_argument("--from-scratch", choices=tuple(SCRATCH_SIZES), help="train a new small model instead of fine-tuning --base")
+    p.add_argument("--context", metavar="FILE", help="context for command accuracy (default: the bundled DJ context)")
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation WER before stopping (default 5)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import threading
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from djtui.training.finetune import TrainConfig, TrainEvent, train
+
+    for name in ("epochs", "batch_size", "grad_accum", "patience"):
+        if getattr(args, name) < 1:
+            raise DjtuiError(f"--{name.replace('_', '-')} must be at least 1", "e.g. --batch-size 4")
+    if args.lr is not None and not 0 < args.lr < 1:
+        raise DjtuiError(f"--lr {args.lr} is not a learning rate", "try 1e-4 (fine-tuning) or 1e-3 (from scratch)")
+    config = TrainConfig(
+        data=Path(args.data), output=Path(args.output), epochs=args.epochs, batch_size=args.batch_size,
+        grad_accum=args.grad_accum, lr=args.lr, max_minutes=args.max_minutes, augment=args.augment,
+        noise_dir=Path(args.noise_dir) if args.noise_dir else None, seed=args.seed, base=args.base,
+        from_scratch=args.from_scratch, context=Path(args.context) if args.context else None,
+        patience=args.patience, device=args.device)
+    console = Console()
+    stop = threading.Event()
+    with Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]} · lr {task.fields[lr]} · val WER {task.fields[wer]}"),
+                  TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("train", total=None, epoch="-", loss="-", lr="-", wer="-")
+
+        def on_event(event: TrainEvent) -> None:
+            if event.kind == "start":
+                bar.update(task, total=event.total_steps)
+                console.print(f"{event.message}; before training: WER {_pct(event.val_wer)}, "
+                              f"command accuracy {_pct(event.accuracy)}")
+            elif event.kind == "step":
+                bar.update(task, completed=event.step, epoch=f"{event.epoch}/{event.epochs}",
+                           loss=f"{event.loss:.3f}", lr=f"{event.lr:.2e}")
+            elif event.kind == "eval":
+                bar.update(task, wer=_pct(event.val_wer))
+                console.print(f"epoch {event.epoch}: WER {_pct(event.val_wer)}, CER {_pct(event.val_cer)}, "
+                              f"command accuracy {_pct(event.accuracy)}")
+            elif event.kind in ("checkpoint", "stop"):
+                console.print(f"[dim]{event.message}")
+
+        result = train(config, on_event=on_event, stop=stop)
+    console.print(f"before: WER {_pct(result.before.wer)}, accuracy {_pct(result.before.accuracy)} → "
+                  f"after: WER {_pct(result.after.wer)}, accuracy {_pct(result.after.accuracy)}")
+    console.print(f"model: {result.output}  (djtui listen --model {result.output}); "
+                  f"report: {result.output / 'training_report.md'}")
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
