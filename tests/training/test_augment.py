@@ -1,0 +1,80 @@
+"""Augmentation: SNR is what was asked for, effects keep clips usable, one seed one result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from djtui.core.errors import DjtuiError
+from djtui.training.augment import (Augmenter, AugmentConfig, NoiseBank, mix_at_snr, pitch_shift, reverb, rms,
+                                    speed_perturb)
+
+SONGS = Path("/usr/share/games/fretsonfire/data/songs/muldjord")
+
+
+@pytest.fixture(scope="module")
+def noise_dir(tmp_path_factory) -> Path:
+    """Real songs (Debian's fretsonfire-songs-muldjord, OGG) where installed, else a WAV
+    of band-limited noise."""
+    if SONGS.is_dir():
+        return SONGS
+    folder = tmp_path_factory.mktemp("noise")
+    noise = np.convolve(np.random.default_rng(0).standard_normal(16000 * 5), np.ones(8) / 8, "same")
+    sf.write(folder / "crowd.wav", (0.2 * noise).astype(np.float32), 16000)
+    return folder
+
+
+@pytest.mark.parametrize("snr_db", [20.0, 10.0, 0.0, -5.0])
+def test_mix_at_snr_hits_the_requested_snr(speak, snr_db):
+    speech = speak("loop four beats on deck two")
+    noise = np.random.default_rng(1).standard_normal(5000).astype(np.float32) * 0.1  # shorter: gets looped
+    mixed = mix_at_snr(speech, noise, snr_db, np.random.default_rng(0))
+    assert len(mixed) == len(speech)
+    scale = 1.0 if np.max(np.abs(mixed)) < 0.99 else None
+    if scale is None:  # rescaled against clipping: the SNR survives a common gain
+        scale = np.dot(mixed, speech) / np.dot(speech, speech)
+    residual = mixed - scale * speech
+    measured = 20 * np.log10(rms(scale * speech) / rms(residual))
+    assert measured == pytest.approx(snr_db, abs=0.3)
+
+
+def test_music_from_a_folder_at_snr(speak, noise_dir):
+    speech = speak("sync deck one")
+    bank = NoiseBank(noise_dir)
+    rng = np.random.default_rng(0)
+    music = bank.excerpt(len(speech) / 16000, rng)
+    assert len(music) >= len(speech) and rms(music) > 1e-3
+    mixed = mix_at_snr(speech, music, 0.0, rng)
+    assert rms(mixed - speech) == pytest.approx(rms(speech), rel=0.05) or np.max(np.abs(mixed)) >= 0.98
+
+
+def test_effects_keep_clips_usable(speak):
+    speech = speak("play deck one")
+    faster = speed_perturb(speech, 1.1)
+    assert len(faster) == pytest.approx(len(speech) / 1.1, rel=0.01)
+    shifted = pitch_shift(speech, 2.0)
+    assert len(shifted) == len(speech) and rms(shifted) > 0.3 * rms(speech)
+    wet = reverb(speech, 0.5, np.random.default_rng(0))
+    assert len(wet) == len(speech) and rms(wet) == pytest.approx(rms(speech), rel=1e-3)
+    assert not np.allclose(wet, speech, atol=1e-3)
+
+
+def test_the_augmenter_is_seeded(speak, noise_dir):
+    speech = speak("start deck two")
+    config = AugmentConfig(p_noise=1.0, p_speed=1.0, p_pitch=1.0, p_gain=1.0, p_reverb=1.0)
+    a = [Augmenter(noise_dir, seed=5, config=config)(speech) for _ in range(2)]
+    b = Augmenter(noise_dir, seed=6, config=config)(speech)
+    assert np.array_equal(a[0], a[1])
+    assert not (len(a[0]) == len(b) and np.allclose(a[0], b))
+    assert np.max(np.abs(a[0])) <= 1.0
+
+
+def test_a_noise_folder_without_audio_is_a_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("no audio here")
+    with pytest.raises(DjtuiError, match="no audio files in"):
+        Augmenter(tmp_path)
+    with pytest.raises(DjtuiError, match="does not exist"):
+        NoiseBank(tmp_path / "missing")

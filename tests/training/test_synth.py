@@ -1,0 +1,60 @@
+"""Synthetic speech: the recording manifest format, voices as speakers, held-out voices."""
+
+from __future__ import annotations
+
+import pytest
+
+from djtui.cli import main
+from djtui.core.errors import DjtuiError
+from djtui.training.manifest import load_audio, read_manifest
+from djtui.training.synth import Voice, default_voices, split_voices, synthesize
+
+
+def test_synth_writes_the_manifest_format(synthetic_set, small_context):
+    takes = read_manifest(synthetic_set)
+    assert len(takes) == 8 * len(small_context.intents)
+    assert {t.intent for t in takes} == set(small_context.intents)
+    assert {t.speaker for t in takes} <= {"espeak:en-us", "espeak:en-gb+f2"}
+    for take in takes[:5]:
+        audio = load_audio(synthetic_set.parent / take.path)
+        assert len(audio) / 16000 == pytest.approx(take.duration, abs=1e-3) and take.duration > 0.5
+        assert take.text == take.text.lower().strip() and take.slots["deck"] in ("1", "2")
+
+
+def test_synth_is_deterministic_and_resumes(tmp_path, small_context):
+    voices = [Voice("espeak", "en-us")]
+    first = synthesize(small_context, tmp_path / "a", per_intent=2, voices=voices, seed=1)
+    lines = first.read_text().splitlines()
+    progress = []
+    again = synthesize(small_context, tmp_path / "a", per_intent=2, voices=voices, seed=1, on_progress=progress.append)
+    assert again.read_text().splitlines() == lines  # nothing redone
+    assert [p.take for p in progress] == [None] * len(lines)
+    other = synthesize(small_context, tmp_path / "b", per_intent=2, voices=voices, seed=1)
+    assert [r.split('"created_at"')[0] for r in other.read_text().splitlines()] == [
+        r.split('"created_at"')[0] for r in lines]
+
+
+def test_voice_ids_round_trip_and_bad_ones_are_clear():
+    for voice in default_voices():
+        assert Voice.parse(voice.id) == voice
+    with pytest.raises(DjtuiError, match="unknown voice"):
+        Voice.parse("festival:kal")
+    with pytest.raises(DjtuiError, match="unknown TTS engine"):
+        default_voices(["festival"])
+
+
+def test_held_out_voices_are_disjoint():
+    train, test = split_voices(default_voices(), held_out=0.2, seed=0)
+    assert train and test and not {v.id for v in train} & {v.id for v in test}
+    assert len(test) == round(0.2 * len(default_voices()))
+
+
+def test_cli_synth_with_chosen_voices(tmp_path, small_context, capsys):
+    code = main(["synth", "--context", str(small_context.source), "--out", str(tmp_path), "--per-intent", "1",
+                 "--voices", "espeak:en-gb-scotland+m3"])
+    assert code == 0
+    assert {t.speaker for t in read_manifest(tmp_path / "manifest.jsonl")} == {"espeak:en-gb-scotland+m3"}
+    assert main(["synth", "--list-voices", "--engines", "espeak", "--exclude-voices", "espeak:en-us"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert "espeak:en-us+m3" in listed and "espeak:en-us" not in listed
+    assert main(["synth", "--context", str(small_context.source)]) == 2
