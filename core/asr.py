@@ -128,8 +128,8 @@ class Wav2Vec2Engine:
                 raise DjtuiError(f"cannot load the wav2vec2 model in {local}: {exc}",
                                  "retrain it with `djtui train`, or point --model at another folder") from exc
             raise DjtuiError(f"wav2vec2 model {self.model_id!r} is not available offline",
-                             "train one with `djtui train`, point --model at a local folder, "
-                             "or connect to the internet once so it can be downloaded") from exc
+                             "train one with `djtui train`, point --model at a local folder, or download "
+                             "it once while online: HF_HUB_OFFLINE=0 djtui listen --asr wav2vec2") from exc
         model_.eval()
         self.quantized = bool(quantize)
         if quantize:
