@@ -188,6 +188,14 @@ def _sounddevice() -> Any:
     return sounddevice
 
 
+def rescan_devices() -> None:
+    """Make PortAudio enumerate devices again (a device plugged in, a JACK server
+    started since). Closes every open stream of this process: call it before opening."""
+    sd = _sounddevice()
+    sd._terminate()
+    sd._initialize()
+
+
 def list_input_devices() -> list[dict[str, Any]]:
     """Input devices as ``{"index", "name", "hostapi", "channels", "sample_rate", "default"}``."""
     sd = _sounddevice()
@@ -357,8 +365,7 @@ class MicrophoneSource:
         sd = _sounddevice()
         self._close_stream()
         try:
-            sd._terminate()
-            sd._initialize()
+            rescan_devices()
             self._open()
         except (DjtuiError, sd.PortAudioError, OSError):
             return False

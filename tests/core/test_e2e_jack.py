@@ -1,0 +1,134 @@
+"""End to end through real transports: a spoken command played into djtui's capture
+through a JACK server, MIDI out of djtui's virtual port into a second JACK client.
+
+Audio: this process's PortAudio (JACK host API) opens djtui's input and a player
+output; ``jack_connect`` patches the player into djtui's input, as a DJ would patch a
+microphone. MIDI: djtui opens its virtual JACK port ``djtui``; the test listens on it
+with a second client. Outside CI a missing ``jackd`` skips this test (see
+``tests/fixtures/jack.py``); in CI it fails.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from djtui.core import pipeline as events
+from djtui.core.audio import MicrophoneSource, rescan_devices
+from djtui.core.config import Config
+from djtui.core.context import default_context
+from djtui.core.midi import MidiCommand, MidiIn, MidiOut
+from djtui.core.pipeline import Pipeline
+
+
+class Player:
+    """A JACK client (through PortAudio) that outputs silence until :meth:`play`."""
+
+    def __init__(self, device: str, rate: int) -> None:
+        import sounddevice as sd
+
+        self._lock = threading.Lock()
+        self._audio = np.zeros(0, dtype=np.float32)
+        self._position = 0
+        self.stream = sd.OutputStream(device=device, channels=1, samplerate=rate, blocksize=512,
+                                      dtype="float32", callback=self._callback)
+        self.stream.start()
+
+    def _callback(self, out: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        with self._lock:
+            chunk = self._audio[self._position : self._position + frames]
+            self._position += len(chunk)
+        out[: len(chunk), 0] = chunk
+        out[len(chunk) :, 0] = 0.0
+
+    def play(self, audio: np.ndarray) -> None:
+        with self._lock:
+            self._audio, self._position = audio.astype(np.float32), 0
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def jack_ports(direction: str) -> list[str]:
+    listing = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True, check=True).stdout.splitlines()
+    ports, current = [], None
+    for line in listing:
+        if not line.startswith(("\t", " ")):
+            current = line.strip()
+        elif current and f"{direction}," in line and current.startswith("PortAudio"):
+            ports.append(current)
+    return ports
+
+
+@pytest.fixture
+def portaudio_on_jack(jack_midi, monkeypatch):
+    """PortAudio re-enumerated with the test's JACK server up, and afterwards with no
+    JACK at all: PortAudio's JACK host API keeps a client open and aborts the process
+    in Pa_Terminate (an assert in pa_jack.c) if the server died before it."""
+    rescan_devices()
+    yield jack_midi
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "djtui-no-server")
+    rescan_devices()
+
+
+def test_spoken_command_reaches_a_jack_midi_client(portaudio_on_jack, speak) -> None:
+    jack = portaudio_on_jack
+    config = Config()
+    config.safety.armed_at_start = True
+    config.asr.engine = "whisper"
+    config.resolver.semantic_weight = 0.0  # grammar + phonetic: no embedding model to load
+    context = default_context()
+    pipeline = Pipeline(config, context=context)
+    seen: list[Any] = []
+    heard_at: dict[type, float] = {}
+    pipeline.subscribe(seen.append)
+    pipeline.subscribe(lambda event: heard_at.setdefault(type(event), time.perf_counter()))
+
+    received: queue.Queue[tuple[float, list[int]]] = queue.Queue()
+    receiver = MidiIn("djtui:djtui", lambda raw: received.put((time.perf_counter(), raw)), virtual=False, api="jack")
+    # Rekordbox's side: it reports deck 2 paused on djtui's feedback port, so "play"
+    # on it is safe to send (without feedback the gate would ask for 'confirm').
+    with MidiOut(port="djtui feedback", virtual=False, api="jack") as rekordbox:
+        rekordbox.send(MidiCommand("PlayPause", "note", 1, 11, 0))
+    deadline = time.monotonic() + 5
+    while pipeline.deck_state.playing(2) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pipeline.deck_state.playing(2) is False
+    microphone = MicrophoneSource("system", sample_rate=jack.sample_rate)
+    player = Player("system", jack.sample_rate)
+    try:
+        [capture] = jack_ports("input")
+        [playback] = jack_ports("output")
+        subprocess.run(["jack_connect", playback, capture], check=True)
+        pipeline.start(microphone)
+
+        player.play(speak("play the second deck"))  # play(deck=2)
+        arrivals = [received.get(timeout=60), received.get(timeout=5)]
+    finally:
+        pipeline.stop()
+        player.close()
+        receiver.close()
+
+    expected = context.intents["play"].action
+    note, channel = expected.number_for({"deck": "2"}), expected.channel_for({"deck": "2"})
+    assert channel == 1
+    (pressed_at, press), (_, release) = arrivals
+    assert press == [0x90 | channel, note, 127]
+    assert release == [0x90 | channel, note, 0]
+    assert received.empty()
+
+    [trace] = [e for e in seen if isinstance(e, events.Trace)]
+    [sent] = [e for e in seen if isinstance(e, events.MidiSent)]
+    assert trace.sent and not sent.dry_run
+    assert (sent.command.channel, sent.command.number) == (channel, note)
+    assert set(trace.stages) == {"vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"}
+    assert trace.engine == "whisper"
+    assert sum(v for k, v in trace.stages.items() if k != "vad_endpoint") <= trace.total_ms
+    assert heard_at[events.SpeechStart] < heard_at[events.SpeechEnd] < pressed_at
+    print(f"speech end -> MIDI at the JACK client: {(pressed_at - heard_at[events.SpeechEnd]) * 1000:.0f} ms; trace {trace}")
