@@ -10,6 +10,7 @@ everything else stays real. Parts of the core that are missing from this build r
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,6 +19,18 @@ from djtui.core import paths
 from djtui.core.config import Config
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
+
+log = logging.getLogger(__name__)
+
+
+def user_error(exc: BaseException, doing: str) -> DjtuiError:
+    """``exc`` as the one error type the TUI shows: a :class:`DjtuiError` stays as it is;
+    anything else (a library's own exception) becomes one naming what failed, so the DJ
+    sees a notification and the app keeps running, never a traceback."""
+    if isinstance(exc, DjtuiError):
+        return exc
+    log.exception("%s failed", doing)
+    return DjtuiError(f"{doing} failed: {exc}", "djtui keeps running; try again, or check the settings (s)")
 
 
 def _core(module: str, what: str) -> ModuleType:

@@ -42,8 +42,12 @@ class LiveSession:
         """Subscribe to ``pipeline`` and start it on ``source``; arm it if the UI is armed."""
         self.stop()
         pipeline.subscribe(self._on_event)
-        (pipeline.arm if armed else pipeline.disarm)()
-        pipeline.start(source)
+        try:
+            (pipeline.arm if armed else pipeline.disarm)()
+            pipeline.start(source)
+        except BaseException:
+            pipeline.stop()  # closes the MIDI port it opened
+            raise
         self.pipeline = pipeline
 
     def stop(self) -> None:

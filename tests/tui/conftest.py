@@ -36,10 +36,14 @@ class FixedHost(Host):
     """The machine as tests want it: two inputs, one MIDI port, a wav file as the
     microphone, the pipeline in dry-run mode (no MIDI port) with no session log."""
 
-    def __init__(self, microphone_file: Path | None = None, engine: Any = None) -> None:
+    def __init__(self, microphone_file: Path | None = None, engine: Any = None, decks_paused: bool = False) -> None:
         self.microphone_file = microphone_file
         self.engine = engine
+        self.decks_paused = decks_paused
+        """Pretend Rekordbox reported every deck paused (else deck state is unknown)."""
         self.played: list[np.ndarray] = []
+        self.events: list[Any] = []
+        """Every event of the pipelines this host built, to compare with what the HUD shows."""
 
     def input_devices(self) -> list[str]:
         return ["Booth Mic", "USB Audio CODEC"]
@@ -55,7 +59,12 @@ class FixedHost(Host):
     def pipeline(self, config: Config) -> Any:
         from djtui.core.pipeline import Pipeline
 
-        return Pipeline(config, engine=self.engine, dry_run=True, session_log=False)
+        pipeline = Pipeline(config, engine=self.engine, dry_run=True, session_log=False)
+        pipeline.subscribe(self.events.append)
+        if self.decks_paused:
+            for channel in range(4):
+                pipeline.deck_state.set("playing", channel, False, source="feedback")
+        return pipeline
 
     def play(self, audio: Any, sample_rate: int = 16000) -> None:
         self.played.append(audio)
@@ -76,10 +85,11 @@ def make_app(host: FixedHost):
 
 @pytest.fixture
 def wav_of(tmp_path: Path, speak):
-    """``wav_of("play deck one")`` -> path of a 16 kHz wav of it, with silence after."""
+    """``wav_of("play deck one")`` -> path of a 16 kHz wav of it, with silence after; ``None``
+    gives a second of silence. Piper by default: Whisper tiny.en hears it best."""
 
-    def _wav(text: str | None, name: str = "mic.wav") -> Path:
-        audio = speak(text) if text else np.zeros(16000, dtype=np.float32)
+    def _wav(text: str | None, name: str = "mic.wav", engine: str = "piper") -> Path:
+        audio = speak(text, engine=engine) if text else np.zeros(16000, dtype=np.float32)
         path = tmp_path / name
         sf.write(path, np.concatenate([audio, np.zeros(8000, dtype=np.float32)]), 16000)
         return path

@@ -15,13 +15,7 @@ from djtui.tui.app import DjtuiApp, run_app
 from djtui.tui.keys import SCREENS
 from djtui.tui.screens.home import HomeScreen
 from djtui.tui.widgets.armed_banner import ArmedBanner
-
-
-def text_of(widget) -> str:
-    """What the widget shows on screen, as plain text."""
-    from textual.geometry import Region
-
-    return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
+from tests.tui.helpers import text_of
 
 
 async def test_opens_on_home_on_a_fresh_machine(make_app) -> None:

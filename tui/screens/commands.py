@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, Static
 
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
+from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
 
@@ -95,7 +96,8 @@ class CommandsScreen(DjtuiScreen):
             if self.resolver is None:
                 self.resolver = app.host.resolver(app.host.context(app.config), app.config)
             candidates = self.resolver.resolve(phrase, k=5)
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "resolving the phrase")
             app.call_from_thread(self._resolve_failed, exc)
             return
         app.call_from_thread(self._show, phrase, candidates)

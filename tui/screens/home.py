@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from djtui.core.errors import DjtuiError
+from djtui.tui.host import user_error
 from djtui.tui.host import asr_summary
 from djtui.tui.keys import SCREENS
 from djtui.tui.screens.base import DjtuiScreen
@@ -52,17 +53,20 @@ class HomeScreen(DjtuiScreen):
         app: Any = self.app
         try:
             self.devices = app.host.input_devices()
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "listing audio inputs")
             self.devices = exc
         if not app.config.midi.virtual:  # djtui's own virtual ports need no look-up
             try:
                 self.ports = app.host.midi_output_ports()
-            except DjtuiError as exc:
+            except Exception as exc:  # noqa: BLE001 - shown as a notification
+                exc = user_error(exc, "listing MIDI ports")
                 self.ports = exc
         try:
             context = app.host.context(app.config)
             self.context_line = f"{context.name} · {len(context.intents)} commands · {context.size():,} phrasings"
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "loading the context")
             self.context_line = f"not loaded: {exc.message}"
         self.app.call_from_thread(self.refresh_status)
 

@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import RichLog, Static
 
 from djtui.core.errors import DjtuiError
+from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
@@ -86,14 +87,16 @@ class LiveScreen(DjtuiScreen):
     def _start(self, source: Any) -> None:
         app: Any = self.app
         try:
-            pipeline = app.host.pipeline(app.config)
+            # The microphone first: a missing one fails in milliseconds, the models take seconds.
+            source = source if source is not None else app.host.microphone(app.config)
             try:
-                source = source if source is not None else app.host.microphone(app.config)
+                pipeline = app.host.pipeline(app.config)
                 app.session.start(pipeline, source, app.armed)
             except BaseException:
-                pipeline.stop()
+                source.close()
                 raise
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "starting the live pipeline")
             app.call_from_thread(self._failed, exc)
             return
         engine = f"{pipeline.engine_name} {pipeline.model_name}".strip()
@@ -150,6 +153,7 @@ class LiveScreen(DjtuiScreen):
             self.utterances += 1
             self.query_one(LatencySparkline).add(float(event.total_ms))
             self.query_one(StageBreakdown).show(dict(event.stages), float(event.total_ms))
+            self._refresh_decks()
         elif name == "Listening":
             self.talking = bool(event.listening)
         elif name == "Finished":
@@ -161,7 +165,10 @@ class LiveScreen(DjtuiScreen):
         meter = self.query_one(VuMeter)
         level = session.level
         meter.rms_db, meter.peak_db = level if level is not None else (SILENCE_DB, SILENCE_DB)
-        pipeline = session.pipeline
-        deck_state = getattr(pipeline, "deck_state", None)
+        self._refresh_decks()
+
+    def _refresh_decks(self) -> None:
+        """Deck state as the pipeline knows it; the last known stays up when it stops."""
+        deck_state = getattr(self.app.session.pipeline, "deck_state", None)  # type: ignore[attr-defined]
         if deck_state is not None:
             self.query_one(DeckState).playing = tuple(deck_state.playing(deck) for deck in range(1, 5))

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import ProgressBar, Static
 
 from djtui.core.errors import DjtuiError
+from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.vu_meter import SILENCE_DB, VuMeter
 
@@ -74,7 +75,8 @@ class RecordScreen(DjtuiScreen):
         try:
             context = app.host.context(app.config)
             session = app.host.recording_session(app.host.recordings_dir(), context, SPEAKER)
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "opening the recording session")
             app.call_from_thread(self._not_available, exc)
             return
         app.call_from_thread(self._opened, session)
@@ -145,7 +147,8 @@ class RecordScreen(DjtuiScreen):
                 source.close()
             audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
             result = self.session.save_take(audio, prompt, app.config.audio.sample_rate)
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "recording the take")
             app.call_from_thread(self._capture_failed, exc)
             return
         app.call_from_thread(self._captured, audio, result)
@@ -176,7 +179,8 @@ class RecordScreen(DjtuiScreen):
         app: Any = self.app
         try:
             app.host.play(audio, app.config.audio.sample_rate)
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "playing the take back")
             app.call_from_thread(app.show_error, exc, "Record")
 
     def action_redo(self) -> None:

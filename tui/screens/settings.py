@@ -17,6 +17,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from djtui.core.config import Config, config_from_dict
 from djtui.core.errors import DjtuiError
+from djtui.tui.host import user_error
 from djtui.themes import theme_names
 from djtui.tui.screens.base import DjtuiScreen
 
@@ -105,7 +106,8 @@ class SettingsScreen(DjtuiScreen):
         app: Any = self.app
         try:
             devices = app.host.input_devices()
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "listing audio inputs")
             app.call_from_thread(app.show_error, exc, "Settings")
             return
         app.call_from_thread(self._set_devices, devices)

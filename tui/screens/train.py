@@ -21,6 +21,7 @@ from textual.widgets import Checkbox, DataTable, Input, Label, ProgressBar, Rich
 
 from djtui.core import paths
 from djtui.core.errors import DjtuiError
+from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 
 DEFAULT_BASE = "facebook/wav2vec2-base-960h"
@@ -157,12 +158,9 @@ class TrainScreen(DjtuiScreen):
             from djtui.training.finetune import train
 
             result = train(config, on_event=lambda event: self.post_message(TrainProgress(event)), stop=stop)
-        except DjtuiError as exc:
+        except Exception as exc:  # noqa: BLE001 - shown as a notification
+            exc = user_error(exc, "training")
             app.call_from_thread(self._finished, None, exc)
-            return
-        except ImportError as exc:
-            app.call_from_thread(self._finished, None, DjtuiError(f"not available: training ({exc})",
-                                                                    "install djtui with its training dependencies"))
             return
         app.call_from_thread(self._finished, result, None)
 

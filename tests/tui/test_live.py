@@ -1,0 +1,95 @@
+"""The live HUD on the real pipeline, fed a spoken command from a file."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import RichLog, Static
+
+from djtui.core.config import Config
+from djtui.tui.screens.live import LiveScreen
+from djtui.tui.widgets.candidate_bars import CandidateBars
+from djtui.tui.widgets.deck_state import DeckState
+from djtui.tui.widgets.latency_sparkline import LatencySparkline
+from djtui.tui.widgets.stage_breakdown import StageBreakdown
+from djtui.tui.widgets.verdict_line import VerdictLine
+from tests.tui.conftest import FixedHost
+from tests.tui.helpers import text_of, until
+
+
+def of(host: FixedHost, kind: str) -> list:
+    return [e for e in host.events if type(e).__name__ == kind]
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    from djtui.core.asr import WhisperEngine
+
+    return WhisperEngine(threads=1)
+
+
+async def test_a_spoken_command_shows_transcript_top5_verdict_and_what_was_sent(make_app, wav_of, whisper) -> None:
+    host = FixedHost(microphone_file=wav_of("play deck one"), engine=whisper, decks_paused=True)
+    app = make_app(Config(), host=host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("a", "l")  # armed before listening: the pipeline starts armed
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        await pilot.press("space")
+        await until(pilot, lambda: "finished" in text_of(screen.query_one("#live-state", Static)), 120, "end of file")
+
+        [transcript] = of(host, "Transcript")
+        assert transcript.text
+        assert text_of(screen.query_one("#transcript", Static)).strip() == f"heard: {transcript.text}"
+        [candidates] = of(host, "Candidates")
+        rows = screen.query_one(CandidateBars).rows
+        assert rows == tuple((c.label(), c.score) for c in candidates.candidates)
+        assert 1 <= len(rows) <= 5
+        assert rows[0][0] == "play(deck=1)"
+        assert all(0.0 <= score <= 1.0 for _, score in rows)
+        assert "1 play(deck=1)" in text_of(screen.query_one(CandidateBars))
+        verdict = text_of(screen.query_one(VerdictLine))
+        assert "SENT" in verdict and "play(deck=1)" in verdict
+        assert screen.query_one(VerdictLine).has_class("-approved"), (verdict, of(host, "VerdictEvent"))
+        log = "\n".join(line.text for line in screen.query_one("#sent-log", RichLog).lines)
+        assert "PlayPause ch1 note" in log and "(dry run)" in log
+        assert len(screen.query_one(LatencySparkline).latencies) == 1
+        assert "asr" in text_of(screen.query_one(StageBreakdown))
+        assert not app.session.running
+        assert screen.query_one(DeckState).playing == (True, False, False, False)
+        assert "1 ▶ PLAY" in text_of(screen.query_one(DeckState))
+
+
+async def test_disarmed_the_hud_says_nothing_was_sent(make_app, wav_of, whisper) -> None:
+    host = FixedHost(microphone_file=wav_of("play deck one"), engine=whisper)
+    app = make_app(Config(), host=host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l", "space")
+        screen = app.screen
+        await until(pilot, lambda: "finished" in text_of(screen.query_one("#live-state", Static)), 120, "end of file")
+        verdict = text_of(screen.query_one(VerdictLine))
+        assert "NOT SENT" in verdict and "disarmed" in verdict
+        log = "\n".join(line.text for line in screen.query_one("#sent-log", RichLog).lines)
+        assert "PlayPause" not in log
+
+
+async def test_no_microphone_is_a_notification_and_the_app_keeps_working(make_app) -> None:
+    app = make_app()  # the fixed host has no microphone file: "not found"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l", "space")
+        screen = app.screen
+        await until(pilot, lambda: "not listening" in text_of(screen.query_one("#live-state", Static)), 120,
+                    "the failure")
+        [note] = [n for n in app._notifications if n.severity == "error"]
+        assert "audio input 'Booth Mic' not found" in note.message and "plug the microphone in" in note.message
+        assert not app.session.running
+        await pilot.press("h")
+        assert app.current_mode == "home"
+
+
+async def test_push_to_talk_without_listening_explains_itself(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l", "p")
+        [note] = list(app._notifications)
+        assert "not listening" in note.message
