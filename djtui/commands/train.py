@@ -79,10 +79,11 @@ def run(args: argparse.Namespace) -> int:
                 console.print(f"[dim]{event.message}")
 
         result = train(config, on_event=on_event, stop=stop)
-    console.print(f"before: WER {_pct(result.before.wer)}, accuracy {_pct(result.before.accuracy)} → "
-                  f"after: WER {_pct(result.after.wer)}, accuracy {_pct(result.after.accuracy)}")
-    console.print(f"model: {result.output}  (djtui listen --model {result.output}); "
-                  f"report: {result.output / 'training_report.md'}")
+    # Plain prints: paths must stay whole on one line to be copied.
+    print(f"before: WER {_pct(result.before.wer)}, accuracy {_pct(result.before.accuracy)} → "
+          f"after: WER {_pct(result.after.wer)}, accuracy {_pct(result.after.accuracy)}")
+    print(f"model: {result.output}\nuse it: djtui listen --model {result.output}\n"
+          f"report: {result.output / 'training_report.md'}")
     return 0
 
 

@@ -1,0 +1,113 @@
+"""Fine-tuning end to end on synthetic speech: the tiny from-scratch model learns (loss
+falls), its checkpoint loads where the live pipeline loads models, the report is written;
+and bad input fails with one clear error."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from djtui.cli import main
+from djtui.core.errors import DjtuiError
+from djtui.training.finetune import TrainConfig, TrainEvent, TrainResult, split_groups, train
+from djtui.training.manifest import read_manifest
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_set: Path, small_context, tmp_path_factory) -> tuple[TrainResult, list[TrainEvent]]:
+    events: list[TrainEvent] = []
+    config = TrainConfig(data=synthetic_set, output=tmp_path_factory.mktemp("model"), epochs=3, batch_size=4,
+                         lr=3e-3, from_scratch="tiny", augment=True, context=small_context.source, val_fraction=0.25)
+    return train(config, on_event=events.append), events
+
+
+def test_the_loss_falls(trained):
+    result, _ = trained
+    assert result.steps >= 10
+    assert sum(result.losses[-3:]) / 3 < 0.7 * sum(result.losses[:3]) / 3
+
+
+def test_progress_events_reach_the_subscriber(trained):
+    result, events = trained
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert kinds.count("eval") == 3 and "checkpoint" in kinds
+    steps = [e for e in events if e.kind == "step"]
+    assert [e.step for e in steps] == list(range(1, result.steps + 1))
+    assert all(e.loss is not None and e.lr is not None and e.eta_s is not None and e.total_steps == result.steps
+               for e in steps)
+    assert all(e.val_wer is not None and e.val_cer is not None for e in events if e.kind == "eval")
+
+
+def test_the_checkpoint_loads_with_transformers_and_in_the_live_engine(trained, speak):
+    from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+
+    from djtui.core.asr import Wav2Vec2Engine
+
+    result, _ = trained
+    model = Wav2Vec2ForCTC.from_pretrained(result.output)
+    processor = Wav2Vec2Processor.from_pretrained(result.output)
+    assert model.config.vocab_size == len(processor.tokenizer)
+    engine = Wav2Vec2Engine(result.output, quantize=False, threads=1)
+    asr = engine.transcribe(speak("sync deck two"))
+    assert isinstance(asr.text, str) and asr.logprobs.shape[1] == len(processor.tokenizer)
+
+
+def test_the_report_compares_before_and_after(trained):
+    result, _ = trained
+    report = json.loads((result.output / "training_report.json").read_text())
+    assert report["base"] == "from scratch (tiny)" and report["stopped"] == "epochs"
+    assert set(report["before"]) == {"wer", "cer", "accuracy", "n"}
+    assert report["after"]["accuracy"] is not None  # the resolver scored the commands
+    assert report["after"]["cer"] <= report["before"]["cer"]
+    assert len(report["history"]) == 3
+    markdown = (result.output / "training_report.md").read_text()
+    assert "| Before (from scratch (tiny)) |" in markdown and f"djtui listen --model {result.output}" in markdown
+
+
+def test_validation_never_shares_a_sentence_and_speaker_with_training(synthetic_set):
+    takes = read_manifest(synthetic_set)
+    for seed in range(5):
+        train_takes, val_takes = split_groups(takes, 0.25, seed)
+        assert len(train_takes) + len(val_takes) == len(takes) and val_takes
+        assert not {t.group() for t in train_takes} & {t.group() for t in val_takes}
+
+
+def test_a_stop_request_keeps_a_checkpoint(synthetic_set, small_context, tmp_path):
+    stop = threading.Event()
+
+    def on_event(event: TrainEvent) -> None:
+        if event.kind == "step" and event.step == 2:
+            stop.set()
+
+    result = train(TrainConfig(data=synthetic_set, output=tmp_path, epochs=5, from_scratch="tiny", augment=False,
+                               accuracy=False), on_event=on_event, stop=stop)
+    assert result.stopped == "interrupted" and result.steps == 2
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "training_report.md").is_file()
+
+
+def test_bad_inputs_are_clear_errors(synthetic_set, tmp_path):
+    row = json.loads(synthetic_set.read_text().splitlines()[0])
+    row["path"] = str(synthetic_set.parent / row["path"])  # absolute: this manifest lives elsewhere
+    broken = tmp_path / "manifest.jsonl"
+    broken.write_text(json.dumps(row) + "\n{not json\n")
+    with pytest.raises(DjtuiError, match="manifest.jsonl:2: broken manifest line"):
+        train(TrainConfig(data=broken, output=tmp_path / "out", from_scratch="tiny"))
+    row["path"] = "synth/gone.wav"
+    broken.write_text(json.dumps(row) + "\n")
+    with pytest.raises(DjtuiError, match="gone.wav is missing"):
+        train(TrainConfig(data=broken, output=tmp_path / "out", from_scratch="tiny"))
+    with pytest.raises(DjtuiError, match="not in the local model cache"):
+        train(TrainConfig(data=synthetic_set, output=tmp_path / "out", base="nobody/no-such-model", accuracy=False))
+
+
+def test_cli_train(synthetic_set, small_context, tmp_path, capsys):
+    code = main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--from-scratch", "tiny",
+                 "--epochs", "1", "--batch-size", "8", "--no-augment", "--context", str(small_context.source)])
+    assert code == 0
+    assert (tmp_path / "config.json").is_file()
+    assert f"djtui listen --model {tmp_path}" in capsys.readouterr().out
+    assert main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--batch-size", "0"]) == 2
