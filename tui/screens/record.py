@@ -33,7 +33,7 @@ class RecordScreen(DjtuiScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "record", "Record/Stop", tooltip="countdown, then record a take (again: stop early)"),
         Binding("p", "play", "Play back", tooltip="hear the last take"),
-        Binding("d", "redo", "Redo", tooltip="record this prompt again"),
+        Binding("d", "redo", "Redo", tooltip="record the last take again (a good one replaces it)"),
         Binding("k", "skip", "Skip", tooltip="skip this prompt for now (it comes back next session)"),
     ]
 
@@ -47,7 +47,7 @@ class RecordScreen(DjtuiScreen):
         self.session: Any = None
         self.prompt: Any = None
         self.skipped: set[tuple[str, int]] = set()
-        self.last_result: Any = None
+        self.last_prompt: Any = None
         self.last_audio: np.ndarray | None = None
         self.level: tuple[float, float] | None = None
         self.recording = False
@@ -95,18 +95,21 @@ class RecordScreen(DjtuiScreen):
 
     def _next_prompt(self) -> None:
         remaining = [p for p in self.session.remaining() if (p.text, p.take) not in self.skipped]
-        self.prompt = remaining[0] if remaining else None
+        self._show_prompt(remaining[0] if remaining else None)
+
+    def _show_prompt(self, prompt: Any) -> None:
+        self.prompt = prompt
         done, total = self.session.progress()
-        bar = self.query_one(ProgressBar)
-        bar.update(total=max(1, total), progress=done)
-        if self.prompt is None:
+        self.query_one(ProgressBar).update(total=max(1, total), progress=done)
+        if prompt is None:
             self.query_one("#record-progress-label", Static).update(f"{done} of {total} takes recorded")
             self.query_one("#prompt", Static).update("all done" if done == total else "only skipped prompts left")
             self.query_one("#record-state", Static).update("t: train a model on these takes")
             return
+        number = done + 1 if not self.session.is_done(prompt) else done
         self.query_one("#record-progress-label", Static).update(
-            f"take {done + 1} of {total} · this phrase: take {self.prompt.take} · command {self.prompt.intent}")
-        self.query_one("#prompt", Static).update(self.prompt.text.upper())
+            f"take {number} of {total} · this phrase: take {prompt.take} · command {prompt.intent}")
+        self.query_one("#prompt", Static).update(prompt.text.upper())
         self.query_one("#record-state", Static).update("space: record · k: skip")
 
     # --- actions ---
@@ -151,16 +154,16 @@ class RecordScreen(DjtuiScreen):
             exc = user_error(exc, "recording the take")
             app.call_from_thread(self._capture_failed, exc)
             return
-        app.call_from_thread(self._captured, audio, result)
+        app.call_from_thread(self._captured, audio, result, prompt)
 
     def _capture_failed(self, error: DjtuiError) -> None:
         self.recording, self.level = False, None
         self.query_one("#record-state", Static).update("not recorded — space: try again")
         self.app.show_error(error, title="Record")  # type: ignore[attr-defined]
 
-    def _captured(self, audio: np.ndarray, result: Any) -> None:
+    def _captured(self, audio: np.ndarray, result: Any, prompt: Any) -> None:
         self.recording, self.level = False, None
-        self.last_audio, self.last_result = audio, result
+        self.last_audio, self.last_prompt = audio, prompt
         self.query_one("#qc", Static).update(qc_text(result))
         self.query_one("#qc", Static).set_class(not result.passed, "-failed")
         if result.passed:
@@ -184,15 +187,15 @@ class RecordScreen(DjtuiScreen):
             app.call_from_thread(app.show_error, exc, "Record")
 
     def action_redo(self) -> None:
-        """Record the prompt of a rejected take again. Kept takes stay kept."""
-        if self.last_result is not None and self.last_result.passed:
-            self.app.notify("the last take passed and was kept; the next prompt is up", title="Record")
+        """Record the last take's prompt again; a good new take replaces the kept one."""
+        if self.recording or self.last_prompt is None:
             return
-        self.query_one("#qc", Static).update("")
+        self._show_prompt(self.last_prompt)
+        self.query_one("#qc", Static).update("redo: a good take replaces the last one")
         self.action_record()
 
     def action_skip(self) -> None:
-        if self.prompt is not None and not self.recording:
+        if self.prompt is not None and not self.recording and self._countdown is None:
             self.skipped.add((self.prompt.text, self.prompt.take))
             self._next_prompt()
 
