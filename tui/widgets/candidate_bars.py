@@ -28,7 +28,7 @@ class CandidateBars(Widget):
             return Text(self.placeholder, self.get_component_rich_style("candidate-bars--empty"))
         width = self.size.width
         label_width = max(8, min(max(len(label) for label, _ in self.rows), width // 2))
-        bar_width = max(4, width - label_width - 10)
+        bar_width = max(4, width - label_width - 8)  # "1 " + label + " " + bar + " 0.90"
         bar_style = self.get_component_rich_style("candidate-bars--bar")
         empty_style = self.get_component_rich_style("candidate-bars--empty")
         out = Text(no_wrap=True, overflow="ellipsis")

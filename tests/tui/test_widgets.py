@@ -1,0 +1,100 @@
+"""The HUD's widgets on their own: what they draw for given values."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from djtui.themes import VARIABLE_DEFAULTS
+from djtui.tui.app import WIDGET_CSS
+from djtui.tui.widgets.armed_banner import ArmedBanner
+from djtui.tui.widgets.candidate_bars import CandidateBars
+from djtui.tui.widgets.deck_state import DeckState
+from djtui.tui.widgets.latency_sparkline import LatencySparkline, percentile
+from djtui.tui.widgets.stage_breakdown import StageBreakdown, format_stages
+from djtui.tui.widgets.verdict_line import VerdictLine
+from djtui.tui.widgets.vu_meter import VuMeter
+from tests.tui.helpers import text_of
+
+
+class Bench(App[None]):
+    """Every widget, styled by its own stylesheet, nothing else."""
+
+    CSS_PATH = [f"../../tui/{path}" for path in WIDGET_CSS]
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    def compose(self) -> ComposeResult:
+        yield ArmedBanner()
+        yield VuMeter()
+        yield CandidateBars()
+        yield VerdictLine()
+        yield DeckState()
+        yield LatencySparkline()
+        yield StageBreakdown()
+
+
+async def test_vu_meter_fills_with_the_level() -> None:
+    app = Bench()
+    async with app.run_test(size=(50, 20)) as pilot:
+        meter = app.query_one(VuMeter)
+        assert "-∞" in text_of(meter) and "█" not in text_of(meter)
+        meter.rms_db, meter.peak_db = -30.0, -12.0
+        await pilot.pause()
+        half = text_of(meter).count("█")
+        meter.rms_db = -6.0
+        await pilot.pause()
+        assert text_of(meter).count("█") > half > 0
+        assert "-6 dB" in text_of(meter)
+
+
+async def test_candidate_bars_rank_and_scale() -> None:
+    app = Bench()
+    async with app.run_test(size=(60, 20)) as pilot:
+        bars = app.query_one(CandidateBars)
+        bars.rows = (("play(deck=1)", 0.9), ("pause(deck=1)", 0.3))
+        await pilot.pause()
+        first, second = (line.rstrip() for line in text_of(bars).splitlines()[:2])
+        assert first.startswith("1 play(deck=1)") and first.endswith("0.90")
+        assert second.startswith("2 pause(deck=1)")
+        assert first.count("█") > second.count("█") > 0
+
+
+async def test_armed_banner_and_deck_state() -> None:
+    app = Bench()
+    async with app.run_test(size=(80, 20)) as pilot:
+        banner = app.query_one(ArmedBanner)
+        assert "DISARMED" in text_of(banner)
+        banner.armed = True
+        await pilot.pause()
+        assert "● ARMED" in text_of(banner) and banner.has_class("-armed")
+        decks = app.query_one(DeckState)
+        decks.set_deck(2, True)
+        decks.set_deck(3, False)
+        await pilot.pause()
+        shown = text_of(decks)
+        assert "2 ▶ PLAY" in shown and "3 ❚❚ PAUSE" in shown and "1 ·  ?" in shown
+
+
+async def test_verdict_latency_and_stages() -> None:
+    app = Bench()
+    async with app.run_test(size=(80, 20)) as pilot:
+        verdict = app.query_one(VerdictLine)
+        verdict.show(False, "not sure enough of what was said", "play(deck=1)")
+        spark = app.query_one(LatencySparkline)
+        for ms in (80, 120, 100):
+            spark.add(ms)
+        app.query_one(StageBreakdown).show({"asr": 61.4, "resolve": 7.2}, 70.0)
+        await pilot.pause()
+        assert "✘ NOT SENT · play(deck=1) · not sure enough" in text_of(verdict)
+        assert verdict.has_class("-rejected")
+        assert "last 100 ms · p50 100 · p95 120 · n=3" in text_of(spark.query_one("#latency-summary"))
+        assert spark.query_one("#latency-spark").data == [80, 120, 100]
+        assert "asr 61 · resolve 7 = 70 ms" in text_of(app.query_one(StageBreakdown))
+
+
+def test_percentile_and_stage_format() -> None:
+    assert percentile([5, 1, 3], 50) == 3
+    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95) == 10
+    assert format_stages({}) == "stages: —"
+    assert format_stages({"asr": 10.0, "midi": 0.4}) == "asr 10 · midi 0 = 10 ms"
