@@ -34,6 +34,7 @@ from djtui.training.manifest import MANIFEST, Take, load_audio, normalize_text, 
 DEFAULT_BASE = "facebook/wav2vec2-base-960h"
 SAMPLE_RATE = 16000
 MAX_CLIP_S = 10.0
+MAX_WARMUP_STEPS = 200
 REPORT_JSON = "training_report.json"
 REPORT_MD = "training_report.md"
 
@@ -336,7 +337,9 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
     epoch (or stop) has been validated. Ctrl-C, ``stop.set()``, ``max_minutes`` and
     ``max_steps`` end training early and still write the report."""
     import torch
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # our own progress events replace its bars
     emit = on_event or (lambda event: None)
     started = time.monotonic()
     random.seed(config.seed)
@@ -382,12 +385,13 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
     lr = config.learning_rate()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.005)
-    warmup = max(1, int(config.warmup_fraction * total_steps))
+    warmup = max(1, min(int(config.warmup_fraction * total_steps), MAX_WARMUP_STEPS))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, warmup, total_steps))
     emit(TrainEvent("start", 0, total_steps, 0, config.epochs, val_wer=before.wer, val_cer=before.cer,
                     accuracy=before.accuracy, message=f"{len(train_takes)} train / {len(val_takes)} validation takes on {device}"))
 
     deadline = started + config.max_minutes * 60 if config.max_minutes else None
+    loop_started = time.monotonic()
     generator = torch.Generator().manual_seed(config.seed)
     best: Metrics | None = None
     best_epoch = 0
@@ -458,7 +462,7 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
                 running = []
                 losses.append(mean_loss)
                 elapsed = time.monotonic() - started
-                eta = elapsed / step * (total_steps - step)
+                eta = (time.monotonic() - loop_started) / step * (total_steps - step)
                 if deadline is not None:
                     eta = min(eta, deadline - time.monotonic())
                 emit(TrainEvent("step", step, total_steps, epoch, config.epochs, loss=mean_loss,

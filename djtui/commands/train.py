@@ -38,8 +38,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import threading
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -57,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
         from_scratch=args.from_scratch, context=Path(args.context) if args.context else None,
         patience=args.patience, device=args.device)
     console = Console()
-    stop = threading.Event()
     with Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]} · lr {task.fields[lr]} · val WER {task.fields[wer]}"),
                   TimeRemainingColumn(), console=console) as bar:
@@ -78,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             elif event.kind in ("checkpoint", "stop"):
                 console.print(f"[dim]{event.message}")
 
-        result = train(config, on_event=on_event, stop=stop)
+        result = train(config, on_event=on_event)  # Ctrl-C: stops, keeps the best checkpoint
     # Plain prints: paths must stay whole on one line to be copied.
     print(f"before: WER {_pct(result.before.wer)}, accuracy {_pct(result.before.accuracy)} → "
           f"after: WER {_pct(result.after.wer)}, accuracy {_pct(result.after.accuracy)}")
