@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from djtui.core.errors import DjtuiError
-from djtui.training.manifest import MANIFEST, Take, load_audio, normalize_text, read_manifest
+from djtui.training.manifest import Take, load_audio, normalize_text, read_manifest
 
 DEFAULT_BASE = "facebook/wav2vec2-base-960h"
 SAMPLE_RATE = 16000
@@ -346,8 +346,9 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
 
-    takes = read_manifest(config.data)
-    root = (config.data.parent if config.data.name == MANIFEST or config.data.is_file() else config.data)
+    data = Path(config.data)
+    takes = read_manifest(data)
+    root = data if data.is_dir() else data.parent
     train_takes, val_takes = split_groups(takes, config.val_fraction, config.seed)
     audio = {t.path: load_audio(root / t.path)[: int(MAX_CLIP_S * SAMPLE_RATE)] for t in takes}
 

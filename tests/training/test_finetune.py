@@ -111,3 +111,20 @@ def test_cli_train(synthetic_set, small_context, tmp_path, capsys):
     assert (tmp_path / "config.json").is_file()
     assert f"djtui listen --model {tmp_path}" in capsys.readouterr().out
     assert main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--batch-size", "0"]) == 2
+
+
+def test_fine_tuning_a_local_base_freezes_its_feature_encoder(synthetic_set, tiny_wav2vec2, tmp_path):
+    """A base saved like facebook/wav2vec2-base-960h (upper-case letters, no attention
+    mask): its vocabulary is kept and its conv feature encoder does not move."""
+    import torch
+    from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+
+    result = train(TrainConfig(data=synthetic_set, output=tmp_path, epochs=1, max_steps=3, batch_size=4,
+                               base=str(tiny_wav2vec2), augment=False, accuracy=False))
+    assert result.stopped == "max steps" and result.steps == 3
+    before, after = Wav2Vec2ForCTC.from_pretrained(tiny_wav2vec2), Wav2Vec2ForCTC.from_pretrained(tmp_path)
+    for name, weight in before.wav2vec2.feature_extractor.state_dict().items():
+        assert torch.equal(weight, after.wav2vec2.feature_extractor.state_dict()[name]), name
+    assert not torch.equal(before.lm_head.weight, after.lm_head.weight)
+    vocab = Wav2Vec2Processor.from_pretrained(tmp_path).tokenizer.get_vocab()
+    assert vocab == Wav2Vec2Processor.from_pretrained(tiny_wav2vec2).tokenizer.get_vocab()
