@@ -7,6 +7,11 @@ named ``djtui bench`` (never the port Rekordbox listens to). Every clip's best r
 sent, approved or not, so every total includes one MIDI send. The VAD hang-over comes
 before the endpoint decision and is reported on its own.
 
+Wall-clock time is what a DJ waits, but on a shared machine it measures the neighbours
+too (and more than one torch thread on busy cores is several times slower than one).
+The CPU time the process spent per command is reported beside it (``total_cpu``); with
+``--threads 1`` it is the latency on an otherwise idle core.
+
 A wav2vec2-base-sized model costs the same with random weights, so without the hub
 checkpoint (offline) the benchmark builds one from the base configuration and says so.
 """
@@ -63,6 +68,7 @@ class Run:
     note: str = ""
     stages: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     totals: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     audio_s: list[float] = field(default_factory=list)
     midi: str = ""
 
@@ -76,6 +82,7 @@ class Run:
             "note": self.note, "n": len(self.totals),
             "audio_s_median": round(statistics.median(self.audio_s), 2) if self.audio_s else 0.0,
             "total": _percentiles(self.totals),
+            "total_cpu": _percentiles(self.cpu),
             "stages": {s: _percentiles(v) for s, v in self.stages.items() if v},
             "vad_hangover_ms": hangover_ms,
             "total_if_asr_started_at_speech_end": _percentiles(speculative),
@@ -180,7 +187,7 @@ def _measure(engine: Any, precision: str, note: str, clips: list[tuple[str, np.n
     recognizer.understand(clips[0][1])  # the first pass pays for lazy set-up; not counted
     random_weights = "random weights" in engine.model_id
     for sentence, audio in clips:
-        endpoint = time.perf_counter()
+        endpoint, cpu_start = time.perf_counter(), time.process_time()
         if random_weights:
             # The noise it transcribes would time the resolver on garbage: the stages after
             # ASR get the spoken sentence, as a trained model would hear it.
@@ -206,6 +213,7 @@ def _measure(engine: Any, precision: str, note: str, clips: list[tuple[str, np.n
             midi_out.send(command)
         midi_ms = (time.perf_counter() - started) * 1000
         total = (time.perf_counter() - endpoint) * 1000
+        run.cpu.append((time.process_time() - cpu_start) * 1000)
         for stage, ms in {**understanding.timings, "safety": safety_ms, "midi": midi_ms}.items():
             run.stages[stage].append(ms)
         run.totals.append(total)
@@ -290,8 +298,11 @@ def _print_table(summaries: list[dict[str, Any]], ratio: dict[str, float] | None
     console.print(table)
     console.print(f"VAD hang-over before the endpoint decision: {summaries[0]['vad_hangover_ms']} ms (not in the totals)")
     console.print(f"MIDI: {summaries[0]['midi']}")
-    console.print(f"CPU: {summaries[0]['cpus']} cores, load average {summaries[0]['load_avg_1m']} at the end "
-                  "(other work on the machine inflates every number)")
+    console.print(f"CPU: {summaries[0]['cpus']} cores, load average {summaries[0]['load_avg_1m']} at the end. Other "
+                  "work on the machine inflates every number; with --threads 1 the CPU time per command "
+                  "(" + ", ".join(f"{s['engine']} {s['precision']} {s['total_cpu']['p50_ms']:.0f} / "
+                                  f"{s['total_cpu']['p95_ms']:.0f} ms" for s in summaries)
+                  + ") is what it takes on an idle core")
     for note in dict.fromkeys(s["note"] for s in summaries if s["note"]):
         console.print(f"note: {note}")
     if ratio:

@@ -21,6 +21,7 @@ def test_bench_latency_reports_every_stage_as_json(tiny_wav2vec2, capsys, monkey
     assert set(report["stages"]) == {"asr", "resolve", "rescore", "safety", "midi"}
     assert report["total"]["p95_ms"] >= report["stages"]["asr"]["p95_ms"] > 0
     assert report["vad_hangover_ms"] == 300
+    assert report["total_cpu"]["p50_ms"] > 0
     assert report["midi"]
 
 
