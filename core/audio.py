@@ -290,6 +290,7 @@ class MicrophoneSource:
         self.retry_s = retry_s
         self.stall_s = stall_s
         self.device_name = ""
+        self.hostapi = ""
         self.device_rate = sample_rate
         self._closed = threading.Event()
         self._stream: Any = None
@@ -304,6 +305,7 @@ class MicrophoneSource:
         except (ValueError, sd.PortAudioError) as exc:
             raise DjtuiError(f"audio input {self.device!r} not found ({exc})", _device_hint()) from None
         self.device_name = str(info["name"])
+        self.hostapi = str(sd.query_hostapis(info["hostapi"])["name"])
         self.device_rate = int(info["default_samplerate"])
         try:  # take the model's rate directly when the device offers it
             sd.check_input_settings(device=self.device, channels=1, samplerate=self.sample_rate, dtype="float32")
@@ -336,14 +338,24 @@ class MicrophoneSource:
 
         return callback
 
-    def _close_stream(self) -> None:
+    def _close_stream(self, wait: bool = True) -> None:
+        """Stop and close the stream. ``wait=False`` (a vanished device) closes it on a
+        helper thread: PortAudio's abort can block for good when its server is gone."""
         stream, self._stream = self._stream, None
-        if stream is not None:
+        if stream is None:
+            return
+
+        def close() -> None:
             try:
                 stream.abort(ignore_errors=True)
                 stream.close(ignore_errors=True)
             except Exception:  # noqa: BLE001 - a vanished device can fail any call
                 pass
+
+        if wait:
+            close()
+        else:
+            threading.Thread(target=close, name="djtui-audio-close", daemon=True).start()
 
     def _status(self, message: str, hint: str = "") -> None:
         if self.on_status is not None:
@@ -360,16 +372,27 @@ class MicrophoneSource:
         return active and time.monotonic() - ring.last_write < self.stall_s
 
     def _reconnect(self) -> bool:
-        """One attempt to reopen the device after it vanished; PortAudio is re-initialised
-        so a device that came back (or a restarted JACK server) is seen again."""
+        """One attempt to reopen the device after it vanished, with PortAudio
+        re-initialised so a device plugged back in is seen again. Not under JACK:
+        PortAudio's JACK host API cannot rejoin a restarted server (re-initialising
+        aborts the process), so there the hint asks for a restart instead."""
         sd = _sounddevice()
-        self._close_stream()
+        if self._on_jack():
+            return False
         try:
             rescan_devices()
             self._open()
         except (DjtuiError, sd.PortAudioError, OSError):
             return False
         return True
+
+    def _on_jack(self) -> bool:
+        return "JACK" in self.hostapi
+
+    def _lost_hint(self) -> str:
+        if self._on_jack():
+            return "the JACK server stopped: restart it, then restart djtui (PortAudio cannot rejoin a new server)"
+        return "reconnect the device; listening resumes when it is back"
 
     @property
     def overruns(self) -> int:
@@ -394,11 +417,8 @@ class MicrophoneSource:
             if chunk is None:
                 if not self._alive():
                     self._lost = True
-                    self._close_stream()
-                    self._status(
-                        f"audio input lost: {self.device_name}",
-                        "reconnect the device; listening resumes when it is back",
-                    )
+                    self._close_stream(wait=False)
+                    self._status(f"audio input lost: {self.device_name}", self._lost_hint())
                     continue
                 time.sleep(poll_s)
                 continue

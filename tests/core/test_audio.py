@@ -87,3 +87,67 @@ def test_empty_wav_is_one_clear_error(tmp_path) -> None:
     sf.write(path, np.zeros(0, dtype=np.float32), SAMPLE_RATE)
     with pytest.raises(DjtuiError, match="holds no audio"):
         FileSource(path)
+
+
+def test_a_missing_input_device_is_one_clear_error() -> None:
+    from djtui.core.audio import MicrophoneSource
+
+    with pytest.raises(DjtuiError, match="not found") as error:
+        MicrophoneSource("no such microphone anywhere")
+    assert "input_device" in error.value.hint or "no input devices" in error.value.hint
+
+
+LISTENER = r"""
+import sys
+from djtui.core.audio import MicrophoneSource
+source = MicrophoneSource("system", on_status=lambda m, h: print("status:", m, "|", h, flush=True), stall_s=0.5)
+print("rate", source.device_rate, flush=True)
+for n, block in enumerate(source.blocks()):
+    assert block.shape == (512,)
+    if n == 20:
+        print("listening", flush=True)
+"""
+
+
+def test_losing_the_device_mid_set_is_reported_not_a_crash() -> None:
+    """A 48 kHz JACK server (so the stream is resampled) is killed under a listening
+    source: the source reports the loss, with what to do, and waits; no traceback. In a
+    child process: PortAudio cannot shut down cleanly once its JACK server is gone."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    if shutil.which("jackd") is None:
+        if os.environ.get("CI"):
+            pytest.fail("jackd is required in CI")
+        pytest.skip("jackd not found (Debian: apt install jackd2)")
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"djtui-loss-{uuid.uuid4().hex[:8]}", "JACK_NO_START_SERVER": "1",
+           "JACK_NO_AUDIO_RESERVATION": "1"}
+    server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listener = None
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline and server.poll() is None, "jackd did not start"
+            time.sleep(0.05)
+        listener = subprocess.Popen([sys.executable, "-c", LISTENER], env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert listener.stdout.readline().split() == ["rate", "48000"]
+        assert listener.stdout.readline().strip() == "listening"  # resampled 48k -> 16k blocks
+        server.terminate()
+        server.wait(timeout=10)
+        status = listener.stdout.readline()
+        assert status.startswith("status: audio input lost: system |")
+        assert "JACK server stopped" in status
+        assert listener.poll() is None  # still there, waiting
+    finally:
+        if listener is not None:
+            listener.kill()
+            assert "Traceback" not in listener.communicate(timeout=10)[1]
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=10)
