@@ -131,3 +131,27 @@ def word_code(word: str) -> str:
 def code(words: list[str] | tuple[str, ...]) -> str:
     """The phonetic code of already normalised words (see module docstring)."""
     return "".join(word_code(w) for w in words)
+
+
+_VOWELS = frozenset("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())
+
+
+def boundaries(words: list[str] | tuple[str, ...]) -> list[int]:
+    """Offsets in ``code(words)`` where a word or a syllable starts, plus the end.
+
+    A syllable starts one consonant before each vowel after a word's first
+    (``playback`` -> play|back): a cheap onset rule, enough to let a merged word be
+    matched as two.
+    """
+    offsets = [0]
+    position = 0
+    for word in words:
+        phones = word_phonemes(word)
+        vowels = [i for i, p in enumerate(phones) if p in _VOWELS]
+        for previous, vowel in zip(vowels, vowels[1:]):
+            onset = max(previous + 1, vowel - 1)
+            offsets.append(position + 2 * onset)
+        position += 2 * len(phones)
+        if offsets[-1] != position:
+            offsets.append(position)
+    return offsets

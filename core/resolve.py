@@ -191,18 +191,19 @@ def _compile(context: Context) -> _Grammar:
 
 
 class _Alignment:
-    """Costs of grammar pieces over the spans of one transcript (word boundaries
-    0..W): all leaves at once, composites lazily and memoised."""
+    """Costs of grammar pieces over the spans of one transcript (between its word and
+    syllable boundaries): all leaves at once, composites lazily and memoised."""
 
     def __init__(self, words: list[str], grammar: _Grammar) -> None:
         from rapidfuzz.distance import Levenshtein
         from rapidfuzz.process import cdist
 
         self.words = words
-        n = self.n = len(words) + 1
-        word_codes = [phonetic.word_code(w) for w in words]
-        self.code = "".join(word_codes)
-        starts = np.cumsum([0, *[len(c) for c in word_codes]])
+        self.code = phonetic.code(words)
+        # Spans start and end at word boundaries, and at syllable boundaries inside
+        # longer words: ASR merges words ("playback two" for "play deck two").
+        starts = phonetic.boundaries(words)
+        n = self.n = len(starts)
         self.span_j, self.span_k = np.triu_indices(n)
         queries = [self.code[starts[j]:starts[k]] for j, k in zip(self.span_j, self.span_k)]
         self.distance = cdist(queries, grammar.table, scorer=Levenshtein.distance, dtype=np.int32, workers=1)
@@ -476,7 +477,7 @@ class Resolver:
         parses: list[_Parse] = []
         for name, (cost, chain) in ranked:
             parse = _Parse(name, cost, [], {}, [])
-            alignment.trace(chain, 0, len(words), parse)
+            alignment.trace(chain, 0, alignment.n - 1, parse)
             parses.append(parse)
             for slot, (a, b), others in parse.alternatives:  # nearby slot values
                 for other, (extra, phrase) in sorted(others.items(), key=lambda o: o[1][0])[:2]:

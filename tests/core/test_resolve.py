@@ -174,3 +174,9 @@ def test_embedding_index_is_cached_on_disk(dj, embeddings):
     again = Resolver(default_context(), cache_dir=embeddings)
     again.semantic.load()
     assert again.semantic._model is None  # loaded from disk: no model needed to build it
+
+
+def test_words_the_asr_merged_are_matched_as_two(dj):
+    top = dj.resolve("Playback 2.")[0]
+    assert (top.label(), top.sentence) == ("play(deck=2)", "play deck two")
+    assert top.score > 0.6

@@ -1,0 +1,32 @@
+from djtui.core import phonetic
+
+
+def test_normalize_spells_out_what_asr_writes_as_digits():
+    assert phonetic.normalize("Loop 8, 1/2 on deck 32!") == "loop eight a half on deck thirty two".split()
+    assert phonetic.normalize("the 2nd deck") == ["the", "second", "deck"]
+    assert phonetic.normalize("12-ounce latte") == ["twelve", "ounce", "latte"]
+
+
+def test_sound_alikes_are_closer_than_different_words():
+    from rapidfuzz.distance import Levenshtein
+
+    def distance(a, b):
+        return Levenshtein.distance(phonetic.code(a.split()), phonetic.code(b.split()))
+
+    assert distance("hey laughed", "play left") < distance("hey laughed", "stop left")
+    assert distance("pose right", "pause right") < distance("pose right", "play right")
+    assert distance("sink", "sync") == 0
+
+
+def test_unknown_words_get_a_pronunciation():
+    assert phonetic.word_phonemes("djtui")
+    assert phonetic.word_phonemes("rekordbox")
+
+
+def test_boundaries_split_long_words_into_syllables():
+    words = ["playback", "two"]
+    offsets = phonetic.boundaries(words)
+    code = phonetic.code(words)
+    assert offsets[0] == 0 and offsets[-1] == len(code)
+    assert code[: offsets[1]] == phonetic.code(["play"])  # play | back | two
+    assert len(offsets) == 4
