@@ -12,6 +12,7 @@ Output: ``OUT/recordings/*.wav`` and ``OUT/manifest.jsonl`` (schema in
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,15 +202,10 @@ class RecordingSession:
             import soxr
 
             audio = soxr.resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32)
-        # Clipping is judged on the raw take: trimming must not hide it.
-        raw = check_take(audio, SAMPLE_RATE, min_s=0.0, max_s=float("inf"))
         trimmed = trim_silence(audio, SAMPLE_RATE)
         result = check_take(trimmed, SAMPLE_RATE, min_s=self.min_s, max_s=self.max_s)
-        clipped = [p for p in (*raw.problems, *result.problems) if p.startswith("clipped")][:1]
-        problems = (*clipped, *(p for p in result.problems if not p.startswith("clipped")))
-        result = QCResult(not problems, problems, raw.peak_db, result.speech_db, result.speech_s, result.duration)
         if not result.passed:
             return result
         take = self.writer.add(trimmed, text=prompt.text, intent=prompt.intent, slots=prompt.slots,
                                take=prompt.take, speaker=self.speaker, qc=result.as_dict())
-        return QCResult(True, (), result.peak_db, result.speech_db, result.speech_s, result.duration, take)
+        return dataclasses.replace(result, take=take)
