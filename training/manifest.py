@@ -22,7 +22,8 @@ Manifest line (all keys always present)::
     speaker      str    who spoke: a person's name, or a TTS voice id ("espeak:en-gb+m3")
     created_at   str    ISO 8601 UTC time the take was written
     qc           dict   quality checks: {"passed": bool, "problems": [str], "peak_db",
-                        "speech_db", "speech_s"} (see recording.check_take)
+                        "speech_db", "speech_s"} (see recording.check_take); synthetic
+                        takes add "synthetic": true
 
 Crash safety: the WAV is written atomically first, then its line is appended and
 fsynced. :class:`ManifestWriter` reconciles the folder when it opens, so after any crash

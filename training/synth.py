@@ -22,6 +22,7 @@ from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
 from djtui.training import tts
 from djtui.training.manifest import ManifestWriter, Take, normalize_text
+from djtui.training.recording import check_take
 
 ESPEAK_LANGUAGES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 ESPEAK_VARIANTS = (None, "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt")
@@ -117,7 +118,7 @@ def synthesize(context: Context, out_dir: str | Path, *, per_intent: int = 20,
             peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
             audio = np.concatenate([pad, audio * (0.7 / peak if peak > 0 else 1.0), pad])
             entry = writer.add(audio, text=text, intent=sentence.intent, slots=sentence.slots, take=take,
-                               speaker=voice.id, qc={"passed": True, "problems": [], "synthetic": True})
+                               speaker=voice.id, qc={**check_take(audio).as_dict(), "synthetic": True})
         if on_progress:
             on_progress(SynthProgress(done, total, entry))
     return writer.manifest

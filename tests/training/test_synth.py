@@ -15,6 +15,7 @@ def test_synth_writes_the_manifest_format(synthetic_set, small_context):
     assert len(takes) == 8 * len(small_context.intents)
     assert {t.intent for t in takes} == set(small_context.intents)
     assert {t.speaker for t in takes} <= {"espeak:en-us", "espeak:en-gb+f2"}
+    assert all(t.qc["synthetic"] and t.qc["passed"] for t in takes)
     for take in takes[:5]:
         audio = load_audio(synthetic_set.parent / take.path)
         assert len(audio) / 16000 == pytest.approx(take.duration, abs=1e-3) and take.duration > 0.5
