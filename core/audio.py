@@ -303,7 +303,8 @@ class MicrophoneSource:
         try:
             info = sd.query_devices(self.device, kind="input")
         except (ValueError, sd.PortAudioError) as exc:
-            raise DjtuiError(f"audio input {self.device!r} not found ({exc})", _device_hint()) from None
+            what = f"audio input {self.device!r}" if self.device is not None else "the default audio input"
+            raise DjtuiError(f"{what} not found ({exc})", _device_hint()) from None
         self.device_name = str(info["name"])
         self.hostapi = str(sd.query_hostapis(info["hostapi"])["name"])
         self.device_rate = int(info["default_samplerate"])

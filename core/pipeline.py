@@ -228,6 +228,7 @@ class Pipeline:
         if self.config.audio.trigger == "midi_hold":
             self._trigger = self._open_footswitch()
         self._source = source
+        self._utterances = queue.Queue(maxsize=4)  # nothing left over from a previous run
         self._stopping.clear()
         self._finished.clear()
         self._threads = [

@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     from djtui.core.sessionlog import SessionLog
 
     if args.list_devices:
-        for device in list_input_devices():
+        devices = list_input_devices()
+        if not devices:
+            print("djtui: no audio inputs found (plug in a microphone or interface, or start JACK)", file=sys.stderr)
+        for device in devices:
             mark = "*" if device["default"] else " "
             print(f"{mark} {device['index']:>3}  {device['name']}  ({device['hostapi']}, {device['sample_rate']} Hz)")
         return 0

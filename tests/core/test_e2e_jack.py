@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from djtui.core import pipeline as events
-from djtui.core.audio import MicrophoneSource, rescan_devices
+from djtui.core.audio import FileSource, MicrophoneSource, rescan_devices
 from djtui.core.config import Config
 from djtui.core.context import default_context
 from djtui.core.midi import MidiCommand, MidiIn, MidiOut
@@ -132,3 +133,32 @@ def test_spoken_command_reaches_a_jack_midi_client(portaudio_on_jack, speak) -> 
     assert sum(v for k, v in trace.stages.items() if k != "vad_endpoint") <= trace.total_ms
     assert heard_at[events.SpeechStart] < heard_at[events.SpeechEnd] < pressed_at
     print(f"speech end -> MIDI at the JACK client: {(pressed_at - heard_at[events.SpeechEnd]) * 1000:.0f} ms; trace {trace}")
+
+
+def test_a_footswitch_holds_the_microphone_open(jack_midi, tmp_path) -> None:
+    """trigger = midi_hold: listening while the pedal's note is down, on a real JACK
+    MIDI port (here a virtual one standing in for the footswitch)."""
+    config = Config()
+    config.audio.trigger = "midi_hold"
+    config.audio.ptt_midi_port = "footswitch"
+    config.audio.ptt_midi_note = 64
+    config.resolver.semantic_weight = 0.0
+    config.asr.engine = "whisper"
+    seen: queue.Queue[Any] = queue.Queue()
+    pedal = MidiOut(port="footswitch", virtual=True, api="jack")
+    pipeline = Pipeline(config, dry_run=True, session_log=False)
+    pipeline.subscribe(lambda event: seen.put(event) if isinstance(event, events.Listening) else None)
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(16000 * 5, dtype=np.float32), 16000)
+    try:
+        pipeline.start(FileSource(silence, realtime=True))
+        assert not pipeline.listening
+        pedal.send(MidiCommand("pedal", "cc", 0, 64, 127))  # a sustain pedal goes down
+        assert seen.get(timeout=5) == events.Listening(True)
+        assert pipeline.listening
+        pedal.send(MidiCommand("pedal", "cc", 0, 64, 0))
+        assert seen.get(timeout=5) == events.Listening(False)
+        assert not pipeline.listening
+    finally:
+        pipeline.stop()
+        pedal.close()
