@@ -100,6 +100,12 @@ class Host:
         session = _attr("djtui.training.recording", "RecordingSession", "recording sessions")
         return session(out_dir, context, speaker)
 
+    def clock(self) -> str:
+        """Wall-clock time for logs on screen (tests fix it)."""
+        import time
+
+        return time.strftime("%H:%M:%S")
+
     def recordings_dir(self) -> Path:
         return paths.data_dir() / "training_data"
 

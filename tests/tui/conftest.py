@@ -66,6 +66,9 @@ class FixedHost(Host):
                 pipeline.deck_state.set("playing", channel, False, source="feedback")
         return pipeline
 
+    def clock(self) -> str:
+        return "21:30:00"
+
     def play(self, audio: Any, sample_rate: int = 16000) -> None:
         self.played.append(audio)
 

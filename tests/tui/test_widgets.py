@@ -98,3 +98,4 @@ def test_percentile_and_stage_format() -> None:
     assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95) == 10
     assert format_stages({}) == "stages: —"
     assert format_stages({"asr": 10.0, "midi": 0.4}) == "asr 10 · midi 0 = 10 ms"
+    assert format_stages({"vad_endpoint": 300.0, "asr": 10.0}, 11.0) == "asr 10 = 11 ms (+300 hang-over)"

@@ -3,7 +3,6 @@ went to Rekordbox, and how long it took. Readable at a glance from a metre away.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from textual import work
@@ -38,6 +37,9 @@ class LiveScreen(DjtuiScreen):
     TITLE = "live"
     CSS_PATH = "live.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Arm and panic first, so the footer shows them even at 80 columns.
+        Binding("a", "app.toggle_armed", "Arm"),
+        Binding("x", "app.panic", "PANIC"),
         Binding("space", "toggle_listening", "Listen on/off", tooltip="start or stop the live pipeline"),
         Binding("p", "push_to_talk", "Talk", tooltip="push-to-talk: open/close the microphone gate"),
         Binding("ctrl+l", "clear", "Clear", tooltip="clear the HUD's log"),
@@ -147,7 +149,7 @@ class LiveScreen(DjtuiScreen):
             command = event.command
             label = command.label() if hasattr(command, "label") else str(command)
             dry = " (dry run)" if event.dry_run else ""
-            stamp = time.strftime("%H:%M:%S")
+            stamp = self.app.host.clock()  # type: ignore[attr-defined]
             self.query_one("#sent-log", RichLog).write(f"{stamp}  #{event.utterance}  {label}{dry}")
         elif name == "Trace":
             self.utterances += 1

@@ -12,11 +12,12 @@ class ArmedBanner(Static):
 
     armed: reactive[bool] = reactive(False)
     key: reactive[str] = reactive("a")
+    panic_key: reactive[str] = reactive("x")
 
     def render(self) -> Text:
         if self.armed:
-            return Text(f"● ARMED — spoken commands go to Rekordbox   [{self.key}] disarm")
-        return Text(f"○ DISARMED — nothing is sent   [{self.key}] arm")
+            return Text(f"● ARMED — spoken commands go to Rekordbox · {self.key}: disarm · {self.panic_key}: PANIC")
+        return Text(f"○ DISARMED — nothing is sent · {self.key}: arm")
 
     def watch_armed(self, armed: bool) -> None:
         self.set_class(armed, "-armed")

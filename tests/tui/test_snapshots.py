@@ -1,0 +1,79 @@
+"""Every screen at 80×24 (SSH into the DJ laptop) and 120×40, compared with the SVGs in
+``__snapshots__``. Regenerate after a deliberate change with
+``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the report.
+
+Deterministic by construction: fixed devices (the test host), a fixed DJTUI_HOME so the
+paths on screen never change, no clock, and the HUD fed real event objects built here."""
+
+from __future__ import annotations
+
+import pytest
+
+from djtui.core.config import Config
+from djtui.core.context import default_context
+from djtui.core.midi import command_for
+from djtui.core.pipeline import Candidates, MidiSent, SpeechStart, Trace, Transcript, VerdictEvent
+from djtui.core.resolve import Candidate
+from djtui.core.safety import Verdict
+from djtui.tui.app import DjtuiApp
+from djtui.tui.keys import SCREENS
+from tests.tui.conftest import FixedHost
+
+SIZES = [(80, 24), (120, 40)]
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", list(SCREENS))
+def test_screen(snap_compare, snapshot_home, mode: str, size: tuple[int, int]) -> None:
+    app = DjtuiApp(Config(), host=FixedHost())
+
+    async def open_screen(pilot) -> None:
+        await pilot.press(SCREENS[mode][0])
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_screen)
+
+
+def utterance_events() -> list:
+    """One utterance, "play deck one", approved and sent: the events the pipeline publishes."""
+    context = default_context()
+    top = [Candidate("play", {"deck": "1"}, 0.91, "play deck one"),
+           Candidate("pause", {"deck": "1"}, 0.32, "pause deck one"),
+           Candidate("play", {"deck": "4"}, 0.18, "play deck four"),
+           Candidate("cue", {"deck": "1"}, 0.07, "cue deck one")]
+    command = command_for(context.intents["play"], {"deck": "1"})
+    verdict = Verdict(True, "ok", "approved and sent", top[0], (command,))
+    return [
+        SpeechStart(1.2), Transcript(1, "play deck one"), Candidates(1, tuple(top)), VerdictEvent(1, verdict),
+        MidiSent(1, command, dry_run=False),
+        Trace(1, {"vad_endpoint": 300.0, "asr": 62.5, "resolve": 6.1, "rescore": 14.0, "safety": 0.1, "midi": 0.3},
+              83.0, "whisper", "tiny.en", True),
+    ]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_live_hud_after_a_command(snap_compare, snapshot_home, size: tuple[int, int]) -> None:
+    app = DjtuiApp(Config(), host=FixedHost())
+
+    async def feed(pilot) -> None:
+        await pilot.press("l")
+        await settle(pilot)
+        app.armed = True
+        for event in utterance_events():
+            app.screen.handle(event)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=feed)
+
+
+@pytest.mark.parametrize("theme", ["stage", "mono"])
+def test_home_in_each_theme(snap_compare, snapshot_home, theme: str) -> None:
+    app = DjtuiApp(Config(), host=FixedHost(), theme=theme)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
