@@ -29,6 +29,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
@@ -108,6 +109,9 @@ class Trace:
     engine: str
     model: str
     sent: bool
+    asr_ahead: bool = False
+    """ASR ran during the hang-over; ``stages['asr']`` is then only the wait for it
+    to finish after the endpoint."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,12 @@ Event = (
 
 
 # --- the pipeline -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    utterance: Utterance
+    asr_ahead: Future[Any] | None
 
 
 @dataclass
@@ -202,7 +212,9 @@ class Pipeline:
             listening=config.audio.trigger == "always",
         )
         self.hangover_ms = vad.hangover_ms
-        self._utterances: queue.Queue[Utterance | None] = queue.Queue(maxsize=4)
+        self._utterances: queue.Queue[_Job | None] = queue.Queue(maxsize=4)
+        self._speculation: tuple[float, float, Future[Any]] | None = None
+        self._asr_ahead: ThreadPoolExecutor | None = None
         self._numbers = itertools.count(1)
         self._source: AudioSource | None = None
         self._threads: list[threading.Thread] = []
@@ -229,6 +241,8 @@ class Pipeline:
             self._trigger = self._open_footswitch()
         self._source = source
         self._utterances = queue.Queue(maxsize=4)  # nothing left over from a previous run
+        self._speculation = None
+        self._asr_ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="djtui-asr-ahead")
         self._stopping.clear()
         self._finished.clear()
         self._threads = [
@@ -252,6 +266,9 @@ class Pipeline:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads = []
+        if self._asr_ahead is not None:
+            self._asr_ahead.shutdown(wait=True, cancel_futures=True)
+            self._asr_ahead = None
         if self._trigger is not None:
             self._trigger.close()
             self._trigger = None
@@ -295,12 +312,23 @@ class Pipeline:
     def listening(self) -> bool:
         return self._endpointer.listening
 
-    def handle(self, utterance: Utterance) -> Trace:
+    def handle(self, utterance: Utterance, asr_ahead: Future[Any] | None = None) -> Trace:
         """Run one utterance through ASR, resolving, safety and MIDI on this thread,
-        publishing its events; what the worker does, usable directly (bench, tests)."""
+        publishing its events; what the worker does, usable directly (bench, tests).
+        ``asr_ahead`` is the ASR of the same audio started during the hang-over."""
         number = next(self._numbers)
         parts = self._parts
-        understanding = parts.recognizer.understand(utterance.audio)
+        understanding = None
+        if asr_ahead is not None:
+            started = time.perf_counter()
+            try:
+                result = asr_ahead.result()
+            except Exception:  # noqa: BLE001 - fall back to transcribing now
+                log.exception("ASR during the hang-over failed")
+            else:
+                understanding = parts.recognizer.understand_result(result, asr_ms=_ms(started))
+        if understanding is None:
+            understanding = parts.recognizer.understand(utterance.audio)
         stages = {"vad_endpoint": float(self.hangover_ms)}
         stages.update({k: float(v) for k, v in dict(getattr(understanding, "timings", {}) or {}).items() if k in STAGES})
         candidates = tuple(understanding.candidates[:5])
@@ -327,7 +355,7 @@ class Pipeline:
         sent = bool(commands)
         total = _ms(utterance.endpoint_time)
         trace = Trace(number, {s: round(stages[s], 2) for s in STAGES if s in stages}, round(total, 2),
-                      parts.engine_name, parts.model_name, sent)
+                      parts.engine_name, parts.model_name, sent, asr_ahead=understanding is not None and asr_ahead is not None)
         self._publish(trace)
         if parts.session_log is not None:
             parts.session_log.record(_log_entry(utterance, understanding, candidates, verdict, commands, trace),
@@ -345,6 +373,8 @@ class Pipeline:
                 self._publish(level(block))
                 was_speaking = endpointer.speaking
                 utterance = endpointer.push(block)
+                if (draft := endpointer.take_draft()) is not None:
+                    self._start_asr_ahead(draft)
                 self._speech_events(was_speaking, utterance)
             else:
                 was_speaking = endpointer.speaking
@@ -364,15 +394,29 @@ class Pipeline:
             self._publish(SpeechStart(now))
         if utterance is not None:
             self._publish(SpeechEnd(utterance.end_time, utterance.duration_s, True))
-            self._put(utterance)
+            self._put(_Job(utterance, self._asr_ahead_for(utterance)))
         elif was_speaking and not endpointer.speaking:
             self._publish(SpeechEnd(now, 0.0, False))
 
-    def _put(self, utterance: Utterance | None) -> None:
+    def _start_asr_ahead(self, draft: Utterance) -> None:
+        """Transcribe the draft while the hang-over runs: if the silence lasts, the
+        utterance is this audio and its ASR is already (partly) done."""
+        if self._asr_ahead is None:
+            return
+        engine = self._parts.recognizer.engine
+        self._speculation = (draft.start_time, draft.end_time, self._asr_ahead.submit(engine.transcribe, draft.audio))
+
+    def _asr_ahead_for(self, utterance: Utterance) -> Future[Any] | None:
+        speculation, self._speculation = self._speculation, None
+        if speculation is None or speculation[:2] != (utterance.start_time, utterance.end_time):
+            return None  # speech went on after the draft (or it was cut): transcribe anew
+        return speculation[2]
+
+    def _put(self, job: _Job | None) -> None:
         try:
-            self._utterances.put_nowait(utterance)
+            self._utterances.put_nowait(job)
         except queue.Full:
-            if utterance is None:  # the end marker must arrive: make room for it
+            if job is None:  # the end marker must arrive: make room for it
                 try:
                     self._utterances.get_nowait()
                 except queue.Empty:
@@ -385,14 +429,14 @@ class Pipeline:
     def _work(self) -> None:
         while True:
             try:
-                utterance = self._utterances.get(timeout=0.25)
+                job = self._utterances.get(timeout=0.25)
             except queue.Empty:
                 self._expire()
                 continue
-            if utterance is None:
+            if job is None:
                 break
             try:
-                self.handle(utterance)
+                self.handle(job.utterance, job.asr_ahead)
             except DjtuiError as exc:
                 self._publish(Error(exc.message, exc.hint))
             except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the set

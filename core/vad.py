@@ -167,6 +167,7 @@ class Endpointer:
             self._listening.set()
         self.blocks_seen = 0
         self.last_probability = 0.0
+        self._draft: Utterance | None = None
         self._reset_speech()
 
     def _reset_speech(self) -> None:
@@ -199,7 +200,7 @@ class Endpointer:
         if not self._listening.is_set():
             self.last_probability = 0.0
             if self.speaking and not self._cut:
-                return self._finish(index, trailing_silence=0)
+                return self._finish(trailing_silence=0)
             self._reset_speech()
             self._pre_roll.clear()
             self.vad.reset()
@@ -228,28 +229,48 @@ class Endpointer:
         if probability < self.release_threshold:
             self._silent_blocks += 1
             if self._silent_blocks >= self._hangover_blocks:
-                return self._finish(index + 1, trailing_silence=self._silent_blocks)
+                return self._finish(trailing_silence=self._silent_blocks)
+            if self._silent_blocks == self._tail_blocks and self._speech_blocks - self._silent_blocks >= self._min_blocks:
+                self._draft = self._utterance(self._silent_blocks, endpoint_time=0.0)
         else:
+            if self._silent_blocks:
+                self._draft = None  # speech went on: that draft is not the utterance
             self._silent_blocks = 0
         if self._speech_blocks >= self._max_blocks:
-            return self._finish(index + 1, trailing_silence=self._silent_blocks, cut=True)
+            return self._finish(trailing_silence=self._silent_blocks, cut=True)
         return None
 
     def flush(self) -> Utterance | None:
         """End of stream: close an utterance still open (no hang-over to wait for)."""
         if self.speaking and not self._cut:
-            return self._finish(self.blocks_seen, trailing_silence=self._silent_blocks)
+            return self._finish(trailing_silence=self._silent_blocks)
         self._reset_speech()
         return None
 
-    def _finish(self, end_block: int, trailing_silence: int, cut: bool = False) -> Utterance | None:
+    def take_draft(self) -> Utterance | None:
+        """The utterance as it will be if the silence that just began lasts the
+        hang-over (``endpoint_time`` 0), once; ``None`` if there is no new one. Its audio
+        is exactly the final utterance's, so ASR can start while the hang-over runs:
+        the final :class:`Utterance` equals it in ``start_time``/``end_time``."""
+        draft, self._draft = self._draft, None
+        return draft
+
+    def _utterance(self, trailing_silence: int, endpoint_time: float, cut: bool = False) -> Utterance:
+        voiced_blocks = self._speech_blocks - trailing_silence
+        keep = voiced_blocks + min(trailing_silence, self._tail_blocks)
+        return Utterance(
+            np.concatenate(self._pre + self._speech[:keep]),
+            self._time(self._start_block),
+            self._time(self._start_block + voiced_blocks),
+            endpoint_time,
+            cut=cut,
+        )
+
+    def _finish(self, trailing_silence: int, cut: bool = False) -> Utterance | None:
         endpoint_time = time.perf_counter()
         voiced_blocks = self._speech_blocks - trailing_silence
-        speech_end = self._start_block + voiced_blocks
-        keep = voiced_blocks + min(trailing_silence, self._tail_blocks)
-        blocks = self._pre + self._speech[:keep]
-        start_time = self._time(self._start_block)
-        end_time = self._time(speech_end)
+        utterance = self._utterance(trailing_silence, endpoint_time, cut) if voiced_blocks >= self._min_blocks else None
+        self._draft = None
         if cut:
             self._cut = True
             self._silent_blocks = 0
@@ -257,6 +278,4 @@ class Endpointer:
         else:
             self._reset_speech()
         self._pre_roll.clear()
-        if voiced_blocks < self._min_blocks:
-            return None
-        return Utterance(np.concatenate(blocks), start_time, end_time, endpoint_time, cut=cut)
+        return utterance

@@ -129,7 +129,7 @@ def test_spoken_command_reaches_a_jack_midi_client(portaudio_on_jack, speak) -> 
     assert trace.sent and not sent.dry_run
     assert (sent.command.channel, sent.command.number) == (channel, note)
     assert set(trace.stages) == {"vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"}
-    assert trace.engine == "whisper"
+    assert trace.engine == "whisper" and trace.asr_ahead
     assert sum(v for k, v in trace.stages.items() if k != "vad_endpoint") <= trace.total_ms
     assert heard_at[events.SpeechStart] < heard_at[events.SpeechEnd] < pressed_at
     print(f"speech end -> MIDI at the JACK client: {(pressed_at - heard_at[events.SpeechEnd]) * 1000:.0f} ms; trace {trace}")

@@ -92,6 +92,7 @@ def test_a_spoken_command_goes_through_every_stage_in_order(whisper, spoken_file
     assert (sent.command.type, sent.command.channel, sent.command.number) == ("note", 1, 11)
     [trace] = of(events.Trace, seen)
     assert trace.sent and trace.engine == "whisper"
+    assert trace.asr_ahead  # transcribed while the hang-over ran
     assert list(trace.stages) == ["vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"]
     assert trace.stages["vad_endpoint"] == config.vad.hangover_ms
     after_endpoint = sum(v for k, v in trace.stages.items() if k != "vad_endpoint")

@@ -113,3 +113,36 @@ def test_energy_gate_threshold() -> None:
     gate = EnergyVad(-35)
     assert gate.probability(noise(BLOCK_S, -20)[:BLOCK]) == 1.0
     assert gate.probability(noise(BLOCK_S, -50)[:BLOCK]) == 0.0
+
+
+def test_the_draft_taken_at_the_first_silence_is_the_final_utterance(silero, speak) -> None:
+    """ASR may start on the draft while the hang-over runs: it must be the same audio."""
+    silero.reset()
+    endpointer = Endpointer(silero, hangover_ms=400, tail_ms=100)
+    drafts, finals = [], []
+    for block in blocks_of(np.concatenate([silence(0.3), speak("sync deck one", pad_s=0.0), silence(1.0)])):
+        final = endpointer.push(block)
+        if (draft := endpointer.take_draft()) is not None:
+            drafts.append((endpointer.blocks_seen, draft))
+        if final is not None:
+            finals.append((endpointer.blocks_seen, final))
+    (drafted_at, draft), (ended_at, final) = drafts[-1], finals[0]
+    assert len(finals) == 1
+    assert (ended_at - drafted_at) * BLOCK_S == pytest.approx(0.3, abs=BLOCK_S)  # hang-over minus tail
+    assert (draft.start_time, draft.end_time) == (final.start_time, final.end_time)
+    np.testing.assert_array_equal(draft.audio, final.audio)
+
+
+def test_no_draft_survives_speech_that_goes_on() -> None:
+    gate = EnergyVad(-30)
+    endpointer = Endpointer(gate, hangover_ms=500, tail_ms=64, min_speech_ms=64)
+    loud, quiet = noise(0.5, -10), silence(0.1)
+    paused = np.concatenate([silence(0.2), loud, quiet])
+    for block in blocks_of(paused):
+        endpointer.push(block)
+    assert endpointer.take_draft() is not None  # ASR could start here...
+
+    endpointer = Endpointer(gate, hangover_ms=500, tail_ms=64, min_speech_ms=64)
+    for block in blocks_of(np.concatenate([paused, loud])):  # ...but the pause was mid-command
+        endpointer.push(block)
+    assert endpointer.take_draft() is None
