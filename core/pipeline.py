@@ -15,6 +15,11 @@ finished :class:`~djtui.core.vad.Utterance` goes to the *worker thread*, which r
 resolving and rescoring (:class:`~djtui.core.recognize.Recognizer`), the safety gate and
 the MIDI send, then appends the utterance to the session log.
 
+ASR does not wait for the end of the hang-over: when silence begins after speech, the
+endpointer offers a draft (the utterance as it will be if the silence lasts) and a third
+thread transcribes it at once; if the silence does last, the worker takes that result
+instead of transcribing again. The hang-over then costs no ASR time.
+
 Subscribers are called on those threads with the event dataclasses below, in order per
 utterance: :class:`Transcript`, :class:`Candidates`, :class:`VerdictEvent`,
 :class:`MidiSent` (only when something was sent) and last :class:`Trace`. They must
