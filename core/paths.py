@@ -2,6 +2,7 @@
 
 ``DJTUI_HOME`` (if set) puts config, data and cache under one folder, which tests and
 portable set-ups use; otherwise the platform's own directories are used.
+``DJTUI_CACHE_DIR`` moves just the cache (the test session shares one).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
+    """Rebuildable things (the embedding index). ``DJTUI_CACHE_DIR`` overrides it."""
+    if cache := os.environ.get("DJTUI_CACHE_DIR"):
+        return Path(cache).expanduser()
     if home := _home():
         return home / "cache"
     import platformdirs

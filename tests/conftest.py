@@ -21,9 +21,15 @@ pytest_plugins = [
 ]
 
 
+@pytest.fixture(scope="session")
+def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(autouse=True)
-def _djtui_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets its own config/data dirs; the embeddings cache is shared by the
-    session so the sentence index is built once."""
+def _djtui_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, _shared_cache: str) -> None:
+    """Each test gets its own config/data dirs; the cache (the sentence-embedding index)
+    is shared by the session so it is built once."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("DJTUI_HOME", str(home))
+    monkeypatch.setenv("DJTUI_CACHE_DIR", _shared_cache)
