@@ -175,6 +175,13 @@ class Rescorer:
             loglik, counts = whisper_log_likelihoods(engine, result, [whisper_text(s) for s in sentences])
         return loglik / counts
 
+    def fuse(self, text: np.ndarray, acoustic: np.ndarray, reference: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(confidence, fit)`` per reading from text scores, per-token acoustic
+        log-likelihoods and the free transcript's (see the module docstring)."""
+        posterior = _softmax((1 - self.weight) * np.log(text + self.text_floor) + self.weight * acoustic / self.temperature)
+        fit = np.exp(np.minimum(0.0, np.where(np.isfinite(acoustic), acoustic, -1e9) - reference))
+        return posterior * np.maximum(text, fit), fit
+
     def rescore(self, result: AsrResult, candidates: Sequence[Candidate],
                 extra_sentences: Iterable[Sentence] = (), k: int = 5) -> list[Candidate]:
         """The ``k`` best of ``candidates`` and ``extra_sentences`` (grammar sentences the
@@ -211,9 +218,7 @@ class Rescorer:
         if np.isfinite(reference):
             reference = max(reference, float(best.max()))  # greedy decoding is not the maximum
         text = np.clip([r.text_score for r in order], 0.0, 1.0)
-        posterior = _softmax((1 - self.weight) * np.log(text + self.text_floor) + self.weight * best / self.temperature)
-        fit = np.exp(np.minimum(0.0, np.where(np.isfinite(best), best, -1e9) - reference))
-        confidence = posterior * np.maximum(text, fit)
+        confidence, fit = self.fuse(text, best, reference)
         out = []
         for n in np.argsort(-confidence, kind="stable")[:k]:
             c = order[n].candidate
