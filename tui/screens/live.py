@@ -20,8 +20,8 @@ from djtui.tui.widgets.stage_breakdown import StageBreakdown
 from djtui.tui.widgets.verdict_line import VerdictLine
 from djtui.tui.widgets.vu_meter import SILENCE_DB, VuMeter
 
-REFRESH_HZ = 15
-"""Meter and deck refresh rate: smooth to the eye, negligible next to the ASR."""
+REFRESH_HZ = 12
+"""Meter and deck refresh rate: smooth enough to the eye, cheap next to the ASR."""
 
 
 def verdict_parts(verdict: Any) -> tuple[bool, str, str]:
@@ -50,6 +50,10 @@ class LiveScreen(DjtuiScreen):
         self.starting = False
         self.talking = False
         self.utterances = 0
+        self.handling = False
+        """Between the end of speech and the utterance's trace the pipeline races to send
+        the command; the meters (cosmetic, and silent then anyway) pause so the UI thread
+        takes no CPU from it."""
 
     def body(self) -> ComposeResult:
         yield Static("stopped — space: start listening", id="live-state")
@@ -101,7 +105,7 @@ class LiveScreen(DjtuiScreen):
             exc = user_error(exc, "starting the live pipeline")
             app.call_from_thread(self._failed, exc)
             return
-        engine = f"{pipeline.engine_name} {pipeline.model_name}".strip()
+        engine = getattr(pipeline, "engine_description", "") or f"{pipeline.engine_name} {pipeline.model_name}".strip()
         app.call_from_thread(self._started, engine)
 
     def _started(self, engine: str) -> None:
@@ -135,7 +139,9 @@ class LiveScreen(DjtuiScreen):
     def handle(self, event: Any) -> None:
         """Show one pipeline event."""
         name = type(event).__name__
-        if name == "SpeechStart":
+        if name == "SpeechEnd":
+            self.handling = bool(event.accepted)
+        elif name == "SpeechStart":
             self.query_one("#transcript", Static).update("heard: … (speaking)")
         elif name == "Transcript":
             prefix = "heard" if getattr(event, "final", True) else "hearing"
@@ -152,6 +158,7 @@ class LiveScreen(DjtuiScreen):
             stamp = self.app.host.clock()  # type: ignore[attr-defined]
             self.query_one("#sent-log", RichLog).write(f"{stamp}  #{event.utterance}  {label}{dry}")
         elif name == "Trace":
+            self.handling = False
             self.utterances += 1
             self.query_one(LatencySparkline).add(float(event.total_ms))
             self.query_one(StageBreakdown).show(dict(event.stages), float(event.total_ms))
@@ -163,6 +170,8 @@ class LiveScreen(DjtuiScreen):
             self._state(f"finished: end of input ({self.utterances} utterances) — space: listen again")
 
     def _refresh_meters(self) -> None:
+        if self.handling:
+            return
         session = self.app.session  # type: ignore[attr-defined]
         meter = self.query_one(VuMeter)
         level = session.level

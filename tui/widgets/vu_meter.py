@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -32,15 +34,14 @@ class VuMeter(Widget):
         filled = round(self._fraction(self.rms_db) * width)
         peak = min(width - 1, round(self._fraction(self.peak_db) * width)) if self.peak_db > self.floor_db else -1
         styles = {name: self.get_component_rich_style(f"vu-meter--{name}") for name in ("low", "mid", "high", "empty")}
-        text = Text(no_wrap=True, overflow="crop")
+        cells = []
         for i in range(width):
             db_here = self.floor_db + (i + 0.5) / width * -self.floor_db
             zone = "high" if db_here >= self.high_db else "mid" if db_here >= self.mid_db else "low"
-            if i < filled:
-                text.append("█", styles[zone])
-            elif i == peak:
-                text.append("▏", styles[zone])
-            else:
-                text.append("·", styles["empty"])
+            cells.append(("█", zone) if i < filled else ("▏", zone) if i == peak else ("·", "empty"))
+        text = Text(no_wrap=True, overflow="crop")
+        # One append per run of equal cells: this redraws a dozen times a second.
+        for (char, zone), run in groupby(cells):
+            text.append(char * len(list(run)), styles[zone])
         text.append(" " + label, self.get_component_rich_style("vu-meter--label"))
         return text
