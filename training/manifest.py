@@ -36,7 +36,6 @@ import datetime as _dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,7 +228,3 @@ class ManifestWriter:
             self.takes = [t for t in self.takes if t.path != rel]
             fileio.write_text_atomic(self.manifest, "".join(t.to_json() + "\n" for t in self.takes))
 
-
-def write_manifest(path: str | Path, takes: Iterable[Take]) -> Path:
-    """Write a whole manifest atomically (for subsets and splits)."""
-    return fileio.write_text_atomic(path, "".join(t.to_json() + "\n" for t in takes))
