@@ -5,6 +5,7 @@ elsewhere), app-wide keys for arming and panic, themes, and notifications for ev
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -152,6 +153,11 @@ class DjtuiApp(App[int]):
         yield SystemCommand("Arm / disarm  [a]", "arm: commands go to Rekordbox; disarm: nothing is sent",
                             self.action_toggle_armed)
         yield SystemCommand("PANIC  [x, F12]", "disarm at once and drop anything pending", self.action_panic)
+        # The showing screen's own keys (listen, record, train, save…), so the palette has every action.
+        for binding in getattr(screen, "BINDINGS", []):
+            if isinstance(binding, Binding) and binding.show and not binding.action.startswith("app."):
+                yield SystemCommand(f"{binding.description}  [{binding.key}]", binding.tooltip or binding.description,
+                                    partial(screen.run_action, binding.action))
 
     async def action_quit(self) -> None:
         self.session.stop()

@@ -36,8 +36,10 @@ class FixedHost(Host):
     """The machine as tests want it: two inputs, one MIDI port, a wav file as the
     microphone, the pipeline in dry-run mode (no MIDI port) with no session log."""
 
-    def __init__(self, microphone_file: Path | None = None, engine: Any = None, decks_paused: bool = False) -> None:
+    def __init__(self, microphone_file: Path | None = None, engine: Any = None, decks_paused: bool = False,
+                 realtime: bool = False) -> None:
         self.microphone_file = microphone_file
+        self.realtime = realtime
         self.engine = engine
         self.decks_paused = decks_paused
         """Pretend Rekordbox reported every deck paused (else deck state is unknown)."""
@@ -54,7 +56,7 @@ class FixedHost(Host):
     def microphone(self, config: Config, on_status: Any = None) -> Any:
         if self.microphone_file is None:
             raise DjtuiError("audio input 'Booth Mic' not found", "plug the microphone in (test host)")
-        return self.file_source(self.microphone_file, realtime=False)
+        return self.file_source(self.microphone_file, realtime=self.realtime)
 
     def pipeline(self, config: Config) -> Any:
         from djtui.core.pipeline import Pipeline

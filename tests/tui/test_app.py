@@ -55,6 +55,20 @@ async def test_the_palette_lists_every_screen_and_the_safety_keys(make_app) -> N
         assert any(t.startswith("PANIC") for t in titles)
 
 
+async def test_the_palette_lists_the_showing_screens_keys_and_runs_them(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await pilot.pause()
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Record/Stop  [space]", "Play back  [p]", "Redo  [d]", "Skip  [k]"} <= set(commands)
+        await pilot.press("l")
+        await pilot.pause()
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        await commands["Clear  [ctrl+l]"].callback()
+        assert not app.screen.query_one("#sent-log").lines
+
+
 async def test_one_key_arms_and_disarms_and_every_screen_shows_it(make_app) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -87,6 +87,25 @@ async def test_no_microphone_is_a_notification_and_the_app_keeps_working(make_ap
         assert app.current_mode == "home"
 
 
+async def test_push_to_talk_opens_and_closes_the_mic(make_app, wav_of, whisper) -> None:
+    config = Config()
+    config.audio.trigger = "push_to_talk"
+    host = FixedHost(microphone_file=wav_of("play deck one"), engine=whisper, realtime=True)
+    app = make_app(config, host=host)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l", "space")
+        state = app.screen.query_one("#live-state", Static)
+        await until(pilot, lambda: "mic closed — p: talk" in text_of(state), 120, "listening")
+        assert not app.session.pipeline.listening
+        await pilot.press("p")
+        await until(pilot, lambda: "MIC OPEN" in text_of(state), 10, "the mic to open")
+        assert app.session.pipeline.listening
+        await pilot.press("p")
+        await until(pilot, lambda: "mic closed" in text_of(state), 10, "the mic to close")
+        await pilot.press("space")
+        assert not app.session.running
+
+
 async def test_push_to_talk_without_listening_explains_itself(make_app) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -50,6 +50,7 @@ class LiveScreen(DjtuiScreen):
         self.starting = False
         self.talking = False
         self.utterances = 0
+        self.engine = ""
         self.handling = False
         """Between the end of speech and the utterance's trace the pipeline races to send
         the command; the meters (cosmetic, and silent then anyway) pause so the UI thread
@@ -110,9 +111,18 @@ class LiveScreen(DjtuiScreen):
 
     def _started(self, engine: str) -> None:
         self.starting = False
+        self.engine = engine
+        self._show_listening()
+
+    def _show_listening(self) -> None:
         trigger = self.app.config.audio.trigger  # type: ignore[attr-defined]
-        how = "p: talk" if trigger == "push_to_talk" else "speak a command"
-        self._state(f"● listening · {engine} · {how} · space: stop")
+        if trigger == "always":
+            how = "speak a command"
+        elif trigger == "push_to_talk":
+            how = "MIC OPEN — p: close" if self.talking else "mic closed — p: talk"
+        else:
+            how = "MIC OPEN (footswitch)" if self.talking else "hold the footswitch to talk"
+        self._state(f"● listening · {self.engine} · {how} · space: stop")
 
     def _failed(self, error: DjtuiError) -> None:
         self.starting = False
@@ -165,6 +175,8 @@ class LiveScreen(DjtuiScreen):
             self._refresh_decks()
         elif name == "Listening":
             self.talking = bool(event.listening)
+            if self.app.session.running:  # type: ignore[attr-defined]
+                self._show_listening()
         elif name == "Finished":
             self.app.session.stop()  # type: ignore[attr-defined]
             self._state(f"finished: end of input ({self.utterances} utterances) — space: listen again")

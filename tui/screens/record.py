@@ -4,9 +4,8 @@ resumes where it stopped. Takes go to ``<data dir>/training_data`` for ``djtui t
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,6 +15,9 @@ from djtui.core.errors import DjtuiError
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.vu_meter import SILENCE_DB, VuMeter
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SPEAKER = "me"
 
@@ -135,6 +137,8 @@ class RecordScreen(DjtuiScreen):
 
     @work(thread=True, exclusive=True, group="record-take")
     def capture(self, prompt: Any) -> None:
+        import numpy as np
+
         app: Any = self.app
         blocks: list[np.ndarray] = []
         try:
