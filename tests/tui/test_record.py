@@ -25,7 +25,8 @@ async def test_a_good_take_is_kept_and_the_next_prompt_comes_up(make_app, wav_of
         first = screen.prompt
         done, total = screen.session.progress()
         assert done == 0 and total > 0
-        assert first.text.upper() in text_of(screen.query_one("#prompt", Static))
+        assert screen.query_one("#prompt").text == first.text
+        assert "╭" in text_of(screen.query_one("#prompt"))  # large letters
         assert f"take 1 of {total}" in text_of(screen.query_one("#record-progress-label", Static))
 
         await pilot.press("space")

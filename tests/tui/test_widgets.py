@@ -7,6 +7,7 @@ from textual.app import App, ComposeResult
 from djtui.themes import VARIABLE_DEFAULTS
 from djtui.tui.app import WIDGET_CSS
 from djtui.tui.widgets.armed_banner import ArmedBanner
+from djtui.tui.widgets.big_text import big_lines, wrap_words
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
 from djtui.tui.widgets.latency_sparkline import LatencySparkline, percentile
@@ -91,6 +92,15 @@ async def test_verdict_latency_and_stages() -> None:
         assert "last 100 ms · p50 100 · p95 120 · n=3" in text_of(spark.query_one("#latency-summary"))
         assert spark.query_one("#latency-spark").data == [80, 120, 100]
         assert "asr 61 · resolve 7 = 70 ms" in text_of(app.query_one(StageBreakdown))
+
+
+def test_big_text_wraps_at_words_and_falls_back_when_too_narrow() -> None:
+    rows = big_lines("play deck one", 40)  # 10 letters a line
+    assert len(rows) == 7 and rows[3] == ""
+    assert rows[0].startswith("┌─╮ ╷   ╭─╮ ╷ ╷")  # P L A Y
+    assert all(len(row) <= 40 for row in rows)
+    assert wrap_words("play deck one", 9) == ["play deck", "one"]
+    assert big_lines("synchronise", 20) is None  # 11 letters need 44 columns
 
 
 def test_percentile_and_stage_format() -> None:

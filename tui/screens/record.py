@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from djtui.core.errors import DjtuiError
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
+from djtui.tui.widgets.big_text import BigText
 from djtui.tui.widgets.vu_meter import SILENCE_DB, VuMeter
 
 if TYPE_CHECKING:
@@ -60,7 +62,8 @@ class RecordScreen(DjtuiScreen):
         yield Static("", id="record-progress-label")
         yield ProgressBar(total=1, show_eta=False, id="record-progress")
         yield Static("say:", classes="muted")
-        yield Static("opening the recording session…", id="prompt")
+        with Vertical(id="prompt-box"):
+            yield BigText(id="prompt")
         yield Static("space: record", id="record-state")
         yield VuMeter()
         yield Static("", id="qc")
@@ -84,7 +87,7 @@ class RecordScreen(DjtuiScreen):
         app.call_from_thread(self._opened, session)
 
     def _not_available(self, error: DjtuiError) -> None:
-        self.query_one("#prompt", Static).update(error.message)
+        self.query_one("#prompt", BigText).text = "not available"
         self.app.show_error(error, title="Record")  # type: ignore[attr-defined]
 
     def _opened(self, session: Any) -> None:
@@ -105,13 +108,13 @@ class RecordScreen(DjtuiScreen):
         self.query_one(ProgressBar).update(total=max(1, total), progress=done)
         if prompt is None:
             self.query_one("#record-progress-label", Static).update(f"{done} of {total} takes recorded")
-            self.query_one("#prompt", Static).update("all done" if done == total else "only skipped prompts left")
+            self.query_one("#prompt", BigText).text = "all done" if done == total else "only skipped left"
             self.query_one("#record-state", Static).update("t: train a model on these takes")
             return
         number = done + 1 if not self.session.is_done(prompt) else done
         self.query_one("#record-progress-label", Static).update(
             f"take {number} of {total} · this phrase: take {prompt.take} · command {prompt.intent}")
-        self.query_one("#prompt", Static).update(prompt.text.upper())
+        self.query_one("#prompt", BigText).text = prompt.text
         self.query_one("#record-state", Static).update("space: record · k: skip")
 
     # --- actions ---
