@@ -127,11 +127,12 @@ class DjtuiApp(App[int]):
                         title="Live", severity="warning", timeout=6)
         elif name == "Error":
             self.show_error(DjtuiError(event.message, event.hint), title="Live")
-        live = self._live_screen()
+        live = self.live_screen()
         if live is not None:
             live.handle(event)
 
-    def _live_screen(self) -> LiveScreen | None:
+    def live_screen(self) -> LiveScreen | None:
+        """The Live HUD, if it has been opened (it keeps running in the background)."""
         for stack in self._screen_stacks.values():
             for screen in stack:
                 if isinstance(screen, LiveScreen):
@@ -145,6 +146,16 @@ class DjtuiApp(App[int]):
         path = save_config(config, self.config_path)
         self.config = config
         return path
+
+    def restart_live(self) -> bool:
+        """Restart a running live pipeline on the microphone with the current config
+        (a new engine or model); ``False`` when it was not running."""
+        live = self.live_screen()
+        if not self.session.running or live is None:
+            return False
+        self.session.stop()
+        live.start_listening()
+        return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
         yield from super().get_system_commands(screen)

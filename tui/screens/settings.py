@@ -149,7 +149,8 @@ class SettingsScreen(DjtuiScreen):
         except DjtuiError as exc:
             app.show_error(exc, title="Settings not saved")
             return
-        app.notify(f"saved to {path}\nthe live pipeline uses them from its next start", title="Settings")
+        restarted = "\nthe live pipeline is restarting with them" if app.restart_live() else ""
+        app.notify(f"saved to {path}{restarted}", title="Settings")
 
     def action_leave_field(self) -> None:
         self.set_focus(None)

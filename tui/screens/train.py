@@ -210,8 +210,8 @@ class TrainScreen(DjtuiScreen):
         except DjtuiError as exc:
             app.show_error(exc, title="Train")
             return
-        restart = " — restart listening (l, space twice) to hear with it" if app.session.running else ""
-        app.notify(f"live engine: wav2vec2 · {self.result.output}\nsaved to {path}{restart}", title="Train")
+        restarted = " — live pipeline restarting with it" if app.restart_live() else ""
+        app.notify(f"live engine: wav2vec2 · {self.result.output}\nsaved to {path}{restarted}", title="Train")
 
     def action_leave_field(self) -> None:
         self.set_focus(None)
