@@ -331,6 +331,9 @@ class Trial:
     latency_s: float
     timings_ms: dict[str, float] = field(default_factory=dict)
     """The recognizer's own per-stage timings (asr, resolve, rescore), milliseconds."""
+    best: tuple[str, dict[str, str]] | None = None
+    """The top candidate (intent, slots) whether accepted or not: tells recognition
+    errors from confidence that is set too high or too low."""
 
     @property
     def accepted(self) -> bool:
@@ -351,6 +354,12 @@ class Trial:
     @property
     def correct(self) -> bool:
         return self.outcome in ("understood", "correct reject")
+
+    @property
+    def best_correct(self) -> bool:
+        """The top candidate is the labelled command (accepted or not)."""
+        return (self.best is not None and self.best[0] == self.expected_intent
+                and normalize_slots(self.best[1]) == self.expected_slots)
 
 
 def conditions_for(snrs: Sequence[float], clean: bool = True) -> list[str]:
@@ -400,12 +409,14 @@ def run_trials(recognizer: Understands, labels: Sequence[Label], conditions: Seq
             audio = speech if condition == CLEAN else noise.mix(speech, float(condition), trial_rng(seed, name, condition))  # type: ignore[union-attr]
             understanding, decision, elapsed = _understand(recognizer, audio, decider)
             best = decision.candidate
+            top = max(understanding.candidates, key=lambda c: c.score, default=None)
             trial = Trial(
                 file=name, condition=condition, expected_intent=label.intent, expected_slots=label.slots,
                 reference=label.text, transcript=str(getattr(understanding, "transcript", "")),
                 intent=best.intent if best else None, slots=dict(best.slots) if best else {},
                 score=float(understanding.candidates[0].score) if understanding.candidates else None,
                 reason=decision.reason, latency_s=elapsed, timings_ms=_timings_ms(understanding),
+                best=(top.intent, dict(top.slots)) if top is not None else None,
             )
             trials.append(trial)
             if on_trial:
@@ -551,6 +562,9 @@ def _summary(trials: Sequence[Trial]) -> dict[str, Any]:
         "rejected": outcomes["rejected"],
         "misunderstood": outcomes["misunderstood"],
     }
+    commands = [t for t in trials if t.expected_intent is not None]
+    if commands:
+        summary["top1_accuracy"] = round(sum(t.best_correct for t in commands) / len(commands), 4)
     if reasons := Counter(t.reason for t in trials if t.outcome == "rejected"):
         summary["rejected_because"] = dict(reasons.most_common())
     if outcomes["false accept"] or outcomes["correct reject"]:
@@ -593,6 +607,7 @@ class Report:
             "rejected": self.summary["rejected"],
             "misunderstood": self.summary["misunderstood"],
             "rejected_because": self.summary.get("rejected_because", {}),
+            "top1_accuracy": self.summary.get("top1_accuracy"),
             "wer": self.summary.get("wer"),
             "cer": self.summary.get("cer"),
             "by_snr": self.by_snr,
@@ -613,7 +628,8 @@ class Report:
             }
         out["trials"] = [
             {"file": t.file, "condition": t.condition, "expected": command_label(t.expected_intent, t.expected_slots),
-             "transcript": t.transcript, "got": command_label(t.intent, t.slots), "outcome": t.outcome,
+             "transcript": t.transcript, "got": command_label(t.intent, t.slots),
+             "best": command_label(*t.best) if t.best else "—", "outcome": t.outcome,
              "reason": t.reason, "score": None if t.score is None else round(t.score, 4),
              "latency_ms": round(1000 * t.latency_s, 1)}
             for t in self.trials
@@ -622,12 +638,17 @@ class Report:
 
     def to_markdown(self) -> str:
         """The accuracy table, one row per condition, ready for a README."""
-        lines = ["| condition | accuracy | n | rejected | misunderstood |", "|---|---:|---:|---:|---:|"]
+        lines = ["| condition | accuracy | n | rejected | misunderstood | top-1 | Rhino |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
         for name, row in self.by_snr.items():
-            label = name if name == CLEAN else f"{name} dB"
-            lines.append(f"| {label} | {percent(row['accuracy'])} | {row['n']} | {row['rejected']} | {row['misunderstood']} |")
+            label, rhino = (name, "") if name == CLEAN else (f"{name} dB", percent(RHINO_BY_SNR.get(float(name))))  # type: ignore[call-overload]
+            lines.append(f"| {label} | {percent(row['accuracy'])} | {row['n']} | {row['rejected']} | "
+                         f"{row['misunderstood']} | {percent(row.get('top1_accuracy'))} | {rhino} |")
         if self.noisy_accuracy is not None:
-            lines.append(f"| **mean of SNR rows** | **{percent(self.noisy_accuracy)}** | | | |")
+            noisy = [v.get("top1_accuracy") for k, v in self.by_snr.items() if k != CLEAN and v.get("top1_accuracy") is not None]
+            top1 = percent(sum(noisy) / len(noisy)) if noisy else "—"
+            lines.append(f"| **mean of SNR rows** | **{percent(self.noisy_accuracy)}** | | | | {top1} | "
+                         f"{percent(PUBLISHED_NOISY_ACCURACY['Picovoice Rhino'])} |")
         return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="noise segment choice (default 0)")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="plot accuracy against SNR, with Rhino's published curve")
+    p.add_argument("--markdown", metavar="OUT.md", help="write the accuracy table as Markdown (for a README)")
     p.set_defaults(func=run)
 
 
@@ -77,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         evaluate.write_report(report, args.json)
         console.print(f"report: {args.json}")
+    if args.markdown:
+        from djtui.core.fileio import write_text_atomic
+
+        write_text_atomic(args.markdown, report.to_markdown() + "\n")
+        console.print(f"table: {args.markdown}")
     if args.plot:
         evaluate.plot_accuracy(report, args.plot)
         console.print(f"plot: {args.plot}")
@@ -151,21 +157,22 @@ def _print(console: Any, report: Any) -> None:
     has_wer = data["wer"] is not None
     table = Table(title=f"command acceptance — {report.engine}", title_justify="left")
     for name, justify in (("condition", "left"), ("accuracy", "right"), ("n", "right"), ("rejected", "right"),
-                          ("misunderstood", "right"), ("Rhino", "right")):
+                          ("misunderstood", "right"), ("top-1", "right"), ("Rhino", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     if has_wer:
         table.add_column("WER", justify="right")
     for name, row in report.by_snr.items():
         rhino = evaluate.RHINO_BY_SNR.get(float(name)) if name != evaluate.CLEAN else None  # type: ignore[call-overload]
         cells = [name if name == evaluate.CLEAN else f"{name} dB", pct(row["accuracy"]), str(row["n"]),
-                 str(row["rejected"]), str(row["misunderstood"]), pct(rhino) if rhino else ""]
+                 str(row["rejected"]), str(row["misunderstood"]), pct(row.get("top1_accuracy")), pct(rhino) if rhino else ""]
         if has_wer:
             cells.append(pct(row.get("wer")))
         table.add_row(*cells)
     if report.noisy_accuracy is not None:
-        table.add_row("mean of SNRs", pct(report.noisy_accuracy), "", "", "",
+        table.add_row("mean of SNRs", pct(report.noisy_accuracy), "", "", "", "",
                       pct(evaluate.PUBLISHED_NOISY_ACCURACY["Picovoice Rhino"]), *([""] if has_wer else []), style="bold")
     console.print(table)
+    console.print("top-1: the best reading is right, accepted or not (what thresholds cost)", style="dim")
     because = ", ".join(f"{n} {why}" for why, n in data["rejected_because"].items())
     lines = [f"overall {pct(data['accuracy'])} of {data['n']} "
              f"(rejected {data['rejected']}{f': {because}' if because else ''}; misunderstood {data['misunderstood']})"]

@@ -150,11 +150,12 @@ def test_decide_accepts_only_a_confident_unambiguous_best() -> None:
 
 
 def _trial(expected: tuple[str | None, dict[str, str]], got: tuple[str | None, dict[str, str]], condition: str = "clean",
-           latency: float = 0.1, reference: str | None = None, transcript: str = "") -> Trial:
+           latency: float = 0.1, reference: str | None = None, transcript: str = "",
+           best: tuple[str, dict[str, str]] | None = None) -> Trial:
     return Trial(file="f.wav", condition=condition, expected_intent=expected[0], expected_slots=expected[1],
                  reference=reference, transcript=transcript, intent=got[0], slots=got[1],
                  score=0.9 if got[0] else 0.2, reason="accepted" if got[0] else "low confidence",
-                 latency_s=latency, timings_ms={"asr": 1000 * latency / 2})
+                 latency_s=latency, timings_ms={"asr": 1000 * latency / 2}, best=best or ((got[0], got[1]) if got[0] else None))
 
 
 LATTE = ("orderDrink", {"coffeeDrink": "latte", "size": "large"})
@@ -178,7 +179,7 @@ def test_score_counts_by_condition_and_lists_confusions() -> None:
         _trial(LATTE, LATTE, "clean", 0.2),
         _trial(LATTE, mocha, "6", 0.3),
         _trial(LATTE, mocha, "6", 0.4),
-        _trial(LATTE, (None, {}), "6", 0.5),
+        _trial(LATTE, (None, {}), "6", 0.5, best=LATTE),  # right, but not sure enough
         _trial(LATTE, ("play", {}), "12", 0.6),
         _trial((None, {}), ("play", {}), "12", 0.7),
         _trial(LATTE, LATTE, "12", 0.8),
@@ -187,12 +188,13 @@ def test_score_counts_by_condition_and_lists_confusions() -> None:
     data = report.to_dict()
     assert data["n"] == 8 and data["accuracy"] == pytest.approx(3 / 8)
     assert list(data["by_snr"]) == ["clean", "6", "12"]  # clean first, then noisiest up
-    assert data["by_snr"]["clean"] == {"accuracy": 1.0, "n": 2, "rejected": 0, "misunderstood": 0}
+    assert data["by_snr"]["clean"] == {"accuracy": 1.0, "n": 2, "rejected": 0, "misunderstood": 0, "top1_accuracy": 1.0}
     assert data["by_snr"]["6"]["rejected"] == 1 and data["by_snr"]["6"]["misunderstood"] == 2
     assert data["rejected_because"] == {"low confidence": 1}
+    assert data["by_snr"]["6"]["top1_accuracy"] == pytest.approx(1 / 3, abs=1e-4)
     assert data["trials"][2] == {"file": "f.wav", "condition": "6", "expected": "orderDrink(coffeeDrink=latte size=large)",
                                  "transcript": "", "got": "orderDrink(coffeeDrink=mocha size=large)",
-                                 "outcome": "misunderstood", "reason": "accepted", "score": 0.9, "latency_ms": 300.0}
+                                 "best": "orderDrink(coffeeDrink=mocha size=large)", "outcome": "misunderstood", "reason": "accepted", "score": 0.9, "latency_ms": 300.0}
     assert data["by_snr"]["12"]["false_accepts"] == 1
     assert data["accuracy_noisy"] == pytest.approx((0 + 1 / 3) / 2, abs=1e-4)
     assert data["confusions"][0] == {"field": "coffeeDrink", "expected": "latte", "got": "mocha", "count": 2}
@@ -201,7 +203,8 @@ def test_score_counts_by_condition_and_lists_confusions() -> None:
     assert data["latency"]["p50"] == pytest.approx(450.0)
     assert data["latency"]["stages"]["asr"]["p50"] == pytest.approx(225.0)
     assert data["wer"] is None and data["false_accepts_per_hour"] is None
-    assert "| 6 dB | 0.0 % | 3 | 1 | 2 |" in report.to_markdown()
+    assert "| 6 dB | 0.0 % | 3 | 1 | 2 | 33.3 % | 93.5 % |" in report.to_markdown()
+    assert data["by_snr"]["clean"]["top1_accuracy"] == 1.0
 
 
 def test_wer_and_cer_ignore_case_and_punctuation() -> None:
@@ -350,6 +353,7 @@ def test_djtui_eval_end_to_end_on_spoken_commands(tmp_path: Path, speak, capsys:
     assert result["false_accepts_per_hour"] is not None
     assert result["latency"]["p50"] > 0 and "asr" in result["latency"]["stages"]
     assert result["engine"].startswith("whisper")
+    assert result["top1_accuracy"] >= result["by_snr"]["clean"]["accuracy"] / 2
     assert plot.read_bytes()[:4] == b"\x89PNG"
     out = capsys.readouterr().out
     assert "command acceptance" in out and "20 dB" in out
