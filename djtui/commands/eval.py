@@ -65,9 +65,17 @@ def run(args: argparse.Namespace) -> int:
     if args.negatives and not negatives:
         raise DjtuiError(f"no audio files in {' '.join(args.negatives)}", "give WAV, FLAC or OGG files or folders of them")
 
+    from djtui.core.context import default_context, load_context
+
+    path = args.context or config.resolver.context
+    context = load_context(path) if path else default_context()
+    if unknown := sorted({label.intent for label in labels if label.intent and label.intent not in context.intents}):
+        raise DjtuiError(f"the labels use intents context '{context.name}' does not have: {', '.join(unknown[:5])}",
+                         "give the context the audio was labelled for with --context")
+
     console = Console()
     with console.status("loading models…"):
-        recognizer, engine = _recognizer(config, args.context)
+        recognizer, engine = _recognizer(config, context)
     decider = _decider(config)
     trials, found = _measure(console, recognizer, decider, labels, conditions, noise, negatives, config, args)
     report = evaluate.score(trials, found, engine=engine,
@@ -89,16 +97,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recognizer(config: Any, context_path: str | None) -> tuple[Any, str]:
+def _recognizer(config: Any, context: Any) -> tuple[Any, str]:
     """The live pipeline's recognizer (ASR, resolver, acoustic rescoring), loaded once."""
     from djtui.core.asr import load_engine
-    from djtui.core.context import default_context, load_context
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer
     from djtui.core.resolve import Resolver
 
-    path = context_path or config.resolver.context
-    context = load_context(path) if path else default_context()
     engine = load_engine(config.asr)
     engine.warm_up()
     resolver = Resolver(context, embedding_model=config.resolver.embedding_model,

@@ -297,6 +297,10 @@ def test_eval_refuses_snrs_without_noise_and_missing_audio(tmp_path: Path, capsy
     assert "--snr needs noise" in capsys.readouterr().err
     assert main(["eval", "--labels", str(labels)]) == 2
     assert "labelled audio file(s) not found" in capsys.readouterr().err
+    sf.write(tmp_path / "gone.wav", np.zeros(1600, np.float32), 16000)
+    coffee = _write_labels(tmp_path, {"gone.wav": {"intent": "orderDrink", "slots": {}}})
+    assert main(["eval", "--labels", str(coffee)]) == 2  # the default DJ context has no orderDrink
+    assert "intents context 'dj' does not have: orderDrink" in capsys.readouterr().err
 
 
 TINY_CONTEXT = """\
