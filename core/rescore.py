@@ -23,12 +23,26 @@ Fusion, per candidate ``i`` (one per command; a command's best-scoring phrasing 
 - fit ``f_i = exp(min(0, a_i − a_ref))``, with ``a_ref`` the same score of the engine's own
   free transcript: a likelihood ratio against the best unconstrained reading. 1 when the
   audio supports the sentence as well as anything the model could say.
-- confidence ``= p_i · max(t_i, f_i)``. The posterior alone sums to one over whatever the
-  candidates are, so noise would still get a confident winner; scaling by the absolute
-  support (the transcript or the audio) keeps out-of-grammar speech low, so the safety
-  layer's ``min_confidence`` and ``min_margin`` keep their meaning.
+- confidence ``= p_i · max(t_i, f_i)^γ``. The posterior alone sums to one over whatever
+  the candidates are, so noise would still get a confident winner; scaling by the
+  absolute support (the transcript or the audio) keeps out-of-grammar speech low, so the
+  safety layer's ``min_confidence`` and ``min_margin`` keep their meaning. ``γ = 0.5``
+  softens it: at ``γ = 1`` right readings of noisy speech fell under 0.6 too often.
 
-``w`` and ``τ`` are defaults per engine, to be tuned by ``djtui eval`` on labelled takes.
+Whisper's defaults (``w = 0.9``, ``τ = 0.3``, ``γ = 0.5``, 8 grammar alternatives) were
+chosen on the 100 real coffee orders of ``coffee-dev`` (Whisper tiny.en, kitchen noise;
+accepted = confidence ≥ 0.6 and margin ≥ 0.08, the safety defaults):
+
+===========  ==========================  ==========================
+SNR          text only: right / wrong    rescored: right / wrong
+===========  ==========================  ==========================
+6 dB         77 / 8                      78 / 2
+12 dB        85 / 3                      83 / 1
+clean        95 / 2                      98 / 1
+===========  ==========================  ==========================
+
+Top-1 at 6 dB: 89 % rescored (the resolver alone: 85 %, on another draw of the noise). wav2vec2's defaults are not tuned yet (no
+trained model to tune them on); ``djtui eval`` can.
 """
 
 from __future__ import annotations
@@ -147,13 +161,14 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 class Rescorer:
     """Rescores candidates for one engine. ``weight`` (``w``): how much the audio counts
     against the text score, 0..1; ``temperature`` (``τ``): per-token log-likelihood
-    spread; ``text_floor`` (``ε``): smoothing of the text score. ``None`` takes the
-    engine's default."""
+    spread; ``text_floor`` (``ε``): smoothing of the text score; ``support_exponent``
+    (``γ``): how much absolute support scales the confidence. ``None`` takes the engine's
+    default."""
 
-    DEFAULTS = {"wav2vec2": (0.6, 0.5), "whisper": (0.5, 1.0)}
+    DEFAULTS = {"wav2vec2": (0.8, 0.5), "whisper": (0.9, 0.3)}
 
     def __init__(self, engine: AsrEngine, weight: float | None = None, temperature: float | None = None,
-                 text_floor: float = 0.05) -> None:
+                 text_floor: float = 0.05, support_exponent: float = 0.5) -> None:
         if not isinstance(engine, (Wav2Vec2Engine, WhisperEngine)):
             raise TypeError(f"no acoustic scorer for engine {engine!r}")
         self.engine = engine
@@ -161,6 +176,7 @@ class Rescorer:
         self.weight = default_weight if weight is None else weight
         self.temperature = default_temperature if temperature is None else temperature
         self.text_floor = text_floor
+        self.support_exponent = support_exponent
 
     def acoustic_scores(self, result: AsrResult, sentences: Sequence[str]) -> np.ndarray:
         """Per-token acoustic log-likelihood of each sentence given the utterance."""
@@ -180,7 +196,7 @@ class Rescorer:
         log-likelihoods and the free transcript's (see the module docstring)."""
         posterior = _softmax((1 - self.weight) * np.log(text + self.text_floor) + self.weight * acoustic / self.temperature)
         fit = np.exp(np.minimum(0.0, np.where(np.isfinite(acoustic), acoustic, -1e9) - reference))
-        return posterior * np.maximum(text, fit), fit
+        return posterior * np.maximum(text, fit) ** self.support_exponent, fit
 
     def rescore(self, result: AsrResult, candidates: Sequence[Candidate],
                 extra_sentences: Iterable[Sentence] = (), k: int = 5) -> list[Candidate]:
