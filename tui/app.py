@@ -71,8 +71,17 @@ class DjtuiApp(App[int]):
         for name in theme_names():
             self.register_theme(load_theme(name))
         wanted = theme or self.config.ui.theme
-        self._theme_problem = None if wanted in theme_names() else wanted
-        self.theme = wanted if wanted in theme_names() else DEFAULT_THEME
+        self._theme_problem: str | None = None
+        if wanted.endswith(".toml"):  # a theme file of the DJ's own
+            try:
+                custom = load_theme(wanted)
+                self.register_theme(custom)
+                wanted = custom.name
+            except DjtuiError as exc:
+                self._theme_problem = exc.message
+        elif wanted not in theme_names():
+            self._theme_problem = f"unknown theme {wanted!r}"
+        self.theme = DEFAULT_THEME if self._theme_problem else wanted
         self.set_reactive(DjtuiApp.armed, self.config.safety.armed_at_start)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -82,7 +91,7 @@ class DjtuiApp(App[int]):
         if self._startup_error is not None:
             self.show_error(self._startup_error)
         if self._theme_problem:
-            self.notify(f"unknown theme {self._theme_problem!r}; using {DEFAULT_THEME}",
+            self.notify(f"{self._theme_problem}; using {DEFAULT_THEME}",
                         title="Theme", severity="warning")
 
     # --- errors ---------------------------------------------------------------------------

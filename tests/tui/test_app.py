@@ -142,8 +142,27 @@ async def test_each_theme_applies(make_app, name: str) -> None:
 async def test_the_theme_flag_beats_the_config(make_app) -> None:
     config = Config()
     config.ui.theme = "mono"
-    async with make_app(config).run_test() as _:
-        pass
+    app = make_app(config)
+    async with app.run_test():
+        assert app.theme == "mono"
     app = make_app(config, theme="stage")
     async with app.run_test():
         assert app.theme == "stage"
+
+
+async def test_a_theme_file_of_ones_own(make_app, tmp_path) -> None:
+    path = tmp_path / "club.toml"
+    path.write_text('primary = "#ff00ff"\n', encoding="utf-8")
+    app = make_app(theme=str(path))
+    async with app.run_test():
+        assert app.theme == "club"
+
+
+async def test_an_unknown_theme_in_the_config_falls_back_with_a_warning(make_app) -> None:
+    config = Config()
+    config.ui.theme = "neon"
+    app = make_app(config)
+    async with app.run_test():
+        assert app.theme == "booth"
+        [note] = list(app._notifications)
+        assert "unknown theme 'neon'" in note.message

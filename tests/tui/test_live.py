@@ -27,6 +27,7 @@ def whisper():
     return WhisperEngine(threads=1)
 
 
+@pytest.mark.slow  # loads Whisper and the sentence embeddings
 async def test_a_spoken_command_shows_transcript_top5_verdict_and_what_was_sent(make_app, wav_of, whisper) -> None:
     host = FixedHost(microphone_file=wav_of("play deck one"), engine=whisper, decks_paused=True)
     app = make_app(Config(), host=host)
