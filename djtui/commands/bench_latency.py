@@ -227,7 +227,7 @@ def _open_midi(config: Any) -> tuple[Any, str]:
     try:
         port = MidiOut(config.midi, port="djtui bench", virtual=True)
     except DjtuiError as exc:
-        return None, f"not measured: {exc.message}"
+        return None, f"not measured: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
     return port, "sent on virtual port 'djtui bench'"
 
 
