@@ -139,9 +139,9 @@ _VOWELS = frozenset("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())
 def boundaries(words: list[str] | tuple[str, ...]) -> list[int]:
     """Offsets in ``code(words)`` where a word or a syllable starts, plus the end.
 
-    A syllable starts one consonant before each vowel after a word's first
-    (``playback`` -> play|back): a cheap onset rule, enough to let a merged word be
-    matched as two.
+    Inside a word, a boundary goes before each later vowel and before the consonant
+    preceding it: ``playback`` -> play|back, ``lupate`` -> lup|ate as well as lu|pate
+    ("loop eight"). Cheap, and enough to let a merged word be matched as two.
     """
     offsets = [0]
     position = 0
@@ -149,8 +149,8 @@ def boundaries(words: list[str] | tuple[str, ...]) -> list[int]:
         phones = word_phonemes(word)
         vowels = [i for i, p in enumerate(phones) if p in _VOWELS]
         for previous, vowel in zip(vowels, vowels[1:]):
-            onset = max(previous + 1, vowel - 1)
-            offsets.append(position + 2 * onset)
+            for cut in sorted({max(previous + 1, vowel - 1), vowel}):
+                offsets.append(position + 2 * cut)
         position += 2 * len(phones)
         if offsets[-1] != position:
             offsets.append(position)
