@@ -9,11 +9,13 @@ from typing import Any
 from djtui.core.errors import DjtuiError
 
 HELP = "fine-tune a wav2vec2 model on recorded or synthetic takes"
+# Mirrors training.finetune (DEFAULT_BASE, SCRATCH_SIZES), which is not imported here so
+# that `djtui --help` stays free of numpy and torch; a test keeps them in step.
+DEFAULT_BASE = "facebook/wav2vec2-base-960h"
+SCRATCH_SIZES = ("tiny", "small")
 
 
 def register(subparsers: Any) -> None:
-    from djtui.training.finetune import DEFAULT_BASE, SCRATCH_SIZES
-
     p = subparsers.add_parser(
         "train", help=HELP,
         description=HELP + ". The output folder is the model (djtui listen --model OUTPUT) and holds "

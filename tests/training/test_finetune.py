@@ -128,3 +128,11 @@ def test_fine_tuning_a_local_base_freezes_its_feature_encoder(synthetic_set, tin
     assert not torch.equal(before.lm_head.weight, after.lm_head.weight)
     vocab = Wav2Vec2Processor.from_pretrained(tmp_path).tokenizer.get_vocab()
     assert vocab == Wav2Vec2Processor.from_pretrained(tiny_wav2vec2).tokenizer.get_vocab()
+
+
+def test_the_cli_offers_what_training_knows():
+    from djtui.commands import train as command
+    from djtui.training import finetune
+
+    assert command.DEFAULT_BASE == finetune.DEFAULT_BASE
+    assert command.SCRATCH_SIZES == tuple(finetune.SCRATCH_SIZES)
