@@ -1,19 +1,30 @@
 """``djtui bench latency``: from the endpoint decision to MIDI sent, per stage.
 
-Spoken DJ commands are synthesized (espeak-ng and Piper, alternating), framed like the
-endpointer's utterances (200 ms pre-roll, 100 ms tail), and each goes through the real
-path: ASR → resolver → acoustic rescoring → safety gate → MIDI send on a virtual port
-named ``djtui bench`` (never the port Rekordbox listens to). Every clip's best reading is
-sent, approved or not, so every total includes one MIDI send. The VAD hang-over comes
-before the endpoint decision and is reported on its own.
+Spoken DJ commands are synthesized (espeak-ng and Piper, alternating) and played, in
+real time, into the live :class:`~djtui.core.pipeline.Pipeline`, each followed by
+silence longer than the VAD hang-over, as a DJ would say them: the pipeline's own
+threads run the VAD and endpointer, transcribe the draft during the hang-over, and hand
+the utterance to ASR → resolver → acoustic rescoring → safety gate → MIDI send on a
+virtual port named ``djtui bench`` (never the port Rekordbox listens to). The numbers are
+the pipeline's :class:`~djtui.core.pipeline.Trace`: ``total_ms`` from the endpoint
+decision to the MIDI send returning, ``stages['asr']`` the wait for the draft's ASR
+after the endpoint. The hang-over itself comes before the endpoint and is reported on
+its own. The next command is played once the last one has been handled.
+
+The same clips then go through :meth:`Pipeline.handle` with ASR started at the endpoint
+(``asr_at_endpoint``): what the hang-over overlap saves.
+
+The commands are drawn from the context's safe, stateless intents and the bench's
+safety gate is armed with no thresholds, so a command heard right is sent (``sent``
+says how many were): every total then includes one real MIDI send.
 
 Wall-clock time is what a DJ waits, but on a shared machine it measures the neighbours
-too (and more than one torch thread on busy cores is several times slower than one).
-The CPU time the process spent per command is reported beside it (``total_cpu``); with
-``--threads 1`` it is the latency on an otherwise idle core.
+too. The CPU time the process spent per command (VAD over the clip, ASR, everything up
+to the MIDI send) is reported beside it (``total_cpu``), with the load average.
 
 A wav2vec2-base-sized model costs the same with random weights, so without the hub
-checkpoint (offline) the benchmark builds one from the base configuration and says so.
+checkpoint (offline) the benchmark builds one from the base configuration and says so;
+its transcripts are noise, so the stages after ASR are given the spoken sentence.
 """
 
 from __future__ import annotations
@@ -25,7 +36,9 @@ import os
 import random
 import statistics
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,15 +48,21 @@ import numpy as np
 from djtui.core.errors import DjtuiError
 
 STAGES = ("asr", "resolve", "rescore", "safety", "midi")
+SAMPLE_RATE = 16000
 PRE_ROLL_S = 0.2
 TAIL_S = 0.1
+LEAD_IN_S = 0.4
+"""Silence before each spoken command in the live stream (fills the endpointer's pre-roll)."""
+AFTER_HANGOVER_S = 0.3
+"""Silence after the hang-over has run out, so every command reaches its endpoint."""
 
 
 def add_parser(bench_subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = bench_subparsers.add_parser(
         "latency", help="endpoint-to-MIDI latency per stage (ASR, resolve, rescore, safety, MIDI)",
-        description="Feed synthesized DJ commands through ASR, resolver, rescoring, safety and a MIDI "
-                    "send; report p50/p95 per stage and in total, from the endpoint decision.")
+        description="Play synthesized DJ commands in real time into the live pipeline (VAD, ASR during the "
+                    "hang-over, resolver, rescoring, safety, a MIDI send); report p50/p95 per stage and in "
+                    "total, from the endpoint decision.")
     parser.add_argument("--asr", choices=("wav2vec2", "whisper", "both"), default="both",
                         help="engine(s) to measure (default both, with their ratio)")
     parser.add_argument("--model", metavar="PATH",
@@ -59,33 +78,54 @@ def add_parser(bench_subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
 
 @dataclass
+class Timings:
+    """Per-command milliseconds: each stage, the total and the process's CPU time."""
+
+    stages: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    totals: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def add(self, trace: Any, cpu_ms: float) -> None:
+        for stage in STAGES:
+            if stage in trace.stages:
+                self.stages[stage].append(trace.stages[stage])
+        self.totals.append(trace.total_ms)
+        self.cpu.append(cpu_ms)
+
+    def summary(self) -> dict[str, Any]:
+        return {"n": len(self.totals), "total": _percentiles(self.totals), "total_cpu": _percentiles(self.cpu),
+                "stages": {s: _percentiles(v) for s, v in self.stages.items() if v}}
+
+
+@dataclass
 class Run:
-    """One engine's measurements: per-stage and total milliseconds per clip."""
+    """One engine's measurements: live (ASR during the hang-over) and with ASR started
+    at the endpoint."""
 
     engine: str
     model: str
     precision: str
+    threads: int
     note: str = ""
-    stages: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
-    totals: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-    audio_s: list[float] = field(default_factory=list)
     midi: str = ""
+    live: Timings = field(default_factory=Timings)
+    at_endpoint: Timings = field(default_factory=Timings)
+    clips: int = 0
+    asr_ahead: int = 0
+    sent: int = 0
+    audio_s: list[float] = field(default_factory=list)
 
     def summary(self, hangover_ms: int) -> dict[str, Any]:
-        # If ASR started when the speech ended instead of at the endpoint decision, the
-        # hang-over would hide it: what the DJ would wait then.
-        speculative = [max(0.0, asr - hangover_ms) + total - asr
-                       for asr, total in zip(self.stages["asr"], self.totals)]
+        live = self.live.summary()
         return {
-            "engine": self.engine, "model": self.model, "precision": self.precision,
-            "note": self.note, "n": len(self.totals),
+            "engine": self.engine, "model": self.model, "precision": self.precision, "threads": self.threads,
+            "note": self.note, **live,
+            "clips": self.clips,
+            "asr_ahead": self.asr_ahead,
+            "sent": self.sent,
             "audio_s_median": round(statistics.median(self.audio_s), 2) if self.audio_s else 0.0,
-            "total": _percentiles(self.totals),
-            "total_cpu": _percentiles(self.cpu),
-            "stages": {s: _percentiles(v) for s, v in self.stages.items() if v},
             "vad_hangover_ms": hangover_ms,
-            "total_if_asr_started_at_speech_end": _percentiles(speculative),
+            "asr_at_endpoint": self.at_endpoint.summary(),
             "midi": self.midi,
             "cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
@@ -103,24 +143,76 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50_ms": round(_percentile(values, 50), 1), "p95_ms": round(_percentile(values, 95), 1)}
 
 
+def sendable_sentences(context: Any, n: int, seed: int = 7) -> list[Any]:
+    """``n`` sentences of ``context`` whose intents send MIDI whatever the decks do (safe,
+    no toggle, no control), so an armed gate sends them; any intents if it has none."""
+
+    def sendable(name: str) -> bool:
+        intent = context.intents[name]
+        return (intent.control is None and intent.action is not None and intent.safety == "safe"
+                and intent.action.toggle is None)
+
+    names = [name for name in context.intents if sendable(name)] or list(context.intents)
+    rng = random.Random(seed)
+    return [context.sample(1, rng, intent=rng.choice(names))[0] for _ in range(n)]
+
+
 def synthesize_clips(context: Any, n: int, seed: int = 7) -> list[tuple[str, np.ndarray]]:
-    """``n`` commands of ``context`` spoken by espeak-ng and Piper in turn, framed like the
-    endpointer's utterances."""
+    """``n`` commands of ``context`` spoken by espeak-ng and Piper in turn (speech only)."""
     from djtui.training import tts
 
-    rng = random.Random(seed)
     voices = [("en-us", None), ("en-gb", "m3"), ("en-us", "f2")]
     clips = []
-    for i, sentence in enumerate(context.sample(n, rng)):
+    for i, sentence in enumerate(sendable_sentences(context, n, seed)):
         if i % 2:
             speech = tts.piper(sentence.text)
         else:
             voice, variant = voices[(i // 2) % len(voices)]
             speech = tts.espeak(sentence.text, voice=voice, variant=variant)
-        audio = np.concatenate([np.zeros(int(PRE_ROLL_S * tts.SAMPLE_RATE), np.float32), speech,
-                                np.zeros(int(TAIL_S * tts.SAMPLE_RATE), np.float32)])
-        clips.append((sentence.text, audio))
+        clips.append((sentence.text, np.asarray(speech, dtype=np.float32)))
     return clips
+
+
+def _silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+
+
+class SpokenCommands:
+    """An :class:`~djtui.core.audio.AudioSource` that plays ``clips`` one after another
+    in real time, each with ``lead_in_s`` of silence before it and ``trailing_s`` after,
+    and waits (up to ``timeout_s``) for ``handled`` before the next: a DJ who speaks the
+    next command once the last one has been dealt with. ``on_clip(index, sentence)`` is
+    called as each clip starts."""
+
+    def __init__(self, clips: list[tuple[str, np.ndarray]], lead_in_s: float, trailing_s: float,
+                 handled: threading.Event, on_clip: Any, block: int = 512, timeout_s: float = 30.0) -> None:
+        self.clips = clips
+        self.lead_in = _silence(lead_in_s)
+        self.trailing = _silence(trailing_s)
+        self.handled = handled
+        self.on_clip = on_clip
+        self.block = block
+        self.timeout_s = timeout_s
+        self._closed = threading.Event()
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        block_s = self.block / SAMPLE_RATE
+        for index, (sentence, speech) in enumerate(self.clips):
+            audio = np.concatenate([self.lead_in, speech, self.trailing])
+            self.handled.clear()
+            self.on_clip(index, sentence)
+            started = time.monotonic()
+            for emitted, at in enumerate(range(0, len(audio) - self.block + 1, self.block)):
+                if self._closed.is_set():
+                    return
+                delay = started + emitted * block_s - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                yield audio[at:at + self.block]
+            self.handled.wait(self.timeout_s)
+
+    def close(self) -> None:
+        self._closed.set()
 
 
 def save_random_base_wav2vec2(folder: Path) -> Path:
@@ -169,55 +261,71 @@ def _wav2vec2_engines(model: str | None, precisions: list[str], threads: int, sc
     return engines
 
 
-def _measure(engine: Any, precision: str, note: str, clips: list[tuple[str, np.ndarray]], context: Any,
-             config: Any, midi_out: Any, midi_note: str) -> Run:
-    from djtui.commands._shared import resolver_for
-    from djtui.core.midi import command_for
-    from djtui.core.recognize import Recognizer
-    from djtui.core.rescore import Rescorer
-    from djtui.core.safety import SafetyGate
+def _hear_as_spoken(engine: Any) -> dict[str, str]:
+    """Make ``engine`` (random weights) report the sentence being spoken as its
+    transcript, its compute untouched; the returned dict's ``"sentence"`` sets it."""
+    spoken = {"sentence": ""}
+    transcribe = engine.transcribe
 
-    resolver = resolver_for(context, config)
-    resolver.warm_up()
-    engine.warm_up()
-    recognizer = Recognizer(engine, resolver, Rescorer(engine))
-    gate = SafetyGate(context, config.safety)
-    gate.arm()
-    run = Run(engine.name, engine.model_id, precision, note, midi=midi_note)
-    recognizer.understand(clips[0][1])  # the first pass pays for lazy set-up; not counted
-    random_weights = "random weights" in engine.model_id
-    for sentence, audio in clips:
-        endpoint, cpu_start = time.perf_counter(), time.process_time()
-        if random_weights:
-            # The noise it transcribes would time the resolver on garbage: the stages after
-            # ASR get the spoken sentence, as a trained model would hear it.
-            started = time.perf_counter()
-            heard = engine.transcribe(audio)
-            asr_ms = (time.perf_counter() - started) * 1000
-            understanding = recognizer.understand_result(dataclasses.replace(heard, text=sentence), asr_ms)
-        else:
-            understanding = recognizer.understand(audio)
-        started = time.perf_counter()
-        verdict = gate.judge(understanding.candidates)
-        safety_ms = (time.perf_counter() - started) * 1000
-        command = verdict.command
-        if command is None and understanding.best is not None:
-            intent = context.intents.get(understanding.best.intent)
-            if intent is not None and intent.action is not None:
-                try:
-                    command = command_for(intent, understanding.best.slots)
-                except DjtuiError:
-                    command = None
-        started = time.perf_counter()
-        if midi_out is not None and command is not None:
-            midi_out.send(command)
-        midi_ms = (time.perf_counter() - started) * 1000
-        total = (time.perf_counter() - endpoint) * 1000
-        run.cpu.append((time.process_time() - cpu_start) * 1000)
-        for stage, ms in {**understanding.timings, "safety": safety_ms, "midi": midi_ms}.items():
-            run.stages[stage].append(ms)
-        run.totals.append(total)
-        run.audio_s.append(len(audio) / 16000)
+    def transcribe_as_spoken(audio: np.ndarray) -> Any:
+        return dataclasses.replace(transcribe(audio), text=spoken["sentence"])
+
+    engine.transcribe = transcribe_as_spoken
+    return spoken
+
+
+def bench_config(config: Any) -> Any:
+    """``config`` always listening, with the safety gate armed and every threshold open,
+    so each command heard right is sent and timed through the MIDI send; all the gate's
+    code still runs."""
+    safety = dataclasses.replace(config.safety, armed_at_start=True, min_confidence=0.0, min_margin=0.0,
+                                 cooldown_ms=0, max_commands_per_minute=1_000_000, grammar_floor=0.0)
+    audio = dataclasses.replace(config.audio, trigger="always")
+    return dataclasses.replace(config, audio=audio, safety=safety)
+
+
+def _measure(engine: Any, precision: str, threads: int, note: str, clips: list[tuple[str, np.ndarray]],
+             context: Any, config: Any, midi_out: Any, midi_note: str) -> Run:
+    from djtui.core.pipeline import Pipeline, Trace
+    from djtui.core.vad import Utterance
+
+    spoken = _hear_as_spoken(engine) if "random weights" in engine.model_id else {"sentence": ""}
+    pipeline = Pipeline(config, context=context, engine=engine, midi_out=midi_out, dry_run=midi_out is None,
+                        session_log=False)
+    run = Run(engine.name, engine.model_id, precision, threads, note, midi=midi_note, clips=len(clips))
+    handled = threading.Event()
+    cpu_at_clip = [time.process_time()]
+
+    def on_clip(index: int, sentence: str) -> None:
+        spoken["sentence"] = sentence
+        cpu_at_clip[0] = time.process_time()
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, Trace):
+            run.live.add(event, (time.process_time() - cpu_at_clip[0]) * 1000)
+            run.asr_ahead += event.asr_ahead
+            run.sent += event.sent
+            handled.set()
+
+    def handle_at_endpoint(sentence: str, speech: np.ndarray) -> Any:
+        spoken["sentence"] = sentence
+        audio = np.concatenate([_silence(PRE_ROLL_S), speech, _silence(TAIL_S)])  # as the endpointer cuts it
+        return pipeline.handle(Utterance(audio, PRE_ROLL_S, PRE_ROLL_S + len(speech) / SAMPLE_RATE,
+                                         time.perf_counter()))
+
+    try:
+        handle_at_endpoint(*clips[0])  # the first pass pays for lazy set-up; not counted
+        for sentence, speech in clips:
+            cpu = time.process_time()
+            trace = handle_at_endpoint(sentence, speech)
+            run.at_endpoint.add(trace, (time.process_time() - cpu) * 1000)
+            run.audio_s.append(len(speech) / SAMPLE_RATE)
+        pipeline.subscribe(on_event)
+        trailing_s = config.vad.hangover_ms / 1000 + AFTER_HANGOVER_S
+        pipeline.start(SpokenCommands(clips, LEAD_IN_S, trailing_s, handled, on_clip))
+        pipeline.wait(timeout=60 + 30 * len(clips))
+    finally:
+        pipeline.stop()
     return run
 
 
@@ -227,7 +335,7 @@ def _open_midi(config: Any) -> tuple[Any, str]:
     try:
         port = MidiOut(config.midi, port="djtui bench", virtual=True)
     except DjtuiError as exc:
-        return None, f"not measured: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
+        return None, f"not measured (dry run): {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
     return port, "sent on virtual port 'djtui bench'"
 
 
@@ -237,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.clips < 1:
         raise DjtuiError("--clips must be at least 1", "e.g. --clips 30")
-    config = config_for(args)
+    config = bench_config(config_for(args))
     context = context_for(args, config)
     threads = args.threads or config.asr.threads
     hangover_ms = config.vad.hangover_ms
@@ -249,12 +357,12 @@ def run(args: argparse.Namespace) -> int:
             if args.asr in ("wav2vec2", "both"):
                 precisions = ["int8", "fp32"] if args.precision == "both" else [args.precision]
                 for engine, note in _wav2vec2_engines(args.model, precisions, threads, Path(scratch)):
-                    runs.append(_measure(engine, "int8" if engine.quantized else "fp32", note, clips, context,
-                                         config, midi_out, midi_note))
+                    runs.append(_measure(engine, "int8" if engine.quantized else "fp32", threads, note, clips,
+                                         context, config, midi_out, midi_note))
                     del engine
             if args.asr in ("whisper", "both"):
                 engine = WhisperEngine(threads=threads)
-                runs.append(_measure(engine, "int8", "", clips, context, config, midi_out, midi_note))
+                runs.append(_measure(engine, "int8", threads, "", clips, context, config, midi_out, midi_note))
     finally:
         if midi_out is not None:
             midi_out.close()
@@ -278,31 +386,34 @@ def _ratio(summaries: list[dict[str, Any]]) -> dict[str, float] | None:
     return {q: round(whisper[0]["total"][q] / max(fastest["total"][q], 1e-9), 2) for q in ("p50_ms", "p95_ms")}
 
 
+def _cell(percentiles: dict[str, float]) -> str:
+    return f"{percentiles['p50_ms']:.0f} / {percentiles['p95_ms']:.0f}"
+
+
 def _print_table(summaries: list[dict[str, Any]], ratio: dict[str, float] | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"endpoint → MIDI latency, ms (p50 / p95), {summaries[0]['n']} spoken commands, "
-                        f"median {summaries[0]['audio_s_median']} s")
+    first = summaries[0]
+    table = Table(title=f"endpoint → MIDI latency, ms (p50 / p95), live pipeline, {first['clips']} spoken "
+                        f"commands, median {first['audio_s_median']} s")
     table.add_column("engine")
-    for column in (*STAGES, "total", "if ASR at speech end"):
+    for column in ("asr wait", "resolve", "rescore", "safety", "midi", "total", "cpu", "ASR at endpoint"):
         table.add_column(column, justify="right")
     for s in summaries:
-        cells = [f"{s['stages'][st]['p50_ms']:.0f} / {s['stages'][st]['p95_ms']:.0f}" if st in s["stages"] else "-"
-                 for st in STAGES]
-        speculative = s["total_if_asr_started_at_speech_end"]
-        table.add_row(f"{s['engine']} {s['precision']}\n{s['model']}", *cells,
-                      f"[bold]{s['total']['p50_ms']:.0f} / {s['total']['p95_ms']:.0f}[/]",
-                      f"{speculative['p50_ms']:.0f} / {speculative['p95_ms']:.0f}")
+        cells = [_cell(s["stages"][st]) if st in s["stages"] else "-" for st in STAGES]
+        table.add_row(f"{s['engine']} {s['precision']}, {s['threads'] or 'all'} thr\n{s['model']}", *cells,
+                      f"[bold]{_cell(s['total'])}[/]", _cell(s["total_cpu"]), _cell(s["asr_at_endpoint"]["total"]))
     console.print(table)
-    console.print(f"VAD hang-over before the endpoint decision: {summaries[0]['vad_hangover_ms']} ms (not in the totals)")
-    console.print(f"MIDI: {summaries[0]['midi']}")
-    console.print(f"CPU: {summaries[0]['cpus']} cores, load average {summaries[0]['load_avg_1m']} at the end. Other "
-                  "work on the machine inflates every number; with --threads 1 the CPU time per command "
-                  "(" + ", ".join(f"{s['engine']} {s['precision']} {s['total_cpu']['p50_ms']:.0f} / "
-                                  f"{s['total_cpu']['p95_ms']:.0f} ms" for s in summaries)
-                  + ") is what it takes on an idle core")
+    heard = (f"{s['engine']} {s['precision']}: {s['n']}/{s['clips']} heard, {s['asr_ahead']} with ASR during "
+             f"the hang-over, {s['sent']} sent" for s in summaries)
+    console.print("Utterances: " + "; ".join(heard))
+    console.print(f"VAD hang-over before the endpoint decision: {first['vad_hangover_ms']} ms (not in the totals)")
+    console.print(f"MIDI: {first['midi']}")
+    console.print(f"CPU: {first['cpus']} cores, load average {summaries[-1]['load_avg_1m']} at the end; 'cpu' is "
+                  "this process's CPU time per command (VAD, ASR, all stages). Other work on the machine "
+                  "inflates the wall-clock numbers.")
     for note in dict.fromkeys(s["note"] for s in summaries if s["note"]):
         console.print(f"note: {note}")
     if ratio:
