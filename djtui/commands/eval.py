@@ -160,22 +160,21 @@ def _print(console: Any, report: Any) -> None:
     pct = evaluate.percent
     data = report.to_dict()
     has_wer = data["wer"] is not None
+    rows = report.rows()
+    has_rhino = any(r["rhino"] is not None for r in rows)
     table = Table(title=f"command acceptance — {report.engine}", title_justify="left")
-    for name, justify in (("condition", "left"), ("accuracy", "right"), ("n", "right"), ("rejected", "right"),
-                          ("misunderstood", "right"), ("top-1", "right"), ("Rhino", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    if has_wer:
-        table.add_column("WER", justify="right")
-    for name, row in report.by_snr.items():
-        rhino = evaluate.RHINO_BY_SNR.get(float(name)) if name != evaluate.CLEAN else None  # type: ignore[call-overload]
-        cells = [name if name == evaluate.CLEAN else f"{name} dB", pct(row["accuracy"]), str(row["n"]),
-                 str(row["rejected"]), str(row["misunderstood"]), pct(row.get("top1_accuracy")), pct(rhino) if rhino else ""]
+    columns = ["condition", "accuracy", "n", "rejected", "misunderstood", "top-1"]
+    columns += (["Rhino"] if has_rhino else []) + (["WER"] if has_wer else [])
+    for name in columns:
+        table.add_column(name, justify="left" if name == "condition" else "right")
+    for r in rows:
+        cells = [r["condition"], pct(r["accuracy"]), str(r.get("n", "")), str(r.get("rejected", "")),
+                 str(r.get("misunderstood", "")), pct(r.get("top1_accuracy"))]
+        if has_rhino:
+            cells.append(pct(r["rhino"]) if r["rhino"] is not None else "")
         if has_wer:
-            cells.append(pct(row.get("wer")))
-        table.add_row(*cells)
-    if report.noisy_accuracy is not None:
-        table.add_row("mean of SNRs", pct(report.noisy_accuracy), "", "", "", "",
-                      pct(evaluate.PUBLISHED_NOISY_ACCURACY["Picovoice Rhino"]), *([""] if has_wer else []), style="bold")
+            cells.append(pct(r.get("wer")))
+        table.add_row(*cells, style="bold" if r.get("mean") else None)
     console.print(table)
     console.print("top-1: the best reading is right, accepted or not (what thresholds cost)", style="dim")
     because = ", ".join(f"{n} {why}" for why, n in data["rejected_because"].items())

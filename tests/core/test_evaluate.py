@@ -204,6 +204,7 @@ def test_score_counts_by_condition_and_lists_confusions() -> None:
     assert data["latency"]["stages"]["asr"]["p50"] == pytest.approx(225.0)
     assert data["wer"] is None and data["false_accepts_per_hour"] is None
     assert "| 6 dB | 0.0 % | 3 | 1 | 2 | 33.3 % | 93.5 % |" in report.to_markdown()
+    assert "| **mean of SNRs** | **16.7 %** |  |  |  | 41.7 % |  |" in report.to_markdown()  # not all benchmark SNRs: no Rhino mean
     assert data["by_snr"]["clean"]["top1_accuracy"] == 1.0
 
 
