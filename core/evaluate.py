@@ -719,6 +719,11 @@ def plot_accuracy(report: Report, path: str | Path, title: str = "") -> Path:
             xs, ys = zip(*sorted(noisy))
             ax.plot(xs, [100 * y for y in ys], "-o", color="#d9480f", label=f"djtui ({report.engine})")
             ax.set_xticks(sorted(set(xs) | set(snrs)))
+            top1 = sorted((float(k), v["top1_accuracy"]) for k, v in report.by_snr.items()
+                          if k != CLEAN and v.get("top1_accuracy") is not None)
+            if top1:
+                ax.plot([x for x, _ in top1], [100 * y for _, y in top1], "--", color="#d9480f", alpha=0.45,
+                        linewidth=1, label="djtui top-1, before the confidence thresholds")
         if CLEAN in report.by_snr and report.by_snr[CLEAN]["n"]:
             ax.axhline(100 * report.by_snr[CLEAN]["accuracy"], color="#d9480f", linestyle=":", linewidth=1,
                        label="djtui, clean")
