@@ -36,8 +36,11 @@ from djtui.core.grammar import Choice, Seq, Slot, Word
 
 INF = 1e9
 SEMANTIC_SAMPLES_PER_INTENT = 32
-EXACT = 0.97
-"""Phonetic similarity at which a transcript already is a sentence of the grammar."""
+SOUNDS_RIGHT = 0.85
+"""Phonetic similarity above which sentence embeddings are not consulted: meaning can
+only lift a reading above its sound (see ``resolve``), and a garbled transcript this
+close to a grammar sentence is never closer to it in meaning. Skipping them keeps the
+common case free of a ~10 ms embedding."""
 
 
 @dataclass(frozen=True)
@@ -487,7 +490,7 @@ class Resolver:
         meaning: dict[str, float] = {}
         if self.semantic is not None:
             best_cost = min(p.cost for p in parses)
-            if best_cost > (1.0 - EXACT) * len(alignment.code):
+            if best_cost > (1.0 - SOUNDS_RIGHT) * len(alignment.code):
                 meaning = self.semantic.similarity(" ".join(words))
 
         unique: dict[Any, tuple[_Parse, float, float, int]] = {}

@@ -64,23 +64,28 @@ def run_resolve(args: argparse.Namespace) -> int:
     from djtui.core.context import default_context, load_context
 
     config = config_for(args)
+    weights = list(dict.fromkeys([config.resolver.semantic_weight, 0.0]))
     results = []
     for path in [Path(p) for p in args.context] if args.context else _default_contexts():
         context = load_context(path) if path else default_context()
-        resolver = resolver_for(context, config)
         rng = random.Random(1234)
         transcripts = [garble(s.text, rng) for s in context.sample(args.n, rng)]
-        resolver.warm_up()
-        times = []
-        for text in transcripts:
-            start = time.perf_counter()
-            resolver.resolve(text)
-            times.append((time.perf_counter() - start) * 1000)
-        results.append({
-            "context": context.name, "n": len(times), "sentences": context.size(),
-            "p50_ms": round(statistics.median(times), 2), "p95_ms": round(percentile(times, 95), 2),
-            "max_ms": round(max(times), 2),
-        })
+        # With the configured embeddings, and without (grammar and phonemes alone), on the
+        # same transcripts in the same run.
+        for weight in weights:
+            config.resolver.semantic_weight = weight
+            resolver = resolver_for(context, config)
+            resolver.warm_up()
+            times = []
+            for text in transcripts:
+                start = time.perf_counter()
+                resolver.resolve(text)
+                times.append((time.perf_counter() - start) * 1000)
+            results.append({
+                "context": context.name, "semantic_weight": weight, "n": len(times), "sentences": context.size(),
+                "p50_ms": round(statistics.median(times), 2), "p95_ms": round(percentile(times, 95), 2),
+                "max_ms": round(max(times), 2),
+            })
     if args.json:
         print(json.dumps({"bench": "resolve", "results": results}))
         return 0
@@ -88,10 +93,11 @@ def run_resolve(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title="resolve latency (ms, one transcript at a time)")
-    for column in ("context", "sentences", "n", "p50", "p95", "max"):
+    for column in ("context", "sentences", "embeddings", "n", "p50", "p95", "max"):
         table.add_column(column, justify="right" if column != "context" else "left")
     for r in results:
-        table.add_row(r["context"], f"{r['sentences']:,}", str(r["n"]), f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                      f"{r['max_ms']:.1f}")
+        embeddings = f"weight {r['semantic_weight']}" if r["semantic_weight"] else "off"
+        table.add_row(r["context"], f"{r['sentences']:,}", embeddings, str(r["n"]), f"{r['p50_ms']:.1f}",
+                      f"{r['p95_ms']:.1f}", f"{r['max_ms']:.1f}")
     Console().print(table)
     return 0
