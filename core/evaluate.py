@@ -731,7 +731,7 @@ def plot_accuracy(report: Report, path: str | Path, title: str = "") -> Path:
         ax.set_ylabel("command acceptance rate (%)")
         ax.set_title(title or "Speech-to-intent accuracy against noise")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="best", fontsize=8, framealpha=0.9)
         fig.tight_layout()
         return write_atomic(path, lambda f: fig.savefig(f, format="png"))
     finally:
