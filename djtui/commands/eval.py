@@ -16,7 +16,7 @@ def register(subparsers: Any) -> None:
                               "Picovoice's label.json. Accepting uses [safety] min_confidence and min_margin; "
                               "cooldowns, rate limits and deck state are left out.")
     p.add_argument("--context", help="context file the commands belong to (default: the configured one)")
-    p.add_argument("--labels", required=True, help="manifest.jsonl or label.json")
+    p.add_argument("--labels", help="manifest.jsonl or label.json (may be left out with --negatives)")
     p.add_argument("--data", help="folder the labels' audio paths are relative to (default: the labels' folder)")
     p.add_argument("--asr", choices=("auto", "wav2vec2", "whisper"), help="ASR engine (default: [asr] engine)")
     p.add_argument("--model", help="ASR model: wav2vec2 hub id or folder, or a CTranslate2 Whisper folder")
@@ -52,13 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise DjtuiError("--limit must be at least 1", "or leave it out to use every file")
 
-    labels = evaluate.read_labels(args.labels, args.data)[: args.limit]
+    if not args.labels and not args.negatives:
+        raise DjtuiError("nothing to measure", "give --labels (commands) and/or --negatives (audio with no command)")
+    labels = evaluate.read_labels(args.labels, args.data)[: args.limit] if args.labels else []
     if missing := [str(label.path) for label in labels if not label.path.is_file()]:
         raise DjtuiError(f"{len(missing)} labelled audio file(s) not found, e.g. {missing[0]}",
                          "point --data at the folder the labels' paths are relative to")
     snrs = args.snr or (evaluate.BENCHMARK_SNRS if args.noise else [])
     conditions = evaluate.conditions_for(snrs, clean=args.clean)
-    if not conditions:
+    if labels and not conditions:
         raise DjtuiError("nothing to measure: --no-clean without --noise", "add --noise FILE, or drop --no-clean")
     noise = evaluate.NoiseBank.load(evaluate.audio_files(args.noise)) if args.noise else None
     negatives = evaluate.audio_files(args.negatives) if args.negatives else []
@@ -145,7 +147,7 @@ def _measure(console: Any, recognizer: Any, decider: Any, labels: list[Any], con
             if args.segment == "vad":
                 segment, how = evaluate.vad_utterances(config.vad), f"{config.vad.engine} VAD endpointer"
             else:
-                segment, how = evaluate.windows, "2 s windows"
+                segment, how = evaluate.windows, "back-to-back 2 s windows"
             negatives_task = progress.add_task("negative files", total=len(negatives))
             found = evaluate.run_negatives(recognizer, negatives, decider, segment, how,
                                            on_file=lambda *_: step(negatives_task))
@@ -160,6 +162,9 @@ def _print(console: Any, report: Any) -> None:
     pct = evaluate.percent
     data = report.to_dict()
     has_wer = data["wer"] is not None
+    if not report.trials:
+        _print_negatives(console, data)
+        return
     rows = report.rows()
     has_rhino = any(r["rhino"] is not None for r in rows)
     table = Table(title=f"command acceptance — {report.engine}", title_justify="left")
@@ -184,10 +189,6 @@ def _print(console: Any, report: Any) -> None:
         lines.append(f"audio labelled as no command: {data['false_accepts']} accepted")
     if has_wer:
         lines.append(f"WER {pct(data['wer'])}  CER {pct(data['cer'])}")
-    if report.negatives:
-        neg = data["negatives"]
-        lines.append(f"false accepts: {data['false_accepts_per_hour']:.1f} per hour "
-                     f"({neg['false_accepts']} in {neg['utterances']} utterances, {60 * neg['hours']:.1f} min, {neg['segmentation']})")
     if lat := data["latency"]:
         lines.append(f"latency per utterance: p50 {lat['p50']:.0f} ms  p90 {lat['p90']:.0f} ms  p99 {lat['p99']:.0f} ms")
     console.print("\n".join(lines))
@@ -198,3 +199,22 @@ def _print(console: Any, report: Any) -> None:
         for c in report.confusions:
             confusions.add_row(c["field"], c["expected"], c["got"], str(c["count"]))
         console.print(confusions)
+    _print_negatives(console, data)
+
+
+def _print_negatives(console: Any, data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    neg = data.get("negatives")
+    if not neg:
+        return
+    console.print(f"false accepts: {data['false_accepts_per_hour']:.1f} per hour of audio with no command "
+                  f"({neg['false_accepts']} in {neg['utterances']} utterances, {60 * neg['hours']:.1f} min, "
+                  f"cut by {neg['segmentation']})", highlight=False)
+    if neg["examples"]:
+        table = Table(title="false accepts", title_justify="left")
+        for name in ("file", "at", "heard", "command", "score"):
+            table.add_column(name)
+        for fa in neg["examples"][:10]:
+            table.add_row(fa["file"], f"{fa['start_s']:.1f} s", fa["transcript"], fa["command"], f"{fa['score']:.2f}")
+        console.print(table)

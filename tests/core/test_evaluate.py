@@ -293,6 +293,8 @@ def _write_labels(tmp_path: Path, entries: dict[str, dict]) -> Path:
 def test_eval_refuses_snrs_without_noise_and_missing_audio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from djtui.cli import main
 
+    assert main(["eval"]) == 2
+    assert "nothing to measure" in capsys.readouterr().err
     labels = _write_labels(tmp_path, {"gone.wav": {"intent": "play", "slots": {}}})
     assert main(["eval", "--labels", str(labels), "--snr", "6"]) == 2
     assert "--snr needs noise" in capsys.readouterr().err
