@@ -493,11 +493,12 @@ def run_negatives(recognizer: Understands, files: Sequence[Path], decider: Decid
         audio = load_audio(path)
         seconds += audio.size / SAMPLE_RATE
         pieces = segment(audio)
+        where = f"{path.parent.name}/{path.name}"  # song folders often hold files of one name
         for start_s, piece in pieces:
             understanding, decision, _ = _understand(recognizer, piece, decider)
             if decision.candidate is not None:
                 c = decision.candidate
-                accepted.append(FalseAccept(path.name, round(start_s, 2), str(getattr(understanding, "transcript", "")),
+                accepted.append(FalseAccept(where, round(start_s, 2), str(getattr(understanding, "transcript", "")),
                                             command_label(c.intent, dict(c.slots)), float(c.score)))
         count += len(pieces)
         if on_file:
