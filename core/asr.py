@@ -94,6 +94,31 @@ def is_wav2vec2_folder(path: str | Path) -> bool:
         return False
 
 
+def load_wav2vec2(source: str | Path, **model_kwargs: Any) -> tuple[Any, Any]:
+    """``(Wav2Vec2ForCTC, Wav2Vec2Processor)`` from a local folder or a hub id: the one
+    place wav2vec2 is loaded (the live engine and fine-tuning both come here). A folder
+    that won't load, or an id that is not cached and cannot be fetched offline, is a
+    :class:`DjtuiError` saying what to do instead."""
+    from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no loading bars over the TUI
+    local = Path(source).expanduser()
+    try:
+        processor = Wav2Vec2Processor.from_pretrained(str(source))
+        model = Wav2Vec2ForCTC.from_pretrained(str(source), **model_kwargs)
+    except (OSError, ValueError) as exc:
+        if local.exists():
+            raise DjtuiError(f"cannot load the wav2vec2 model in {local}: {exc}",
+                             "point at a folder written by `djtui train` (config.json, weights, vocab.json), "
+                             "or retrain it") from None
+        raise DjtuiError(f"wav2vec2 model {str(source)!r} is not available offline",
+                         "use a folder written by `djtui train`, train one without a base "
+                         "(`djtui train --from-scratch small`), or download it once while online: "
+                         "HF_HUB_OFFLINE=0 djtui listen --asr wav2vec2") from None
+    return model, processor
+
+
 class Wav2Vec2Engine:
     """wav2vec2 with a CTC head (transformers): a hub id or a local folder saved with
     ``save_pretrained`` (model and processor), greedy CTC decoding. ``quantize`` applies
@@ -104,10 +129,7 @@ class Wav2Vec2Engine:
 
     def __init__(self, model: str | Path = DEFAULT_WAV2VEC2, quantize: bool = True, threads: int = 0) -> None:
         import torch
-        from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
-        from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # no loading bars over the TUI
         self.model_id = str(model)
         local = Path(model).expanduser()
         if local.exists():
@@ -120,16 +142,7 @@ class Wav2Vec2Engine:
         else:
             source = self.model_id
         _set_threads(threads)
-        try:
-            self.processor = Wav2Vec2Processor.from_pretrained(source)
-            model_ = Wav2Vec2ForCTC.from_pretrained(source)
-        except (OSError, ValueError) as exc:
-            if local.exists():
-                raise DjtuiError(f"cannot load the wav2vec2 model in {local}: {exc}",
-                                 "retrain it with `djtui train`, or point --model at another folder") from exc
-            raise DjtuiError(f"wav2vec2 model {self.model_id!r} is not available offline",
-                             "train one with `djtui train`, point --model at a local folder, or download "
-                             "it once while online: HF_HUB_OFFLINE=0 djtui listen --asr wav2vec2") from exc
+        model_, self.processor = load_wav2vec2(source)
         model_.eval()
         self.quantized = bool(quantize)
         if quantize:

@@ -209,23 +209,12 @@ def build_scratch_model(size: str, processor: Any) -> Any:
 
 
 def load_base(base: str) -> tuple[Any, Any]:
-    """(model, processor) from a local folder or a hub id, offline-safe: an id that is
-    not cached and cannot be fetched is a :class:`DjtuiError` with what to do instead."""
-    from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+    """(model, processor) from a local folder or a hub id, set up for CTC training;
+    offline-safe (see :func:`djtui.core.asr.load_wav2vec2`)."""
+    from djtui.core.asr import load_wav2vec2
 
-    local = Path(base).expanduser()
-    source = str(local) if local.exists() else base
-    try:
-        processor = Wav2Vec2Processor.from_pretrained(source)
-        model = Wav2Vec2ForCTC.from_pretrained(source, ctc_loss_reduction="mean", ctc_zero_infinity=True,
-                                               layerdrop=0.0, pad_token_id=processor.tokenizer.pad_token_id)
-    except (OSError, ValueError) as exc:
-        if local.exists():
-            raise DjtuiError(f"cannot load a wav2vec2 CTC model from {local}: {exc}",
-                             "point --base at a folder written by save_pretrained (config.json, weights, vocab.json)") from None
-        raise DjtuiError(f"cannot load base model {base!r}: not in the local model cache and the hub is unreachable or offline",
-                         "download it once with network access (HF_HUB_OFFLINE=0), pass a local folder with --base, "
-                         "or train without a base: --from-scratch small") from None
+    model, processor = load_wav2vec2(base, ctc_loss_reduction="mean", ctc_zero_infinity=True, layerdrop=0.0)
+    model.config.pad_token_id = processor.tokenizer.pad_token_id
     return model, processor
 
 

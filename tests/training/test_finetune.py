@@ -100,7 +100,7 @@ def test_bad_inputs_are_clear_errors(synthetic_set, tmp_path):
     broken.write_text(json.dumps(row) + "\n")
     with pytest.raises(DjtuiError, match="gone.wav is missing"):
         train(TrainConfig(data=broken, output=tmp_path / "out", from_scratch="tiny"))
-    with pytest.raises(DjtuiError, match="not in the local model cache"):
+    with pytest.raises(DjtuiError, match="is not available offline"):
         train(TrainConfig(data=synthetic_set, output=tmp_path / "out", base="nobody/no-such-model", accuracy=False))
 
 
