@@ -146,9 +146,9 @@ def test_panic_disarms(whisper) -> None:
 
 
 def test_listen_prints_one_json_line_per_utterance(spoken_file, config_file, capsys) -> None:
-    """With no feedback from Rekordbox, "play" on a deck waits for "confirm" ("do it")."""
+    """With no feedback from Rekordbox, "play" on a deck waits for "confirm"."""
     command, _ = sf.read(spoken_file(), dtype="float32")
-    confirm, _ = sf.read(spoken_file("do it", "confirm.wav"), dtype="float32")
+    confirm, _ = sf.read(spoken_file("confirm", "confirm.wav"), dtype="float32")
     both = spoken_file().with_name("both.wav")
     sf.write(both, np.concatenate([command, confirm]), SAMPLE_RATE)
 

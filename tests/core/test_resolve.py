@@ -86,14 +86,15 @@ GARBLED = [
     ("go back", "browse_back", {}),
     ("confirm", "confirm", {}),
     ("Confirm.", "confirm", {}),
-    ("yes do it", "confirm", {}),
+    ("yes confirm", "confirm", {}),
+    ("go ahead", "confirm", {}),
     ("cancel", "cancel", {}),
     ("never mind", "cancel", {}),
     ("disarm", "disarm", {}),
     ("arm", "arm", {}),
 ]
 
-OUT_OF_GRAMMAR = ["what a tune", "turn it up", "where is the bathroom", "I love this song",
+OUT_OF_GRAMMAR = ["yes", "no", "oh yeah", "what a tune", "turn it up", "where is the bathroom", "I love this song",
                   "can somebody get me a drink", "the crowd is going wild tonight"]
 
 
