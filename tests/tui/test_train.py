@@ -39,7 +39,8 @@ async def test_training_shows_progress_then_before_after_and_switches_the_live_e
         await pilot.pause()
         assert screen.query_one("#train-base", Input).disabled
         await pilot.press("g")
-        assert "training" in text_of(screen.query_one("#train-state", Static))
+        state = text_of(screen.query_one("#train-state", Static))
+        assert "training" in state or "done" in state  # a quiet machine can finish 6 takes at once
         await pilot.press("c", "t")  # the UI stays responsive while it trains
         assert app.current_mode == "train"
 
