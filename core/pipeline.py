@@ -50,9 +50,11 @@ log = logging.getLogger(__name__)
 
 DRAFT_TAIL_MS = 32
 """Silence kept after speech in an utterance: one block. The draft (and its ASR) starts
-once this much silence has passed, so one block gives ASR the most of the hang-over:
-on 2 shared cores it cut wav2vec2-base int8's endpoint-to-MIDI median from ~200 ms to
-~50 ms against a 100 ms tail (``djtui bench latency``)."""
+once this much silence has passed, so one block gives ASR the most of the hang-over.
+A gap between words that long also starts drafts that speech then makes stale (about
+0.6 per command in ``djtui bench latency``'s clips); they cost CPU, yet on 2 shared
+cores, clips alternating in one run, wav2vec2-base int8's endpoint-to-MIDI median was
+~2 ms against ~105 ms with two blocks and ~200 ms with the former 100 ms tail."""
 
 STAGES = ("vad_endpoint", "asr", "resolve", "rescore", "safety", "midi")
 """Stages of :class:`Trace`, in order. ``vad_endpoint`` (speech end to endpoint decision,
@@ -436,6 +438,8 @@ class Pipeline:
         done. The safety gate waits for the endpoint: its verdict depends on the moment."""
         if self._asr_ahead is None:
             return
+        if self._speculation is not None:  # speech went on after that draft: drop it if not begun
+            self._speculation[2].cancel()
         self._speculation = (draft.start_time, draft.end_time, self._asr_ahead.submit(self._understand, draft.audio))
 
     def _understand(self, audio: Any) -> _Ahead:

@@ -387,7 +387,8 @@ def _ratio(summaries: list[dict[str, Any]]) -> dict[str, float] | None:
 
 
 def _cell(percentiles: dict[str, float]) -> str:
-    return f"{percentiles['p50_ms']:.0f} / {percentiles['p95_ms']:.0f}"
+    digits = 1 if percentiles["p95_ms"] < 10 else 0  # sub-millisecond stages still show
+    return f"{percentiles['p50_ms']:.{digits}f} / {percentiles['p95_ms']:.{digits}f}"
 
 
 def _print_table(summaries: list[dict[str, Any]], ratio: dict[str, float] | None) -> None:
@@ -396,24 +397,27 @@ def _print_table(summaries: list[dict[str, Any]], ratio: dict[str, float] | None
 
     console = Console()
     first = summaries[0]
-    table = Table(title=f"endpoint → MIDI latency, ms (p50 / p95), live pipeline, {first['clips']} spoken "
-                        f"commands, median {first['audio_s_median']} s")
-    table.add_column("engine")
-    for column in ("asr wait", "resolve", "rescore", "safety", "midi", "total", "cpu", "ASR at endpoint"):
-        table.add_column(column, justify="right")
+    table = Table(title=f"endpoint → MIDI, ms (p50 / p95): live pipeline, {first['clips']} spoken commands "
+                        f"(median {first['audio_s_median']} s)")
+    table.add_column("stage")
     for s in summaries:
-        cells = [_cell(s["stages"][st]) if st in s["stages"] else "-" for st in STAGES]
-        table.add_row(f"{s['engine']} {s['precision']}, {s['threads'] or 'all'} thr\n{s['model']}", *cells,
-                      f"[bold]{_cell(s['total'])}[/]", _cell(s["total_cpu"]), _cell(s["asr_at_endpoint"]["total"]))
+        table.add_column(f"{s['engine']} {s['precision']}\n{s['threads'] or 'all'} thread(s)", justify="right")
+    rows = [(stage if stage != "asr" else "asr (wait)", [_cell(s["stages"][stage]) if stage in s["stages"] else "-"
+                                                         for s in summaries]) for stage in STAGES]
+    rows += [("[bold]total[/]", [f"[bold]{_cell(s['total'])}[/]" for s in summaries]),
+             ("CPU per command", [_cell(s["total_cpu"]) for s in summaries]),
+             ("total, ASR at endpoint", [_cell(s["asr_at_endpoint"]["total"]) for s in summaries]),
+             ("heard / ahead / sent", [f"{s['n']} / {s['asr_ahead']} / {s['sent']}" for s in summaries])]
+    for label, cells in rows:
+        table.add_row(label, *cells)
     console.print(table)
-    heard = (f"{s['engine']} {s['precision']}: {s['n']}/{s['clips']} heard, {s['asr_ahead']} with ASR during "
-             f"the hang-over, {s['sent']} sent" for s in summaries)
-    console.print("Utterances: " + "; ".join(heard))
-    console.print(f"VAD hang-over before the endpoint decision: {first['vad_hangover_ms']} ms (not in the totals)")
+    console.print("Models: " + "; ".join(dict.fromkeys(f"{s['engine']}: {s['model']}" for s in summaries)))
+    console.print(f"VAD hang-over before the endpoint decision: {first['vad_hangover_ms']} ms (not in the totals; "
+                  "ASR, resolving and rescoring start during it, and 'asr (wait)' etc. are what is left after it)")
     console.print(f"MIDI: {first['midi']}")
-    console.print(f"CPU: {first['cpus']} cores, load average {summaries[-1]['load_avg_1m']} at the end; 'cpu' is "
-                  "this process's CPU time per command (VAD, ASR, all stages). Other work on the machine "
-                  "inflates the wall-clock numbers.")
+    console.print(f"CPU: {first['cpus']} cores, load average {summaries[-1]['load_avg_1m']} at the end. 'CPU per "
+                  "command' is this process's CPU time per spoken command (VAD, ASR, every stage); other work "
+                  "on the machine inflates the wall-clock numbers.")
     for note in dict.fromkeys(s["note"] for s in summaries if s["note"]):
         console.print(f"note: {note}")
     if ratio:
