@@ -5,7 +5,7 @@ import pytest
 from djtui.core.context import default_context, load_context, parse_context
 from djtui.core.errors import ContextError
 
-COFFEE = Path(__file__).resolve().parents[3] / "shared" / "data" / "coffee-dev" / "coffee_maker.yaml"
+COFFEE = Path(__file__).resolve().parents[1] / "data" / "coffee_maker.yaml"  # Rhino context, as shipped
 
 GOOD = """\
 context:

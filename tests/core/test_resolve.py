@@ -9,7 +9,7 @@ import pytest
 from djtui.core.context import default_context, load_context
 from djtui.core.resolve import Resolver
 
-COFFEE = Path(__file__).resolve().parents[3] / "shared" / "data" / "coffee-dev" / "coffee_maker.yaml"
+COFFEE = Path(__file__).resolve().parents[1] / "data" / "coffee_maker.yaml"  # Rhino context, as shipped
 
 # transcript as an ASR engine might write it -> (intent, slots)
 GARBLED = [
