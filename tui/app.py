@@ -156,6 +156,17 @@ class DjtuiApp(App[int]):
         self.config = config
         return path
 
+    def apply_settings(self, config: Config, title: str) -> tuple[Path, bool] | None:
+        """Save ``config`` and restart a running live pipeline on it: ``(path,
+        restarted)``. A config that can't be written is a notification under ``title``
+        and ``None``."""
+        try:
+            path = self.save_settings(config)
+        except DjtuiError as exc:
+            self.show_error(exc, title=title)
+            return None
+        return path, self.restart_live()
+
     def restart_live(self) -> bool:
         """Restart a running live pipeline on the microphone with the current config
         (a new engine or model); ``False`` when it was not running."""

@@ -25,6 +25,10 @@ class DjtuiScreen(Screen[Any]):
     def body(self) -> ComposeResult:
         yield from ()
 
+    def action_leave_field(self) -> None:
+        """Escape from a form field: letters switch screens again."""
+        self.set_focus(None)
+
     def on_mount(self) -> None:
         banner = self.query_one(ArmedBanner)
         self.watch(self.app, "armed", lambda armed: setattr(banner, "armed", armed), init=True)

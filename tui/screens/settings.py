@@ -145,12 +145,13 @@ class SettingsScreen(DjtuiScreen):
     def action_save(self) -> None:
         app: Any = self.app
         try:
-            path = app.save_settings(self.form_config())
+            config = self.form_config()
         except DjtuiError as exc:
             app.show_error(exc, title="Settings not saved")
             return
-        restarted = "\nthe live pipeline is restarting with them" if app.restart_live() else ""
-        app.notify(f"saved to {path}{restarted}", title="Settings")
-
-    def action_leave_field(self) -> None:
-        self.set_focus(None)
+        applied = app.apply_settings(config, title="Settings not saved")
+        if applied is None:
+            return
+        path, restarted = applied
+        note = "\nthe live pipeline is restarting with them" if restarted else ""
+        app.notify(f"saved to {path}{note}", title="Settings")

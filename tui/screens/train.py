@@ -205,16 +205,12 @@ class TrainScreen(DjtuiScreen):
 
         config = app.config
         new = replace(config, asr=replace(config.asr, engine="wav2vec2", model=str(self.result.output)))
-        try:
-            path = app.save_settings(new)
-        except DjtuiError as exc:
-            app.show_error(exc, title="Train")
+        applied = app.apply_settings(new, title="Train")
+        if applied is None:
             return
-        restarted = " — live pipeline restarting with it" if app.restart_live() else ""
-        app.notify(f"live engine: wav2vec2 · {self.result.output}\nsaved to {path}{restarted}", title="Train")
-
-    def action_leave_field(self) -> None:
-        self.set_focus(None)
+        path, restarted = applied
+        note = " — live pipeline restarting with it" if restarted else ""
+        app.notify(f"live engine: wav2vec2 · {self.result.output}\nsaved to {path}{note}", title="Train")
 
     def _state(self, text: str) -> None:
         self.query_one("#train-state", Static).update(text)
