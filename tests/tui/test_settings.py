@@ -53,5 +53,5 @@ async def test_a_bad_value_is_refused_and_nothing_is_written(make_app) -> None:
         await pilot.press("ctrl+s")
         await pilot.pause()
         [note] = list(app._notifications)
-        assert note.severity == "error" and "cooldown_ms" in note.message and "wrong type" in note.message
+        assert note.severity == "error" and "Settings: [safety] cooldown_ms = 'soon'" in note.message and "valid integer" in note.message
     assert not paths.config_file().exists()

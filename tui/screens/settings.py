@@ -140,7 +140,7 @@ class SettingsScreen(DjtuiScreen):
             data[section][key] = _parse(text, getattr(getattr(current, section), key))
         data["ui"]["theme"] = self.query_one("#ui-theme", Select).value
         data = {s: {k: v for k, v in values.items() if v is not None} for s, values in data.items()}
-        return config_from_dict(data, self.app.config_path)  # type: ignore[attr-defined]
+        return config_from_dict(data, "Settings")
 
     def action_save(self) -> None:
         app: Any = self.app
