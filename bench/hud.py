@@ -1,9 +1,9 @@
-"""Does the HUD slow the pipeline? End-of-speech → MIDI latency of the same clips, with the
-live HUD running and headless (the pipeline with ``djtui listen``'s printer), alternating
-clip by clip in one process so both see the same machine load.
+"""``djtui bench hud``: does the HUD slow the pipeline? End-of-speech → MIDI latency of the
+same clips, with the live HUD running and headless (the pipeline with ``djtui listen``'s
+printer), alternating clip by clip in one process so both see the same machine load.
 
-Latency is the pipeline's own :class:`~djtui.core.pipeline.Trace` ``total_ms``: from the
-endpoint decision to the MIDI send returning (dry run: no port). Both sides share one
+Latency is each :class:`~djtui.core.events.Outcome`'s ``said_to_done_ms``: from the end
+of speech to the MIDI send returning (dry run: no port). Both sides share one
 loaded ASR engine. The HUD side runs the full app (80×24, Textual's headless driver: every
 widget laid out and rendered, only the terminal write is skipped) with the clip as its
 microphone, played in real time so the meters refresh as they would on stage.
@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from djtui.core.config import Config
+from djtui.core.events import Event, Finished, Outcome
 from djtui.tui.host import Host
 
 
@@ -28,7 +31,7 @@ class Latencies:
     hud_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        from djtui.tui.widgets.latency_sparkline import percentile
+        from djtui.core.stats import percentile
 
         def stats(values: list[float]) -> dict[str, float]:
             return {"n": len(values), "p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1),
@@ -61,12 +64,12 @@ def _pipeline(config: Config, engine: Any) -> Any:
     return Pipeline(config, engine=engine, dry_run=True, session_log=False)
 
 
-def _collect(event: Any, traces: list[float], finished: threading.Event) -> None:
-    name = type(event).__name__
-    if name == "Trace":
-        traces.append(float(event.total_ms))
-    elif name == "Finished":
-        finished.set()
+def _collect(event: Event, traces: list[float], finished: threading.Event) -> None:
+    match event:
+        case Outcome():
+            traces.append(event.said_to_done_ms)
+        case Finished():
+            finished.set()
 
 
 def headless(clip: Path, config: Config, engine: Any) -> list[float]:
@@ -113,3 +116,37 @@ def measure(clips: list[Path], config: Config, engine: Any, rounds: int = 2) -> 
             for run in order:
                 (result.headless_ms if run is headless else result.hud_ms).extend(run(clip, config, engine))
     return result
+
+
+def run(args: Any) -> int:
+    import json
+    import tempfile
+
+    import soundfile as sf
+
+    from djtui.bench.latency import synthesize_clips
+    from djtui.commands._shared import config_for
+    from djtui.core.audio import SAMPLE_RATE
+    from djtui.core.errors import DjtuiError
+    from djtui.core.stages import context_for, engine_for
+
+    if args.clips < 1 or args.rounds < 1:
+        raise DjtuiError("--clips and --rounds must be at least 1", "e.g. --clips 6 --rounds 2")
+    config = config_for(args).updated({"audio": {"trigger": "always"}})
+    engine = engine_for(config)
+    engine.warm_up()
+    with tempfile.TemporaryDirectory(prefix="djtui-bench-hud-") as scratch:
+        clips = []
+        for i, (_, speech) in enumerate(synthesize_clips(context_for(config), args.clips)):
+            path = Path(scratch) / f"{i:02d}.wav"
+            silence = np.zeros(int(0.5 * SAMPLE_RATE), np.float32)
+            sf.write(path, np.concatenate([silence, speech, silence, silence]), SAMPLE_RATE)
+            clips.append(path)
+        result = measure(clips, config, engine, rounds=args.rounds).summary()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"end of speech → MIDI, HUD vs headless: p50 {result['hud']['p50_ms']} vs {result['headless']['p50_ms']} ms "
+              f"(ratio {result['ratio_p50']}), mean {result['hud']['mean_ms']} vs {result['headless']['mean_ms']} ms "
+              f"(ratio {result['ratio_mean']}), n={result['hud']['n']}/{result['headless']['n']}")
+    return 0

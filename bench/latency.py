@@ -45,36 +45,18 @@ from typing import Any
 
 import numpy as np
 
+from djtui.core.audio import SAMPLE_RATE
 from djtui.core.errors import DjtuiError
+from djtui.core.events import Outcome
+from djtui.core.stats import percentile
 
 STAGES = ("asr", "resolve", "rescore", "safety", "midi")
-SAMPLE_RATE = 16000
 PRE_ROLL_S = 0.2
 TAIL_S = 0.1
 LEAD_IN_S = 0.4
 """Silence before each spoken command in the live stream (fills the endpointer's pre-roll)."""
 AFTER_HANGOVER_S = 0.3
 """Silence after the hang-over has run out, so every command reaches its endpoint."""
-
-
-def add_parser(bench_subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = bench_subparsers.add_parser(
-        "latency", help="endpoint-to-MIDI latency per stage (ASR, resolve, rescore, safety, MIDI)",
-        description="Play synthesized DJ commands in real time into the live pipeline (VAD, ASR during the "
-                    "hang-over, resolver, rescoring, safety, a MIDI send); report p50/p95 per stage and in "
-                    "total, from the endpoint decision.")
-    parser.add_argument("--asr", choices=("wav2vec2", "whisper", "both"), default="both",
-                        help="engine(s) to measure (default both, with their ratio)")
-    parser.add_argument("--model", metavar="PATH",
-                        help="wav2vec2 model folder or hub id (default: the hub's wav2vec2-base-960h, "
-                             "or a random-weights base-sized model when it is not available)")
-    parser.add_argument("--precision", choices=("int8", "fp32", "both"), default="both",
-                        help="wav2vec2 weights: int8 dynamic quantization, fp32, or both (default)")
-    parser.add_argument("--clips", type=int, default=30, metavar="N", help="spoken commands to time (default 30)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for ASR (default: the config's, 0 = all)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(func=run)
-    return parser
 
 
 @dataclass
@@ -85,11 +67,11 @@ class Timings:
     totals: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
-    def add(self, trace: Any, cpu_ms: float) -> None:
+    def add(self, outcome: Outcome, cpu_ms: float) -> None:
         for stage in STAGES:
-            if stage in trace.stages:
-                self.stages[stage].append(trace.stages[stage])
-        self.totals.append(trace.total_ms)
+            if stage in outcome.stages_ms:
+                self.stages[stage].append(outcome.stages_ms[stage])
+        self.totals.append(outcome.total_ms)
         self.cpu.append(cpu_ms)
 
     def summary(self) -> dict[str, Any]:
@@ -132,15 +114,10 @@ class Run:
         }
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {"p50_ms": 0.0, "p95_ms": 0.0}
-    return {"p50_ms": round(_percentile(values, 50), 1), "p95_ms": round(_percentile(values, 95), 1)}
+    return {"p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1)}
 
 
 def sendable_sentences(context: Any, n: int, seed: int = 7) -> list[Any]:
@@ -278,15 +255,16 @@ def bench_config(config: Any) -> Any:
     """``config`` always listening, with the safety gate armed and every threshold open,
     so each command heard right is sent and timed through the MIDI send; all the gate's
     code still runs."""
-    safety = dataclasses.replace(config.safety, armed_at_start=True, min_confidence=0.0, min_margin=0.0,
-                                 cooldown_ms=0, max_commands_per_minute=1_000_000, grammar_floor=0.0)
-    audio = dataclasses.replace(config.audio, trigger="always")
-    return dataclasses.replace(config, audio=audio, safety=safety)
+    return config.updated({
+        "safety": {"armed_at_start": True, "min_confidence": 0.0, "min_margin": 0.0, "cooldown_ms": 0,
+                   "max_commands_per_minute": 100_000, "grammar_floor": 0.0},
+        "audio": {"trigger": "always"},
+    })
 
 
 def _measure(engine: Any, precision: str, threads: int, note: str, clips: list[tuple[str, np.ndarray]],
              context: Any, config: Any, midi_out: Any, midi_note: str) -> Run:
-    from djtui.core.pipeline import Pipeline, Trace
+    from djtui.core.pipeline import Pipeline
     from djtui.core.vad import Utterance
 
     spoken = _hear_as_spoken(engine) if "random weights" in engine.model_id else {"sentence": ""}
@@ -301,10 +279,10 @@ def _measure(engine: Any, precision: str, threads: int, note: str, clips: list[t
         cpu_at_clip[0] = time.process_time()
 
     def on_event(event: Any) -> None:
-        if isinstance(event, Trace):
+        if isinstance(event, Outcome):
             run.live.add(event, (time.process_time() - cpu_at_clip[0]) * 1000)
-            run.asr_ahead += event.asr_ahead
-            run.sent += event.sent
+            run.asr_ahead += event.ahead
+            run.sent += bool(event.sent)
             handled.set()
 
     def handle_at_endpoint(sentence: str, speech: np.ndarray) -> Any:

@@ -22,20 +22,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from djtui.core.errors import DjtuiError
+from djtui.core.events import Level
 
 SAMPLE_RATE = 16000
 BLOCK = 512
 """Samples per block: 32 ms at 16 kHz, the step silero-vad takes."""
 SILENCE_DBFS = -120.0
 """Level reported for digital silence (log of zero)."""
-
-
-@dataclass(frozen=True)
-class Level:
-    """Loudness of one block in dB relative to full scale (0 dBFS = a full-scale square)."""
-
-    rms_dbfs: float
-    peak_dbfs: float
 
 
 def level(block: np.ndarray) -> Level:
@@ -186,6 +179,15 @@ def _sounddevice() -> Any:
             "install PortAudio (Debian/Ubuntu: apt install libportaudio2; macOS: brew install portaudio)",
         ) from None
     return sounddevice
+
+
+def play(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Play ``audio`` on the default output and wait until it has played."""
+    sd = _sounddevice()
+    try:
+        sd.play(audio, sample_rate, blocking=True)
+    except Exception as exc:  # noqa: BLE001 - PortAudio raises many kinds
+        raise DjtuiError(f"cannot play back ({exc})", "check the audio output device") from None
 
 
 def rescan_devices() -> None:

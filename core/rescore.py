@@ -158,6 +158,11 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+def can_rescore(engine: AsrEngine) -> bool:
+    """Whether the audio can judge sentences for ``engine`` (CTC frames or Whisper's decoder)."""
+    return isinstance(engine, (Wav2Vec2Engine, WhisperEngine))
+
+
 class Rescorer:
     """Rescores candidates for one engine. ``weight`` (``w``): how much the audio counts
     against the text score, 0..1; ``temperature`` (``τ``): per-token log-likelihood
@@ -169,7 +174,7 @@ class Rescorer:
 
     def __init__(self, engine: AsrEngine, weight: float | None = None, temperature: float | None = None,
                  text_floor: float = 0.05, support_exponent: float = 0.5) -> None:
-        if not isinstance(engine, (Wav2Vec2Engine, WhisperEngine)):
+        if not can_rescore(engine):
             raise TypeError(f"no acoustic scorer for engine {engine!r}")
         self.engine = engine
         default_weight, default_temperature = self.DEFAULTS[engine.name]

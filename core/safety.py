@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from djtui.core.config import SafetyConfig
@@ -43,6 +43,7 @@ from djtui.core.resolve import Candidate
 
 REASONS = {
     "ok": "approved and sent",
+    "accepted": "clear enough to act on (evaluation: nothing is sent)",
     "armed": "djtui is armed: commands will be sent",
     "disarmed": "djtui is disarmed: nothing is sent until you say 'arm'",
     "cancelled": "panic: pending command dropped and djtui disarmed",
@@ -158,17 +159,38 @@ class SafetyGate:
 
     # --- judging -------------------------------------------------------------------
 
-    def judge(self, candidates: list[Candidate]) -> Verdict:
+    def screen(self, candidates: Sequence[Candidate]) -> Verdict | None:
+        """The rules about what was said, and only those: ``out_of_grammar``,
+        ``low_confidence``, ``ambiguous`` (``cancel`` and ``disarm`` pass on any
+        in-grammar reading). ``None`` when the best reading passes. Arming, deck state,
+        cooldowns and rate limits depend on the session's history, not on what was said:
+        ``djtui eval`` counts a command as accepted when it passes here."""
+        ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
+        if rejection := self._grammar(ranked):
+            return rejection
+        intent = self.context.intents[ranked[0].intent]
+        if intent.control in ("cancel", "disarm"):
+            return None
+        return self._doubt(ranked[0], ranked)
+
+    def _grammar(self, ranked: list[Candidate]) -> Verdict | None:
+        """``out_of_grammar`` when nothing, or nothing the context knows, was heard."""
+        if not ranked or ranked[0].score < self.config.grammar_floor:
+            return Verdict(False, "out_of_grammar", "not a command", ranked[0] if ranked else None)
+        top = ranked[0]
+        if top.intent not in self.context.intents:
+            return Verdict(False, "out_of_grammar", f"'{top.intent}' is not in context '{self.context.name}'", top)
+        return None
+
+    def judge(self, candidates: Sequence[Candidate]) -> Verdict:
         """The verdict on one utterance's candidates (best first)."""
         with self._lock:
             expired = self.tick()
             ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
-            if not ranked or ranked[0].score < self.config.grammar_floor:
-                return Verdict(False, "out_of_grammar", "not a command", ranked[0] if ranked else None)
+            if rejection := self._grammar(ranked):
+                return rejection
             top = ranked[0]
-            intent = self.context.intents.get(top.intent)
-            if intent is None:
-                return Verdict(False, "out_of_grammar", f"'{top.intent}' is not in context '{self.context.name}'", top)
+            intent = self.context.intents[top.intent]
             if intent.control is not None:
                 return self._control(intent.control, top, ranked, expired)
             if not self._armed:

@@ -154,6 +154,7 @@ class Endpointer:
         self.threshold = threshold
         self.release_threshold = max(0.0, threshold - 0.15)
         block_ms = 1000 * block / sample_rate
+        self.hangover_ms = hangover_ms
         self._hangover_blocks = max(1, round(hangover_ms / block_ms))
         self._min_blocks = max(1, round(min_speech_ms / block_ms))
         self._max_blocks = max(1, round(max_speech_ms / block_ms))
@@ -178,6 +179,16 @@ class Endpointer:
         self._speech_blocks = 0
         self._silent_blocks = 0
         self._start_block = 0
+
+    def reset(self) -> None:
+        """Forget the stream so far (a new recording starts): no speech open, no
+        pre-roll, the VAD's own state cleared. The microphone gate stays as it is."""
+        self._reset_speech()
+        self._pre_roll.clear()
+        self._draft = None
+        self.vad.reset()
+        self.blocks_seen = 0
+        self.last_probability = 0.0
 
     @property
     def listening(self) -> bool:

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from djtui.core import paths
 from djtui.core.config import Config, load_config, save_config
 from djtui.core.errors import DjtuiError
+from djtui.core.events import ArmedChanged, Dropped, Error, Status
 from djtui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_theme, theme_names
 from djtui.tui.host import Host
 from djtui.tui.keys import ARM_KEY, FOOTER_LABELS, PANIC_KEYS, SCREENS
@@ -128,14 +129,16 @@ class DjtuiApp(App[int]):
     def on_pipeline_event(self, message: PipelineEvent) -> None:
         """Everything the pipeline says goes to the HUD, whichever screen is on top."""
         event = message.event
-        name = type(event).__name__
-        if name == "Armed":
-            self.armed = bool(event.armed)
-        elif name == "Status":
-            self.notify(f"{event.message}\n→ {event.hint}" if event.hint else event.message,
-                        title="Live", severity="warning", timeout=6)
-        elif name == "Error":
-            self.show_error(DjtuiError(event.message, event.hint), title="Live")
+        match event:
+            case ArmedChanged(armed=armed):
+                self.armed = armed
+            case Status(message=text, hint=hint):
+                self.notify(f"{text}\n→ {hint}" if hint else text, title="Live", severity="warning", timeout=6)
+            case Error(message=text, hint=hint):
+                self.show_error(DjtuiError(text, hint), title="Live")
+            case Dropped(message=text, total=total, what=what):
+                self.notify(f"{text} ({total} {what}{'s' if total != 1 else ''} lost since listening started)",
+                            title="Live", severity="warning", timeout=6)
         live = self.live_screen()
         if live is not None:
             live.handle(event)

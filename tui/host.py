@@ -3,16 +3,14 @@ the pipeline, recording sessions. The one place the TUI reaches into the core.
 
 Screens ask the app's :class:`Host` instead of importing core modules themselves, so
 tests can hand the app a host with fixed device lists (deterministic snapshots) while
-everything else stays real. Parts of the core that are missing from this build raise a
-:class:`DjtuiError` saying "not available", which the screens show as a notification.
+everything else stays real. Stages are built by :mod:`djtui.core.stages`, as for every
+other front end; heavy modules are imported when a method first needs them.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from djtui.core import paths
@@ -33,22 +31,6 @@ def user_error(exc: BaseException, doing: str) -> DjtuiError:
     return DjtuiError(f"{doing} failed: {exc}", "djtui keeps running; try again, or check the settings (s)")
 
 
-def _core(module: str, what: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        if exc.name and module.endswith(exc.name.split(".")[-1]):
-            raise DjtuiError(f"not available: {what}", f"this build of djtui has no {module}") from None
-        raise DjtuiError(f"not available: {what} ({exc})", "install djtui with all its dependencies") from None
-
-
-def _attr(module: str, name: str, what: str) -> Any:
-    found = getattr(_core(module, what), name, None)
-    if found is None:
-        raise DjtuiError(f"not available: {what}", f"{module} has no {name} in this build")
-    return found
-
-
 def asr_summary(config: Config) -> str:
     """The engine and model the live pipeline will use, in words, from the config alone
     (loading a model to find out would take seconds)."""
@@ -65,40 +47,47 @@ class Host:
 
     def input_devices(self) -> list[str]:
         """Names of the sound inputs; raises :class:`DjtuiError` when PortAudio is missing."""
-        list_input_devices = _attr("djtui.core.audio", "list_input_devices", "audio input")
+        from djtui.core.audio import list_input_devices
+
         return [str(d["name"]) for d in list_input_devices()]
 
     def midi_output_ports(self) -> list[str]:
         """Existing MIDI output ports (Windows/loopMIDI set-ups; elsewhere djtui opens its own)."""
-        return list(_attr("djtui.core.midi", "list_ports", "MIDI")().outputs)
+        from djtui.core.midi import list_ports
+
+        return list(list_ports().outputs)
 
     def context(self, config: Config) -> Context:
-        from djtui.core.context import default_context, load_context
+        from djtui.core.stages import context_for
 
-        return load_context(config.resolver.context) if config.resolver.context else default_context()
+        return context_for(config)
 
     def resolver(self, context: Context, config: Config) -> Any:
         """A :class:`djtui.core.resolve.Resolver` for ``context`` (slow: builds its index)."""
-        resolver_class = _attr("djtui.core.resolve", "Resolver", "the command resolver")
-        return resolver_class(context, config.resolver.embedding_model, config.resolver.semantic_weight)
+        from djtui.core.stages import resolver_for
+
+        return resolver_for(context, config)
 
     def pipeline(self, config: Config) -> Any:
         """A stopped :class:`djtui.core.pipeline.Pipeline` (slow: loads the models)."""
-        pipeline_class = _attr("djtui.core.pipeline", "Pipeline", "the live pipeline")
-        return pipeline_class(config)
+        from djtui.core.pipeline import Pipeline
+
+        return Pipeline(config)
 
     def microphone(self, config: Config, on_status: Any = None) -> Any:
-        source = _attr("djtui.core.audio", "MicrophoneSource", "audio input")
-        return source(config.audio.input_device, sample_rate=config.audio.sample_rate,
-                      block_ms=config.audio.block_ms, on_status=on_status)
+        from djtui.core.audio import MicrophoneSource
+
+        return MicrophoneSource(config.audio.input_device, on_status=on_status)
 
     def file_source(self, path: str | Path, realtime: bool = True) -> Any:
-        source = _attr("djtui.core.audio", "FileSource", "audio files as input")
-        return source(path, realtime=realtime)
+        from djtui.core.audio import FileSource
+
+        return FileSource(path, realtime=realtime)
 
     def recording_session(self, out_dir: Path, context: Context, speaker: str) -> Any:
-        session = _attr("djtui.training.recording", "RecordingSession", "recording sessions")
-        return session(out_dir, context, speaker)
+        from djtui.training.recording import RecordingSession
+
+        return RecordingSession(out_dir, context, speaker)
 
     def clock(self) -> str:
         """Wall-clock time for logs on screen (tests fix it)."""
@@ -111,13 +100,13 @@ class Host:
 
     def level(self, block: Any) -> tuple[float, float]:
         """(rms, peak) dBFS of an audio block."""
-        level = _attr("djtui.core.audio", "level", "level meter")(block)
-        return level.rms_dbfs, level.peak_dbfs
+        from djtui.core.audio import level
+
+        measured = level(block)
+        return measured.rms_dbfs, measured.peak_dbfs
 
     def play(self, audio: Any, sample_rate: int = 16000) -> None:
         """Play a take back on the default output (blocking; call from a worker)."""
-        sd = _core("sounddevice", "audio playback")
-        try:
-            sd.play(audio, sample_rate, blocking=True)
-        except Exception as exc:  # noqa: BLE001 - PortAudio raises many kinds
-            raise DjtuiError(f"cannot play back ({exc})", "check the audio output device") from None
+        from djtui.core.audio import play
+
+        play(audio, sample_rate)

@@ -15,12 +15,13 @@ from textual.app import App
 from textual.message import Message
 
 from djtui.core.errors import DjtuiError
+from djtui.core.events import Event, Level
 
 
 class PipelineEvent(Message):
-    """One event from the core pipeline (Transcript, Candidates, VerdictEvent, …)."""
+    """One event from the core pipeline (:mod:`djtui.core.events`)."""
 
-    def __init__(self, event: Any) -> None:
+    def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
 
@@ -69,9 +70,9 @@ class LiveSession:
             raise DjtuiError("not listening", "start the live pipeline first (Live screen, space)")
         self.pipeline.set_listening(listening)
 
-    def _on_event(self, event: Any) -> None:
-        if type(event).__name__ == "Level":
-            self.level = (float(event.rms_dbfs), float(event.peak_dbfs))
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Level):
+            self.level = (event.rms_dbfs, event.peak_dbfs)
             return
         self.app.post_message(PipelineEvent(event))
 

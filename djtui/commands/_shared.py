@@ -1,29 +1,60 @@
-"""Helpers the sub-commands share: loading the context and resolver the same way."""
+"""What the sub-commands share: reading the config (with ``--set`` overrides) and the
+context the way every other front end does (:mod:`djtui.core.stages`)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import tomllib
+from typing import TYPE_CHECKING, Any
 
-from djtui.core.config import Config, load_config
-from djtui.core.context import Context, default_context, load_context
+from djtui.core.errors import DjtuiError
+
+if TYPE_CHECKING:  # imported where used: `djtui --help` must not load pydantic or numpy
+    from djtui.core.config import Config
+    from djtui.core.context import Context
 
 
 def add_context_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--context", metavar="FILE", help="context YAML (default: the bundled DJ context)")
+    parser.add_argument("--context", metavar="FILE", help="context YAML (default: [resolver] context, "
+                                                          "else the bundled DJ context)")
 
 
-def config_for(args: argparse.Namespace) -> Config:
-    return load_config(getattr(args, "config", None))
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one setting for this run, e.g. --set vad.max_speech_ms=15000 "
+                             "(VALUE in TOML: numbers, true/false, \"text\"); may be repeated")
 
 
-def context_for(args: argparse.Namespace, config: Config | None = None) -> Context:
-    path = getattr(args, "context", None) or (config.resolver.context if config else None)
-    return load_context(Path(path)) if path else default_context()
+def config_for(args: argparse.Namespace, **overrides: dict[str, Any]) -> Config:
+    """The user's config (``--config`` or the default file) with ``--set`` and then
+    ``overrides`` (``asr={"engine": "whisper"}``, from the command's own flags) applied.
+    The loaded file is never modified."""
+    from djtui.core.config import load_config
+
+    config = load_config(getattr(args, "config", None))
+    changes: dict[str, dict[str, Any]] = {}
+    for setting in getattr(args, "settings", None) or []:
+        section, key, value = _setting(setting)
+        changes.setdefault(section, {})[key] = value
+    for section, values in overrides.items():
+        changes.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return config.updated(changes) if changes else config
 
 
-def resolver_for(context: Context, config: Config):  # -> Resolver (import kept lazy)
-    from djtui.core.resolve import Resolver
+def _setting(text: str) -> tuple[str, str, Any]:
+    name, sep, raw = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        raise DjtuiError(f"--set {text!r}: expected SECTION.KEY=VALUE", "e.g. --set vad.max_speech_ms=15000")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # bare text, as a DJ would type it: --set audio.trigger=push_to_talk
+    return section, key, value
 
-    return Resolver(context, embedding_model=config.resolver.embedding_model,
-                    semantic_weight=config.resolver.semantic_weight)
+
+def context_for(args: argparse.Namespace, config: Config) -> Context:
+    """``--context``, else the config's, else the bundled DJ context."""
+    from djtui.core import stages
+
+    return stages.context_for(config, getattr(args, "context", None))

@@ -1,103 +1,57 @@
-"""``djtui bench …``: speed measurements. Benchmarks, not tests: run them on a quiet
-machine and read medians, the machine is noisy."""
+"""``djtui bench …``: speed measurements (:mod:`djtui.bench`). Benchmarks, not tests:
+run them on a quiet machine and read medians; the machine is noisy. Each bench is
+imported only when it runs, so ``djtui --help`` stays instant."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
-import random
-import statistics
-import time
-from pathlib import Path
+from typing import Any
 
-from djtui.commands._shared import config_for
+from djtui.commands._shared import add_set_option
+
+
+def _run(module: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(importlib.import_module(f"djtui.bench.{module}").run(args) or 0)
+
+    return run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="measure speed (resolve, latency)")
+    parser = sub.add_parser("bench", help="measure speed (resolve, latency, hud)")
     kinds = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+
     resolve = kinds.add_parser("resolve", help="resolver latency on a fixed transcript set, DJ and coffee_maker contexts")
     resolve.add_argument("--json", action="store_true")
     resolve.add_argument("-n", type=int, default=200, help="transcripts per context (default 200)")
     resolve.add_argument("--context", action="append", metavar="FILE",
                          help="contexts to measure (default: the DJ context, and coffee_maker if found)")
-    resolve.set_defaults(func=run_resolve)
-    try:
-        bench_latency = importlib.import_module("djtui.commands.bench_latency")
-    except ModuleNotFoundError as exc:
-        if exc.name != "djtui.commands.bench_latency":
-            raise
-    else:
-        bench_latency.add_parser(kinds)
+    add_set_option(resolve)
+    resolve.set_defaults(func=_run("resolve"))
 
+    latency = kinds.add_parser(
+        "latency", help="end of speech and endpoint to MIDI sent, per stage, in the live pipeline",
+        description="Play synthesized DJ commands in real time into the live pipeline (VAD, endpointer, "
+                    "recognizer, safety, a MIDI send); report p50/p95 per stage and in total.")
+    latency.add_argument("--asr", choices=("wav2vec2", "whisper", "both"), default="both",
+                         help="engine(s) to measure (default both, with their ratio)")
+    latency.add_argument("--model", metavar="PATH",
+                         help="wav2vec2 model folder or hub id (default: the hub's wav2vec2-base-960h, "
+                              "or a random-weights base-sized model when it is not available)")
+    latency.add_argument("--precision", choices=("int8", "fp32", "both"), default="both",
+                         help="wav2vec2 weights: int8 dynamic quantization, fp32, or both (default)")
+    latency.add_argument("--clips", type=int, default=30, metavar="N", help="spoken commands to time (default 30)")
+    latency.add_argument("--threads", type=int, default=0, help="CPU threads for ASR (default: the config's, 0 = all)")
+    latency.add_argument("--context", metavar="FILE", help="context the commands come from (default: the configured one)")
+    latency.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_set_option(latency)
+    latency.set_defaults(func=_run("latency"))
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def garble(text: str, rng: random.Random) -> str:
-    """A transcript as a noisy ASR might write it: a word dropped, doubled or swapped
-    for a sound-alike now and then."""
-    sound_alikes = {"play": "pay", "left": "laughed", "pause": "pose", "loop": "lube", "deck": "check",
-                    "two": "too", "four": "for", "eight": "ate", "cue": "queue", "sync": "sink",
-                    "milk": "mill", "shot": "shut", "roast": "rose", "latte": "lotte", "with": "width"}
-    words = text.split()
-    out = []
-    for word in words:
-        r = rng.random()
-        if r < 0.05 and len(words) > 2:
-            continue
-        out.append(sound_alikes.get(word, word) if r < 0.35 else word)
-    return " ".join(out)
-
-
-def _default_contexts() -> list[Path | None]:
-    coffee = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "coffee-dev" / "coffee_maker.yaml"
-    return [None, coffee.resolve()] if coffee.exists() else [None]
-
-
-def run_resolve(args: argparse.Namespace) -> int:
-    from djtui.commands._shared import resolver_for
-    from djtui.core.context import default_context, load_context
-
-    config = config_for(args)
-    weights = list(dict.fromkeys([config.resolver.semantic_weight, 0.0]))
-    results = []
-    for path in [Path(p) for p in args.context] if args.context else _default_contexts():
-        context = load_context(path) if path else default_context()
-        rng = random.Random(1234)
-        transcripts = [garble(s.text, rng) for s in context.sample(args.n, rng)]
-        # With the configured embeddings, and without (grammar and phonemes alone), on the
-        # same transcripts in the same run.
-        for weight in weights:
-            config.resolver.semantic_weight = weight
-            resolver = resolver_for(context, config)
-            resolver.warm_up()
-            times = []
-            for text in transcripts:
-                start = time.perf_counter()
-                resolver.resolve(text)
-                times.append((time.perf_counter() - start) * 1000)
-            results.append({
-                "context": context.name, "semantic_weight": weight, "n": len(times), "sentences": context.size(),
-                "p50_ms": round(statistics.median(times), 2), "p95_ms": round(percentile(times, 95), 2),
-                "max_ms": round(max(times), 2),
-            })
-    if args.json:
-        print(json.dumps({"bench": "resolve", "results": results}))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="resolve latency (ms, one transcript at a time)")
-    for column in ("context", "sentences", "embeddings", "n", "p50", "p95", "max"):
-        table.add_column(column, justify="right" if column != "context" else "left")
-    for r in results:
-        embeddings = f"weight {r['semantic_weight']}" if r["semantic_weight"] else "off"
-        table.add_row(r["context"], f"{r['sentences']:,}", embeddings, str(r["n"]), f"{r['p50_ms']:.1f}",
-                      f"{r['p95_ms']:.1f}", f"{r['max_ms']:.1f}")
-    Console().print(table)
-    return 0
+    hud = kinds.add_parser("hud", help="end-of-speech-to-MIDI latency with the Live HUD drawing vs headless")
+    hud.add_argument("--clips", type=int, default=6, metavar="N", help="spoken commands (default 6)")
+    hud.add_argument("--rounds", type=int, default=2, help="times each clip is played each way (default 2)")
+    hud.add_argument("--json", action="store_true", help="print JSON instead of a line")
+    add_set_option(hud)
+    hud.set_defaults(func=_run("hud"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from djtui.core.context import default_context, load_context
+from djtui.core.context import load_context
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("file", type=Path)
     check.set_defaults(func=run_check)
     show = actions.add_parser("show", help="list a context's intents, slots and actions")
-    show.add_argument("file", type=Path, nargs="?", help="default: the bundled DJ context")
+    show.add_argument("file", type=Path, nargs="?", help="default: [resolver] context, else the bundled DJ context")
     show.set_defaults(func=run_show)
 
 
@@ -31,7 +31,10 @@ def run_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    context = load_context(args.file) if args.file else default_context()
+    from djtui.commands._shared import config_for
+    from djtui.core.stages import context_for
+
+    context = context_for(config_for(args), args.file)
     table = Table(title=f"context {context.name}")
     for column in ("intent", "safety", "action", "example"):
         table.add_column(column)

@@ -12,9 +12,13 @@ HELP = "measure command accuracy on labelled audio, clean and mixed with noise"
 
 
 def register(subparsers: Any) -> None:
+    from djtui.commands._shared import add_set_option
+
     p = subparsers.add_parser("eval", help=HELP, description=HELP + ". Labels: djtui's manifest.jsonl or "
-                              "Picovoice's label.json. Accepting uses [safety] min_confidence and min_margin; "
-                              "cooldowns, rate limits and deck state are left out.")
+                              "Picovoice's label.json. Every recording is streamed through the live listener "
+                              "(VAD, endpointer, recognizer); a command is accepted by the safety gate's rules "
+                              "about what was said ([safety] min_confidence, min_margin, grammar_floor); "
+                              "arming, cooldowns, rate limits and deck state are left out.")
     p.add_argument("--context", help="context file the commands belong to (default: the configured one)")
     p.add_argument("--labels", help="manifest.jsonl or label.json (may be left out with --negatives)")
     p.add_argument("--data", help="folder the labels' audio paths are relative to (default: the labels' folder)")
@@ -33,20 +37,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="plot accuracy against SNR, with Rhino's published curve")
     p.add_argument("--markdown", metavar="OUT.md", help="write the accuracy table as Markdown (for a README)")
+    add_set_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from djtui.core import evaluate
-    from djtui.core.config import load_config
+    from djtui.commands._shared import config_for, context_for
+    from djtui.core.noise import NoiseBank, audio_files
+    from djtui.evaluation import labels as labels_
+    from djtui.evaluation import report as report_
+    from djtui.evaluation import trials as trials_
 
-    config = load_config(getattr(args, "config", None))
-    if args.asr:
-        config.asr.engine = args.asr
-    if args.model:
-        config.asr.model = args.model
+    config = config_for(args, asr={"engine": args.asr, "model": args.model})
     if args.snr and not args.noise:
         raise DjtuiError("--snr needs noise to mix in", "add --noise FILE (e.g. a kitchen or music recording)")
     if args.limit is not None and args.limit < 1:
@@ -54,39 +58,36 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.labels and not args.negatives:
         raise DjtuiError("nothing to measure", "give --labels (commands) and/or --negatives (audio with no command)")
-    labels = evaluate.read_labels(args.labels, args.data)[: args.limit] if args.labels else []
+    labels = labels_.read_labels(args.labels, args.data)[: args.limit] if args.labels else []
     if missing := [str(label.path) for label in labels if not label.path.is_file()]:
         raise DjtuiError(f"{len(missing)} labelled audio file(s) not found, e.g. {missing[0]}",
                          "point --data at the folder the labels' paths are relative to")
-    snrs = args.snr or (evaluate.BENCHMARK_SNRS if args.noise else [])
-    conditions = evaluate.conditions_for(snrs, clean=args.clean)
+    snrs = args.snr or (trials_.BENCHMARK_SNRS if args.noise else [])
+    conditions = trials_.conditions_for(snrs, clean=args.clean)
     if labels and not conditions:
         raise DjtuiError("nothing to measure: --no-clean without --noise", "add --noise FILE, or drop --no-clean")
-    noise = evaluate.NoiseBank.load(evaluate.audio_files(args.noise)) if args.noise else None
-    negatives = evaluate.audio_files(args.negatives) if args.negatives else []
+    noise = NoiseBank(args.noise) if args.noise else None
+    negatives = audio_files(args.negatives) if args.negatives else []
     if args.negatives and not negatives:
         raise DjtuiError(f"no audio files in {' '.join(args.negatives)}", "give WAV, FLAC or OGG files or folders of them")
 
-    from djtui.core.context import default_context, load_context
-
-    path = args.context or config.resolver.context
-    context = load_context(path) if path else default_context()
+    context = context_for(args, config)
     if unknown := sorted({label.intent for label in labels if label.intent and label.intent not in context.intents}):
         raise DjtuiError(f"the labels use intents context '{context.name}' does not have: {', '.join(unknown[:5])}",
                          "give the context the audio was labelled for with --context")
 
     console = Console()
     with console.status("loading models…"):
-        recognizer, engine = _recognizer(config, context)
-    decider = _decider(config)
-    trials, found = _measure(console, recognizer, decider, labels, conditions, noise, negatives, config, args)
-    report = evaluate.score(trials, found, engine=engine,
-                            thresholds={"min_confidence": config.safety.min_confidence,
-                                        "min_margin": config.safety.min_margin,
-                                        "grammar_floor": config.safety.grammar_floor})
+        listener = _listener(config, context)
+    trials, found = _measure(console, listener, labels, conditions, noise, negatives, args)
+    engine = listener.stages.engine
+    report = report_.score(trials, found, engine=f"{engine.name} {engine.model_id}",
+                           thresholds={"min_confidence": config.safety.min_confidence,
+                                       "min_margin": config.safety.min_margin,
+                                       "grammar_floor": config.safety.grammar_floor})
     _print(console, report)
     if args.json:
-        evaluate.write_report(report, args.json)
+        report_.write_report(report, args.json)
         console.print(f"report: {args.json}")
     if args.markdown:
         from djtui.core.fileio import write_text_atomic
@@ -94,39 +95,26 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(args.markdown, report.to_markdown() + "\n")
         console.print(f"table: {args.markdown}")
     if args.plot:
-        evaluate.plot_accuracy(report, args.plot)
+        from djtui.evaluation.plot import plot_accuracy
+
+        plot_accuracy(report, args.plot)
         console.print(f"plot: {args.plot}")
     return 0
 
 
-def _recognizer(config: Any, context: Any) -> tuple[Any, str]:
-    """The live pipeline's recognizer (ASR, resolver, acoustic rescoring), loaded once."""
-    from djtui.core.asr import load_engine
-    from djtui.core.recognize import Recognizer
-    from djtui.core.rescore import Rescorer
-    from djtui.core.resolve import Resolver
+def _listener(config: Any, context: Any) -> Any:
+    """The live pipeline's listener (the same stages), judging by what was said alone,
+    with no MIDI port and no session log."""
+    from djtui.core.listener import Listener
 
-    engine = load_engine(config.asr)
-    engine.warm_up()
-    resolver = Resolver(context, embedding_model=config.resolver.embedding_model,
-                        semantic_weight=config.resolver.semantic_weight)
-    resolver.warm_up()
-    recognizer = Recognizer(engine, resolver, Rescorer(engine))
-    return recognizer, f"{engine.name} {engine.model_id}"
+    return Listener(config, context=context, dry_run=True, session_log=False, act=False)
 
 
-def _decider(config: Any) -> Any:
-    from djtui.core import evaluate
-
-    safety = config.safety
-    return lambda candidates: evaluate.decide(candidates, safety.min_confidence, safety.min_margin, safety.grammar_floor)
-
-
-def _measure(console: Any, recognizer: Any, decider: Any, labels: list[Any], conditions: list[str], noise: Any,
-             negatives: list[Any], config: Any, args: argparse.Namespace) -> tuple[list[Any], Any]:
+def _measure(console: Any, listener: Any, labels: list[Any], conditions: list[str], noise: Any,
+             negatives: list[Any], args: argparse.Namespace) -> tuple[list[Any], Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from djtui.core import evaluate
+    from djtui.evaluation import trials as trials_
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
@@ -140,26 +128,21 @@ def _measure(console: Any, recognizer: Any, decider: Any, labels: list[Any], con
                     console.print(f"{progress.tasks[task].description}: {done:.0f}/{total:.0f}", highlight=False)
 
         task = progress.add_task("commands", total=len(labels) * len(conditions))
-        trials = evaluate.run_trials(recognizer, labels, conditions, decider, noise, seed=args.seed,
-                                     on_trial=lambda _: step(task))
+        trials = trials_.run_trials(listener, labels, conditions, noise, seed=args.seed,
+                                    on_trial=lambda _: step(task))
         found = None
         if negatives:
-            if args.segment == "vad":
-                segment, how = evaluate.vad_utterances(config.vad), f"{config.vad.engine} VAD endpointer"
-            else:
-                segment, how = evaluate.windows, "back-to-back 2 s windows"
             negatives_task = progress.add_task("negative files", total=len(negatives))
-            found = evaluate.run_negatives(recognizer, negatives, decider, segment, how,
-                                           on_file=lambda *_: step(negatives_task))
+            found = trials_.run_negatives(listener, negatives, args.segment, on_file=lambda *_: step(negatives_task))
     return trials, found
 
 
 def _print(console: Any, report: Any) -> None:
     from rich.table import Table
 
-    from djtui.core import evaluate
+    from djtui.evaluation.report import percent
 
-    pct = evaluate.percent
+    pct = percent
     data = report.to_dict()
     has_wer = data["wer"] is not None
     if not report.trials:
@@ -190,7 +173,7 @@ def _print(console: Any, report: Any) -> None:
     if has_wer:
         lines.append(f"WER {pct(data['wer'])}  CER {pct(data['cer'])}")
     if lat := data["latency"]:
-        lines.append(f"latency per utterance: p50 {lat['p50']:.0f} ms  p90 {lat['p90']:.0f} ms  p99 {lat['p99']:.0f} ms")
+        lines.append(f"end of speech → verdict: p50 {lat['p50']:.0f} ms  p90 {lat['p90']:.0f} ms  p99 {lat['p99']:.0f} ms")
     console.print("\n".join(lines))
     if report.confusions:
         confusions = Table(title="most frequent confusions", title_justify="left")
@@ -199,7 +182,22 @@ def _print(console: Any, report: Any) -> None:
         for c in report.confusions:
             confusions.add_row(c["field"], c["expected"], c["got"], str(c["count"]))
         console.print(confusions)
+    _print_calibration(console, data["calibration"])
     _print_negatives(console, data)
+
+
+def _print_calibration(console: Any, calibration: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    if not calibration:
+        return
+    table = Table(title=f"calibration: expected calibration error {calibration['ece']:.3f} "
+                        f"over {calibration['n']} commands", title_justify="left")
+    for name in ("confidence bin", "n", "mean confidence", "right"):
+        table.add_column(name, justify="left" if name == "confidence bin" else "right")
+    for row in calibration["table"]:
+        table.add_row(row["bin"], str(row["n"]), f"{row['confidence']:.2f}", f"{row['accuracy']:.2f}")
+    console.print(table)
 
 
 def _print_negatives(console: Any, data: dict[str, Any]) -> None:

@@ -14,6 +14,9 @@ import threading
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from djtui.commands._shared import add_set_option
+from djtui.core.events import ArmedChanged, Dropped, Error, Event, Expired, Outcome, Status
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -36,14 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--armed", action="store_true", help="start armed: approved commands are sent at once")
     parser.add_argument("--save-audio", action="store_true", help="keep each utterance's audio beside the session log")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
+    add_set_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from djtui.core.audio import FileSource, MicrophoneSource, list_input_devices
-    from djtui.core.config import load_config
-    from djtui.core.pipeline import Pipeline
-    from djtui.core.sessionlog import SessionLog
+    from djtui.commands._shared import config_for
+    from djtui.core.audio import list_input_devices
 
     if args.list_devices:
         devices = list_input_devices()
@@ -54,39 +56,56 @@ def run(args: argparse.Namespace) -> int:
             print(f"{mark} {device['index']:>3}  {device['name']}  ({device['hostapi']}, {device['sample_rate']} Hz)")
         return 0
 
-    config = load_config(getattr(args, "config", None))
-    if args.asr:
-        config.asr.engine = args.asr
-    if args.model:
-        config.asr.model = args.model
-    if args.context:
-        config.resolver.context = args.context
-    if args.midi_port:
-        config.midi.output_port = args.midi_port
-    if args.device:
-        config.audio.input_device = args.device
-    if args.armed:
-        config.safety.armed_at_start = True
-    if args.input:
-        config.audio.trigger = "always"  # a file has no key to press
+    config = config_for(
+        args,
+        asr={"engine": args.asr, "model": args.model},
+        resolver={"context": args.context},
+        midi={"output_port": args.midi_port},
+        audio={"input_device": args.device, "trigger": "always" if args.input else None},  # a file has no key to press
+        safety={"armed_at_start": True if args.armed else None},
+    )
+    printer = Printer(sys.stdout, sys.stderr, as_json=args.json)
+    if args.input and not args.realtime:
+        return _read_file(args, config, printer)
+    return _listen_live(args, config, printer)
+
+
+def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
+    """``--input FILE --fast``: every utterance of the file, one after another on this
+    thread (the public :class:`~djtui.Listener`): a file is not real time, so nothing is
+    ever dropped for being late."""
+    from djtui import Listener, read_frames
+    from djtui.core.sessionlog import SessionLog
+
+    frames = read_frames(args.input)  # a wrong file fails before seconds of model loading
+    listener = Listener(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio))
+    listener.subscribe(printer)
+    _announce(args.input, listener, args.dry_run)
+    try:
+        for frame in frames:
+            listener.process(frame)
+        listener.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
+    return 1 if printer.failed else 0
+
+
+def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int:
+    from djtui.core.audio import FileSource, MicrophoneSource
+    from djtui.core.pipeline import Pipeline
+    from djtui.core.sessionlog import SessionLog
 
     # Open the input first: a wrong file or device fails before seconds of model loading.
-    source = (
-        FileSource(args.input, realtime=args.realtime, sample_rate=config.audio.sample_rate)
-        if args.input
-        else MicrophoneSource(config.audio.input_device, config.audio.sample_rate, config.audio.block_ms)
-    )
+    source = FileSource(args.input, realtime=True) if args.input else MicrophoneSource(config.audio.input_device)
     try:
         pipeline = Pipeline(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio))
     except BaseException:
         source.close()
         raise
-    printer = Printer(sys.stdout, sys.stderr, as_json=args.json)
     pipeline.subscribe(printer)
-    where = args.input or getattr(source, "device_name", "microphone")
-    state = "ARMED" if pipeline.armed else "disarmed (say 'arm' or use --armed)"
-    print(f"djtui: listening to {where} · {pipeline.engine_description} · {state}"
-          + (" · dry run" if args.dry_run else ""), file=sys.stderr)
+    _announce(args.input or getattr(source, "device_name", "microphone"), pipeline, args.dry_run)
     try:
         pipeline.start(source)
         if args.input:
@@ -100,64 +119,65 @@ def run(args: argparse.Namespace) -> int:
     return 1 if printer.failed and args.input else 0
 
 
+def _announce(where: str, listening: Any, dry_run: bool) -> None:
+    state = "ARMED" if listening.armed else "disarmed (say 'arm' or use --armed)"
+    print(f"djtui: listening to {where} · {listening.engine_description} · {state}"
+          + (" · dry run" if dry_run else ""), file=sys.stderr)
+
+
 class Printer:
-    """Turns pipeline events into one line (or one JSON object) per utterance."""
+    """One line (or one JSON object) per utterance on ``out``; status, errors and losses
+    on ``err``."""
 
     def __init__(self, out: TextIO, err: TextIO, as_json: bool = False) -> None:
         self.out, self.err, self.as_json = out, err, as_json
         self.failed = False
-        self._pending: dict[int, dict[str, Any]] = {}
 
-    def __call__(self, event: Any) -> None:
-        kind = type(event).__name__
-        if kind == "VerdictEvent" and event.utterance == 0:  # a command left unconfirmed
-            self._expired(event.verdict)
-        elif kind == "MidiSent":
-            self._pending.setdefault(event.utterance, {}).setdefault("MidiSent", []).append(event)
-        elif kind in ("Transcript", "Candidates", "VerdictEvent"):
-            self._pending.setdefault(event.utterance, {})[kind] = event
-        elif kind == "Trace":
-            self._emit(self._pending.pop(event.utterance, {}), event)
-        elif kind in ("Status", "Error"):
-            self.failed |= kind == "Error"
-            print(f"djtui: {event.message}" + (f"\n  → {event.hint}" if event.hint else ""), file=self.err, flush=True)
-        elif kind == "Armed":
-            print(f"djtui: {'ARMED' if event.armed else 'disarmed'}", file=self.err, flush=True)
+    def __call__(self, event: Event) -> None:
+        match event:
+            case Outcome():
+                self._outcome(event)
+            case Expired(verdict=verdict):
+                if self.as_json:
+                    print(json.dumps({"n": 0, "verdict": _verdict(verdict)}), file=self.out, flush=True)
+                else:
+                    print(f"({verdict.reason}): {verdict.message}", file=self.out, flush=True)
+            case Status(message=message, hint=hint) | Error(message=message, hint=hint):
+                self.failed |= isinstance(event, Error)
+                print(f"djtui: {message}" + (f"\n  → {hint}" if hint else ""), file=self.err, flush=True)
+            case Dropped(message=message, total=total, what=what):
+                print(f"djtui: {message} ({total} {what}{'s' if total != 1 else ''} lost so far)",
+                      file=self.err, flush=True)
+            case ArmedChanged(armed=armed):
+                print(f"djtui: {'ARMED' if armed else 'disarmed'}", file=self.err, flush=True)
 
-    def _emit(self, record: dict[str, Any], trace: Any) -> None:
-        transcript = record["Transcript"].text if "Transcript" in record else ""
-        candidates = list(record["Candidates"].candidates) if "Candidates" in record else []
-        verdict = record["VerdictEvent"].verdict if "VerdictEvent" in record else None
-        sent = record.get("MidiSent", [])
+    def _outcome(self, outcome: Outcome) -> None:
         if self.as_json:
             line = {
-                "n": trace.utterance,
-                "transcript": transcript,
-                "top5": [{"intent": c.intent, "slots": c.slots, "score": round(float(c.score), 4)} for c in candidates],
-                "verdict": _verdict(verdict),
-                "midi": [asdict(event.command) for event in sent],
-                "dry_run": any(event.dry_run for event in sent),
-                "total_ms": trace.total_ms,
-                "stages_ms": trace.stages,
-                "engine": trace.engine,
-                "model": trace.model,
+                "n": outcome.number,
+                "transcript": outcome.transcript,
+                "top5": [{"intent": c.intent, "slots": c.slots, "score": round(float(c.score), 4)}
+                         for c in outcome.candidates],
+                "verdict": _verdict(outcome.verdict),
+                "midi": [asdict(command) for command in outcome.sent],
+                "dry_run": outcome.dry_run and bool(outcome.sent),
+                "total_ms": outcome.total_ms,
+                "said_to_done_ms": round(outcome.said_to_done_ms, 2),
+                "early": outcome.early,
+                "stages_ms": outcome.stages_ms,
+                "engine": outcome.engine,
+                "model": outcome.model,
             }
             print(json.dumps(line, default=str), file=self.out, flush=True)
             return
-        top = f"{candidates[0].label()} {candidates[0].score:.2f}" if candidates else "—"
-        if sent:
-            outcome = ("would send " if sent[0].dry_run else "sent ") + ", ".join(e.command.label() for e in sent)
-        elif verdict is None:
-            outcome = "no verdict"
+        best = outcome.best
+        top = f"{best.label()} {best.score:.2f}" if best is not None else "—"
+        verdict = outcome.verdict
+        if outcome.sent:
+            what = ("would send " if outcome.dry_run else "sent ") + ", ".join(c.label() for c in outcome.sent)
         else:
-            outcome = f"{'ok' if verdict.approved else 'rejected'} ({verdict.reason}): {verdict.message}"
-        print(f'"{transcript}" → {top} · {outcome} · {trace.total_ms:.0f} ms', file=self.out, flush=True)
-
-    def _expired(self, verdict: Any) -> None:
-        if self.as_json:
-            print(json.dumps({"n": 0, "verdict": _verdict(verdict)}), file=self.out, flush=True)
-        else:
-            print(f"({verdict.reason}): {verdict.message}", file=self.out, flush=True)
+            what = f"{'ok' if verdict.approved else 'rejected'} ({verdict.reason}): {verdict.message}"
+        print(f'"{outcome.transcript}" → {top} · {what} · {outcome.total_ms:.0f} ms', file=self.out, flush=True)
 
 
 def _verdict(verdict: Any) -> dict[str, Any] | None:

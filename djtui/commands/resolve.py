@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from djtui.commands._shared import add_context_option, config_for, context_for, resolver_for
+from djtui.commands._shared import add_context_option, config_for, context_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +49,8 @@ def print_table(text: str, candidates: list) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_for(args)
     context = context_for(args, config)
+    from djtui.core.stages import resolver_for
+
     resolver = resolver_for(context, config)
     show = (lambda t, c: print(as_json(t, c), flush=True)) if args.json else print_table
     if args.text != "-":

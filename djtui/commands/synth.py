@@ -16,7 +16,7 @@ def register(subparsers: Any) -> None:
         "synth", help=HELP,
         description=HELP + ". Writes OUT/synth/*.wav and OUT/manifest.jsonl (the recording format); "
                     "re-running the same command resumes. Use --voices to keep some voices out of training.")
-    p.add_argument("--context", metavar="FILE", help="context YAML (default: the bundled DJ context)")
+    p.add_argument("--context", metavar="FILE", help="context YAML (default: [resolver] context, else the bundled DJ context)")
     p.add_argument("--out", metavar="DIR", help="output folder (required unless --list-voices)")
     p.add_argument("--per-intent", type=int, default=20, metavar="N", help="sentences per intent (default 20)")
     p.add_argument("--engines", default="espeak,piper", help="comma-separated: espeak, piper (default both)")
@@ -36,7 +36,7 @@ def _ids(text: str | None) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from djtui.core.context import default_context, load_context
+    from djtui.commands._shared import config_for, context_for
     from djtui.training import synth
 
     voices = synth.default_voices(_ids(args.engines))
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise DjtuiError("--per-intent must be at least 1", "e.g. --per-intent 20")
     if not voices:
         raise DjtuiError("no voices left to speak with", "check --voices / --exclude-voices / --engines")
-    context = load_context(Path(args.context)) if args.context else default_context()
+    context = context_for(args, config_for(args))
     with Progress(TextColumn("synthesizing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("synth", total=None)
         manifest = synth.synthesize(context, Path(args.out), per_intent=args.per_intent, voices=voices, seed=args.seed,

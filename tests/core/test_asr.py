@@ -101,7 +101,7 @@ def test_auto_picks_a_local_fine_tuned_wav2vec2(tiny_wav2vec2):
 
 def test_unknown_engine_is_one_clear_error():
     with pytest.raises(DjtuiError, match="unknown ASR engine 'kaldi'"):
-        load_engine(AsrConfig(engine="kaldi"))
+        load_engine(AsrConfig.model_construct(engine="kaldi"))  # past the config's own check
 
 
 def test_a_transcript_that_loops_is_cut_to_one_copy():

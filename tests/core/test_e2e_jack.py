@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from djtui.core import pipeline as events
+from djtui.core import events
 from djtui.core.audio import FileSource, MicrophoneSource, rescan_devices
 from djtui.core.config import Config
 from djtui.core.context import default_context
@@ -80,10 +80,8 @@ def portaudio_on_jack(jack_midi, monkeypatch):
 
 def test_spoken_command_reaches_a_jack_midi_client(portaudio_on_jack, speak) -> None:
     jack = portaudio_on_jack
-    config = Config()
-    config.safety.armed_at_start = True
-    config.asr.engine = "whisper"
-    config.resolver.semantic_weight = 0.0  # grammar + phonetic: no embedding model to load
+    config = Config().updated({"safety": {"armed_at_start": True}, "asr": {"engine": "whisper"},
+                               "resolver": {"semantic_weight": 0.0}})  # grammar + phonetic: no embedding model
     context = default_context()
     pipeline = Pipeline(config, context=context)
     seen: list[Any] = []
@@ -124,40 +122,37 @@ def test_spoken_command_reaches_a_jack_midi_client(portaudio_on_jack, speak) -> 
     assert release == [0x90 | channel, note, 0]
     assert received.empty()
 
-    [trace] = [e for e in seen if isinstance(e, events.Trace)]
-    [sent] = [e for e in seen if isinstance(e, events.MidiSent)]
-    assert trace.sent and not sent.dry_run
-    assert (sent.command.channel, sent.command.number) == (channel, note)
-    assert set(trace.stages) == {"vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"}
-    assert trace.engine == "whisper" and trace.asr_ahead
-    assert sum(v for k, v in trace.stages.items() if k != "vad_endpoint") <= trace.total_ms
-    assert heard_at[events.SpeechStart] < heard_at[events.SpeechEnd] < pressed_at
-    print(f"speech end -> MIDI at the JACK client: {(pressed_at - heard_at[events.SpeechEnd]) * 1000:.0f} ms; trace {trace}")
+    [outcome] = [e for e in seen if isinstance(e, events.Outcome)]
+    [sent] = outcome.sent
+    assert not outcome.dry_run and (sent.channel, sent.number) == (channel, note)
+    assert set(outcome.stages_ms) == {"vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"}
+    assert outcome.engine == "whisper" and outcome.ahead
+    assert sum(v for k, v in outcome.stages_ms.items() if k != "vad_endpoint") <= outcome.total_ms
+    assert heard_at[events.SpeechStarted] < heard_at[events.SpeechEnded] < pressed_at
+    print(f"speech end -> MIDI at the JACK client: {(pressed_at - heard_at[events.SpeechEnded]) * 1000:.0f} ms; "
+          f"stages {outcome.stages_ms}")
 
 
 def test_a_footswitch_holds_the_microphone_open(jack_midi, tmp_path) -> None:
     """trigger = midi_hold: listening while the pedal's note is down, on a real JACK
     MIDI port (here a virtual one standing in for the footswitch)."""
     config = Config()
-    config.audio.trigger = "midi_hold"
-    config.audio.ptt_midi_port = "footswitch"
-    config.audio.ptt_midi_note = 64
-    config.resolver.semantic_weight = 0.0
-    config.asr.engine = "whisper"
+    config = config.updated({"audio": {"trigger": "midi_hold", "ptt_midi_port": "footswitch", "ptt_midi_note": 64},
+                             "resolver": {"semantic_weight": 0.0}, "asr": {"engine": "whisper"}})
     seen: queue.Queue[Any] = queue.Queue()
     pedal = MidiOut(port="footswitch", virtual=True, api="jack")
     pipeline = Pipeline(config, dry_run=True, session_log=False)
-    pipeline.subscribe(lambda event: seen.put(event) if isinstance(event, events.Listening) else None)
+    pipeline.subscribe(lambda event: seen.put(event) if isinstance(event, events.ListeningChanged) else None)
     silence = tmp_path / "silence.wav"
     sf.write(silence, np.zeros(16000 * 5, dtype=np.float32), 16000)
     try:
         pipeline.start(FileSource(silence, realtime=True))
         assert not pipeline.listening
         pedal.send(MidiCommand("pedal", "cc", 0, 64, 127))  # a sustain pedal goes down
-        assert seen.get(timeout=5) == events.Listening(True)
+        assert seen.get(timeout=5) == events.ListeningChanged(True)
         assert pipeline.listening
         pedal.send(MidiCommand("pedal", "cc", 0, 64, 0))
-        assert seen.get(timeout=5) == events.Listening(False)
+        assert seen.get(timeout=5) == events.ListeningChanged(False)
         assert not pipeline.listening
     finally:
         pipeline.stop()

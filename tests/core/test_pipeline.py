@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from djtui.cli import main
-from djtui.core import pipeline as events
+from djtui.core import events
 from djtui.core.asr import WhisperEngine
 from djtui.core.audio import SAMPLE_RATE, FileSource
 from djtui.core.config import Config, save_config
@@ -32,9 +32,7 @@ def whisper() -> WhisperEngine:
 def quick_config() -> Config:
     """Grammar and phonetic matching only: sentence embeddings cost a model load per
     test and are the resolver's business, not the pipeline's."""
-    config = Config()
-    config.resolver.semantic_weight = 0.0
-    return config
+    return Config().updated({"resolver": {"semantic_weight": 0.0}})
 
 
 @pytest.fixture
@@ -75,28 +73,27 @@ def of(kind: type, seen: list[Any]) -> list[Any]:
 
 
 def test_a_spoken_command_goes_through_every_stage_in_order(whisper, spoken_file) -> None:
-    config = quick_config()
-    config.safety.armed_at_start = True
+    config = quick_config().updated({"safety": {"armed_at_start": True}})
     pipeline = Pipeline(config, engine=whisper, dry_run=True)
     pipeline.deck_state.set("playing", 1, False, source="feedback")  # Rekordbox: deck 2 is paused
 
     seen = run_file(pipeline, spoken_file())
 
     order = [type(e).__name__ for e in seen if not isinstance(e, events.Level)]
-    assert order == ["SpeechStart", "SpeechEnd", "Transcript", "Candidates", "VerdictEvent", "MidiSent", "Trace", "Finished"]
-    [candidates] = of(events.Candidates, seen)
-    assert (candidates.candidates[0].intent, candidates.candidates[0].slots) == ("play", {"deck": "2"})
-    assert 1 <= len(candidates.candidates) <= 5
-    [sent] = of(events.MidiSent, seen)
-    assert sent.dry_run
-    assert (sent.command.type, sent.command.channel, sent.command.number) == ("note", 1, 11)
-    [trace] = of(events.Trace, seen)
-    assert trace.sent and trace.engine == "whisper"
-    assert trace.asr_ahead  # transcribed while the hang-over ran
-    assert list(trace.stages) == ["vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"]
-    assert trace.stages["vad_endpoint"] == config.vad.hangover_ms
-    after_endpoint = sum(v for k, v in trace.stages.items() if k != "vad_endpoint")
-    assert after_endpoint <= trace.total_ms
+    assert order == ["SpeechStarted", "SpeechEnded", "Outcome", "Finished"]
+    [outcome] = of(events.Outcome, seen)
+    assert (outcome.best.intent, outcome.best.slots) == ("play", {"deck": "2"})
+    assert 1 <= len(outcome.candidates) <= 5
+    assert outcome.verdict.approved and outcome.verdict.reason == "ok"
+    [sent] = outcome.sent
+    assert outcome.dry_run and (sent.type, sent.channel, sent.number) == ("note", 1, 11)
+    assert outcome.engine == "whisper" and outcome.number == 1
+    assert outcome.ahead  # understood while the hang-over ran
+    assert list(outcome.stages_ms) == ["vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"]
+    assert outcome.stages_ms["vad_endpoint"] == config.vad.hangover_ms
+    after_endpoint = sum(v for k, v in outcome.stages_ms.items() if k != "vad_endpoint")
+    assert after_endpoint <= outcome.total_ms
+    assert outcome.said_to_done_ms == pytest.approx(config.vad.hangover_ms + outcome.total_ms)
     levels = of(events.Level, seen)
     assert max(level.peak_dbfs for level in levels) > -20  # speech
     assert min(level.rms_dbfs for level in levels) < -90  # the silence around it
@@ -108,41 +105,75 @@ def test_disarmed_nothing_is_sent_but_everything_is_logged(whisper, spoken_file)
 
     seen = run_file(pipeline, spoken_file())
 
-    assert of(events.MidiSent, seen) == []
-    [verdict] = of(events.VerdictEvent, seen)
-    assert not verdict.verdict.approved
+    [outcome] = of(events.Outcome, seen)
+    assert outcome.sent == () and not outcome.verdict.approved and outcome.verdict.reason == "disarmed"
     [record] = read_session(log.path)
     assert record["transcript"] and record["top5"][0]["intent"] == "play"
     assert record["engine"] == "whisper" and record["model"]
     assert record["verdict"]["approved"] is False
     assert set(record["stages_ms"]) >= {"asr", "resolve", "safety"}
+    # the timings add up: end of speech to done = silence waited + endpoint to done
+    assert record["said_to_done_ms"] == pytest.approx(record["stages_ms"]["vad_endpoint"] + record["total_ms"], abs=0.02)
     clip, rate = sf.read(log.directory / record["audio"])
     assert rate == SAMPLE_RATE
     assert 0.8 < len(clip) / SAMPLE_RATE < 3.0
 
 
 def test_push_to_talk_hears_nothing_until_the_key_is_pressed(whisper, spoken_file) -> None:
-    config = quick_config()
-    config.audio.trigger = "push_to_talk"
-    config.safety.armed_at_start = True
+    config = quick_config().updated({"audio": {"trigger": "push_to_talk"}, "safety": {"armed_at_start": True}})
     pipeline = Pipeline(config, engine=whisper, dry_run=True, session_log=False)
     assert not pipeline.listening
 
     seen = run_file(pipeline, spoken_file())
 
-    assert of(events.SpeechStart, seen) == [] and of(events.Transcript, seen) == []
+    assert of(events.SpeechStarted, seen) == [] and of(events.Outcome, seen) == []
 
 
 def test_panic_disarms(whisper) -> None:
-    config = quick_config()
-    config.safety.armed_at_start = True
+    config = quick_config().updated({"safety": {"armed_at_start": True}})
     pipeline = Pipeline(config, engine=whisper, dry_run=True, session_log=False)
     seen: list[Any] = []
     pipeline.subscribe(seen.append)
     assert pipeline.armed
     pipeline.panic()
     assert not pipeline.armed
-    assert seen == [events.Armed(False)]
+    assert seen == [events.ArmedChanged(False)]
+
+
+class _SlowEngine:
+    """Whisper that takes ``delay_s`` longer: a machine that cannot keep up."""
+
+    def __init__(self, engine: WhisperEngine, delay_s: float) -> None:
+        self.engine, self.delay_s = engine, delay_s
+        self.name, self.model_id, self.description = engine.name, engine.model_id, "slow " + engine.description
+
+    def transcribe(self, audio: np.ndarray) -> Any:
+        import time
+
+        time.sleep(self.delay_s)
+        return self.engine.transcribe(audio)
+
+    def warm_up(self) -> None:
+        pass
+
+
+def test_an_utterance_the_worker_has_no_room_for_is_counted_logged_and_shown(whisper, speak, tmp_path) -> None:
+    """Ten commands read faster than a slow machine handles them: those that don't fit
+    the queue are dropped, but never silently."""
+    gap = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+    path = tmp_path / "ten.wav"
+    sf.write(path, np.concatenate([np.concatenate([speak("sync deck one"), gap]) for _ in range(10)]), SAMPLE_RATE)
+    log = SessionLog()
+    pipeline = Pipeline(quick_config(), engine=_SlowEngine(whisper, 1.0), dry_run=True, session_log=log)
+
+    seen = run_file(pipeline, path)
+
+    outcomes, dropped = of(events.Outcome, seen), of(events.Dropped, seen)
+    assert dropped and all(d.what == "utterance" for d in dropped)
+    assert dropped[-1].total == len(dropped) == pipeline.dropped["utterance"]
+    assert len(outcomes) + len(dropped) == 10  # every utterance is either handled or reported
+    records = read_session(log.path)
+    assert sum("dropped" in r for r in records) == len(dropped) and sum("transcript" in r for r in records) == len(outcomes)
 
 
 def test_listen_prints_one_json_line_per_utterance(spoken_file, config_file, capsys) -> None:
@@ -164,6 +195,20 @@ def test_listen_prints_one_json_line_per_utterance(spoken_file, config_file, cap
     assert confirmed["verdict"]["reason"] == "confirmed"
     assert [(m["channel"], m["number"]) for m in confirmed["midi"]] == [(1, 11)] and confirmed["dry_run"]
     assert confirmed["total_ms"] > 0 and confirmed["engine"] == "whisper"
+
+
+def test_listen_reads_every_utterance_of_a_file_however_fast(speak, config_file, tmp_path, capsys) -> None:
+    """A file is not real time: with --fast nothing is ever dropped for being late."""
+    gap = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+    path = tmp_path / "many.wav"
+    sf.write(path, np.concatenate([np.concatenate([speak(COMMAND), gap]) for _ in range(8)]), SAMPLE_RATE)
+
+    code = main(["--config", str(config_file), "listen", "--input", str(path), "--fast", "--dry-run", "--json"])
+
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert code == 0 and [line["n"] for line in lines] == list(range(1, 9))
+    assert "dropped" not in captured.err
 
 
 def test_listen_plain_lines(spoken_file, config_file, capsys) -> None:

@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import RichLog, Static
 
 from djtui.core.config import Config
+from djtui.core.events import Outcome
 from djtui.tui.screens.live import LiveScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
@@ -16,8 +17,8 @@ from tests.tui.conftest import FixedHost
 from tests.tui.helpers import text_of, until
 
 
-def of(host: FixedHost, kind: str) -> list:
-    return [e for e in host.events if type(e).__name__ == kind]
+def outcomes(host: FixedHost) -> list[Outcome]:
+    return [e for e in host.events if isinstance(e, Outcome)]
 
 
 @pytest.fixture(scope="module")
@@ -39,22 +40,21 @@ async def test_a_spoken_command_shows_transcript_top5_verdict_and_what_was_sent(
         await pilot.press("space")
         await until(pilot, lambda: "finished" in text_of(screen.query_one("#live-state", Static)), 120, "end of file")
 
-        [transcript] = of(host, "Transcript")
-        assert transcript.text
-        assert text_of(screen.query_one("#transcript", Static)).strip() == f"heard: {transcript.text}"
-        [candidates] = of(host, "Candidates")
+        [outcome] = outcomes(host)
+        assert outcome.transcript
+        assert text_of(screen.query_one("#transcript", Static)).strip() == f"heard: {outcome.transcript}"
         rows = screen.query_one(CandidateBars).rows
-        assert rows == tuple((c.label(), c.score) for c in candidates.candidates)
+        assert rows == tuple((c.label(), c.score) for c in outcome.candidates)
         assert 1 <= len(rows) <= 5
         assert rows[0][0] == "play(deck=1)"
         assert all(0.0 <= score <= 1.0 for _, score in rows)
         assert "1 play(deck=1)" in text_of(screen.query_one(CandidateBars))
         verdict = text_of(screen.query_one(VerdictLine))
         assert "SENT" in verdict and "play(deck=1)" in verdict
-        assert screen.query_one(VerdictLine).has_class("-approved"), (verdict, of(host, "VerdictEvent"))
+        assert screen.query_one(VerdictLine).has_class("-approved"), (verdict, outcome.verdict)
         log = "\n".join(line.text for line in screen.query_one("#sent-log", RichLog).lines)
         assert "PlayPause ch1 note" in log and "(dry run)" in log
-        assert len(screen.query_one(LatencySparkline).latencies) == 1
+        assert list(screen.query_one(LatencySparkline).latencies) == [outcome.said_to_done_ms]  # what the DJ feels
         assert "asr" in text_of(screen.query_one(StageBreakdown))
         assert not app.session.running
         assert screen.query_one(DeckState).playing == (True, False, False, False)

@@ -12,7 +12,7 @@ import pytest
 from djtui.core.config import Config
 from djtui.core.context import default_context
 from djtui.core.midi import command_for
-from djtui.core.pipeline import Candidates, MidiSent, SpeechStart, Trace, Transcript, VerdictEvent
+from djtui.core.events import Outcome, SpeechStarted
 from djtui.core.resolve import Candidate
 from djtui.core.safety import Verdict
 from djtui.tui.app import DjtuiApp
@@ -51,10 +51,11 @@ def utterance_events() -> list:
     command = command_for(context.intents["play"], {"deck": "1"})
     verdict = Verdict(True, "ok", "approved and sent", top[0], (command,))
     return [
-        SpeechStart(1.2), Transcript(1, "play deck one"), Candidates(1, tuple(top)), VerdictEvent(1, verdict),
-        MidiSent(1, command, dry_run=False),
-        Trace(1, {"vad_endpoint": 300.0, "asr": 62.5, "resolve": 6.1, "rescore": 14.0, "safety": 0.1, "midi": 0.3},
-              83.0, "whisper", "tiny.en", True),
+        SpeechStarted(1.2),
+        Outcome(number=1, transcript="play deck one", candidates=tuple(top), verdict=verdict, sent=(command,),
+                dry_run=False, total_ms=83.0, engine="whisper", model="tiny.en", speech_s=(1.2, 2.1),
+                stages_ms={"vad_endpoint": 300.0, "asr": 62.5, "resolve": 6.1, "rescore": 14.0, "safety": 0.1,
+                           "midi": 0.3}),
     ]
 
 

@@ -11,6 +11,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import RichLog, Static
 
 from djtui.core.errors import DjtuiError
+from djtui.core.events import (Dropped, Event, Expired, Finished, Hearing, ListeningChanged, Outcome, SpeechEnded,
+                               SpeechStarted)
+from djtui.core.safety import Verdict
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
@@ -24,13 +27,10 @@ REFRESH_HZ = 12
 """Meter and deck refresh rate: smooth enough to the eye, cheap next to the ASR."""
 
 
-def verdict_parts(verdict: Any) -> tuple[bool, str, str]:
+def verdict_parts(verdict: Verdict) -> tuple[bool, str, str]:
     """(approved, reason, command label) of a safety verdict."""
-    approved = bool(getattr(verdict, "approved", False))
-    reason = str(getattr(verdict, "message", "") or getattr(verdict, "reason", "") or "")
-    candidate = getattr(verdict, "candidate", None)
-    command = candidate.label() if candidate is not None and hasattr(candidate, "label") else ""
-    return approved, reason, command
+    command = verdict.candidate.label() if verdict.candidate is not None else ""
+    return verdict.approved, verdict.message or verdict.reason, command
 
 
 class LiveScreen(DjtuiScreen):
@@ -51,6 +51,7 @@ class LiveScreen(DjtuiScreen):
         self.talking = False
         self.utterances = 0
         self.engine = ""
+        self.dropped: dict[str, int] = {"utterance": 0, "audio": 0}
         self.handling = False
         """Between the end of speech and the utterance's trace the pipeline races to send
         the command; the meters (cosmetic, and silent then anyway) pause so the UI thread
@@ -65,6 +66,7 @@ class LiveScreen(DjtuiScreen):
         yield DeckState()
         yield LatencySparkline()
         yield StageBreakdown()
+        yield Static("", id="dropped")
         yield RichLog(id="sent-log", max_lines=500, markup=False, wrap=False)
 
     def on_mount(self) -> None:
@@ -146,40 +148,48 @@ class LiveScreen(DjtuiScreen):
 
     # --- pipeline events (from the app, on the UI thread) ---
 
-    def handle(self, event: Any) -> None:
+    def handle(self, event: Event) -> None:
         """Show one pipeline event."""
-        name = type(event).__name__
-        if name == "SpeechEnd":
-            self.handling = bool(event.accepted)
-        elif name == "SpeechStart":
-            self.query_one("#transcript", Static).update("heard: … (speaking)")
-        elif name == "Transcript":
-            prefix = "heard" if getattr(event, "final", True) else "hearing"
-            self.query_one("#transcript", Static).update(f"{prefix}: {event.text or '(nothing recognised)'}")
-        elif name == "Candidates":
-            self.query_one(CandidateBars).rows = tuple((c.label(), float(c.score)) for c in event.candidates)
-        elif name == "VerdictEvent":
-            approved, reason, command = verdict_parts(event.verdict)
-            self.query_one(VerdictLine).show(approved, reason, command)
-        elif name == "MidiSent":
-            command = event.command
-            label = command.label() if hasattr(command, "label") else str(command)
-            dry = " (dry run)" if event.dry_run else ""
-            stamp = self.app.host.clock()  # type: ignore[attr-defined]
-            self.query_one("#sent-log", RichLog).write(f"{stamp}  #{event.utterance}  {label}{dry}")
-        elif name == "Trace":
-            self.handling = False
-            self.utterances += 1
-            self.query_one(LatencySparkline).add(float(event.total_ms))
-            self.query_one(StageBreakdown).show(dict(event.stages), float(event.total_ms))
-            self._refresh_decks()
-        elif name == "Listening":
-            self.talking = bool(event.listening)
-            if self.app.session.running:  # type: ignore[attr-defined]
-                self._show_listening()
-        elif name == "Finished":
-            self.app.session.stop()  # type: ignore[attr-defined]
-            self._state(f"finished: end of input ({self.utterances} utterances) — space: listen again")
+        match event:
+            case SpeechEnded(accepted=accepted):
+                self.handling = accepted
+            case SpeechStarted():
+                self.query_one("#transcript", Static).update("heard: … (speaking)")
+            case Hearing(text=text):
+                self.query_one("#transcript", Static).update(f"hearing: {text or '…'}")
+            case Outcome():
+                self._outcome(event)
+            case Expired(verdict=verdict):
+                self.query_one(VerdictLine).show(False, verdict.message, verdict.candidate.label() if verdict.candidate else "")
+            case Dropped(what=what, total=total):
+                self.dropped[what] = total
+                lost = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in self.dropped.items() if n)
+                banner = self.query_one("#dropped", Static)
+                banner.update(f"lost since listening started: {lost}")
+                banner.set_class(bool(lost), "-lost")
+            case ListeningChanged(listening=listening):
+                self.talking = listening
+                if self.app.session.running:  # type: ignore[attr-defined]
+                    self._show_listening()
+            case Finished():
+                self.app.session.stop()  # type: ignore[attr-defined]
+                self._state(f"finished: end of input ({self.utterances} utterances) — space: listen again")
+
+    def _outcome(self, outcome: Outcome) -> None:
+        self.handling = False
+        self.utterances += 1
+        self.query_one("#transcript", Static).update(f"heard: {outcome.transcript or '(nothing recognised)'}")
+        self.query_one(CandidateBars).rows = tuple((c.label(), float(c.score)) for c in outcome.candidates)
+        approved, reason, command = verdict_parts(outcome.verdict)
+        self.query_one(VerdictLine).show(approved, reason, command)
+        stamp = self.app.host.clock()  # type: ignore[attr-defined]
+        dry = " (dry run)" if outcome.dry_run else ""
+        for sent in outcome.sent:
+            self.query_one("#sent-log", RichLog).write(f"{stamp}  #{outcome.number}  {sent.label()}{dry}")
+        # What the DJ feels: from the end of speech, the silence waited included.
+        self.query_one(LatencySparkline).add(outcome.said_to_done_ms)
+        self.query_one(StageBreakdown).show(dict(outcome.stages_ms), outcome.total_ms)
+        self._refresh_decks()
 
     def _refresh_meters(self) -> None:
         if self.handling:

@@ -142,12 +142,14 @@ class RecordScreen(DjtuiScreen):
     def capture(self, prompt: Any) -> None:
         import numpy as np
 
+        from djtui.core.audio import SAMPLE_RATE
+
         app: Any = self.app
         blocks: list[np.ndarray] = []
         try:
             source = app.host.microphone(app.config)
             try:
-                limit = int(self.take_s * app.config.audio.sample_rate)
+                limit = int(self.take_s * SAMPLE_RATE)
                 for block in source.blocks():
                     blocks.append(block.copy())
                     self.level = app.host.level(block)
@@ -156,7 +158,7 @@ class RecordScreen(DjtuiScreen):
             finally:
                 source.close()
             audio = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-            result = self.session.save_take(audio, prompt, app.config.audio.sample_rate)
+            result = self.session.save_take(audio, prompt, SAMPLE_RATE)
         except Exception as exc:  # noqa: BLE001 - shown as a notification
             exc = user_error(exc, "recording the take")
             app.call_from_thread(self._capture_failed, exc)
@@ -186,9 +188,11 @@ class RecordScreen(DjtuiScreen):
 
     @work(thread=True, exclusive=True, group="record-play")
     def play(self, audio: np.ndarray) -> None:
+        from djtui.core.audio import SAMPLE_RATE
+
         app: Any = self.app
         try:
-            app.host.play(audio, app.config.audio.sample_rate)
+            app.host.play(audio, SAMPLE_RATE)
         except Exception as exc:  # noqa: BLE001 - shown as a notification
             exc = user_error(exc, "playing the take back")
             app.call_from_thread(app.show_error, exc, "Record")

@@ -195,16 +195,14 @@ class TrainScreen(DjtuiScreen):
         for name, metrics in (("before", result.before), ("after", result.after)):
             table.add_row(name, pct(metrics.wer), pct(metrics.cer), pct(metrics.accuracy))
         self._state(f"done ({result.stopped}) · best epoch {result.best_epoch} · u: use this model live")
-
     def action_use_model(self) -> None:
         app: Any = self.app
         if self.result is None:
             app.notify("train a model first (g)", title="Train")
             return
-        from dataclasses import replace
 
         config = app.config
-        new = replace(config, asr=replace(config.asr, engine="wav2vec2", model=str(self.result.output)))
+        new = config.updated({"asr": {"engine": "wav2vec2", "model": str(self.result.output)}})
         applied = app.apply_settings(new, title="Train")
         if applied is None:
             return

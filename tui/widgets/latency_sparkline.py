@@ -8,12 +8,7 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import Label, Sparkline
 
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
+from djtui.core.stats import percentile
 
 
 class LatencySparkline(Widget):

@@ -1,0 +1,263 @@
+"""Frames in, one :class:`~djtui.core.events.Outcome` per command out.
+
+::
+
+    listener = Listener(config, context=load_context("my.yaml"), dry_run=True)
+    for frame in frames:                       # 512 float32 samples at 16 kHz
+        if (outcome := listener.process(frame)) is not None:
+            print(outcome.transcript, outcome.command, outcome.verdict.reason)
+
+A :class:`Listener` runs every stage on the caller's thread: the VAD and endpointer cut
+utterances out of the frames (:meth:`hear`), and each one is understood, judged by the
+safety gate and sent (:meth:`handle`). ``djtui eval`` and ``djtui listen --fast`` use it
+as it is; the live :class:`~djtui.core.pipeline.Pipeline` runs the same two halves on
+two threads so the audio never waits for a model. Every step is also published as a
+typed event (:mod:`djtui.core.events`) to the subscribers.
+
+``act=False`` judges by what was said alone (:meth:`SafetyGate.screen`) and sends
+nothing: the accept decision ``djtui eval`` measures, with the live stages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from djtui.core import stages as build_stages
+from djtui.core.audio import level
+from djtui.core.config import Config
+from djtui.core.context import Context
+from djtui.core.events import (STAGES, ArmedChanged, Event, Expired, ListeningChanged, Outcome, SpeechEnded,
+                               SpeechStarted)
+from djtui.core.safety import Verdict
+
+if TYPE_CHECKING:
+    from djtui.core.recognize import Understanding
+    from djtui.core.stages import Stages
+    from djtui.core.vad import Utterance
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Event], None]
+
+
+class Listener:
+    """Builds every stage from ``config`` (see :func:`djtui.core.stages.build`) unless
+    ``stages`` are given. ``context`` is a :class:`~djtui.core.context.Context` or a
+    context file (default: the config's, else the bundled DJ context); ``dry_run``
+    opens no MIDI port; ``session_log=False`` keeps no log."""
+
+    def __init__(self, config: Config | None = None, *, context: Context | str | Path | None = None,
+                 engine: Any = None, midi_out: Any = None, dry_run: bool = False, session_log: Any = None,
+                 act: bool = True, stages: Stages | None = None) -> None:
+        self.config = config if config is not None else Config()
+        if isinstance(context, (str, Path)):
+            context = build_stages.context_for(self.config, context)
+        self.stages = stages if stages is not None else build_stages.build(
+            self.config, context=context, engine=engine, midi_out=midi_out, dry_run=dry_run,
+            session_log=session_log)
+        self.endpointer = build_stages.endpointer_for(self.config)
+        self.act = act
+        self.dry_run = self.stages.midi_out is None
+        self._subscribers: list[Subscriber] = []
+        self._numbers = itertools.count(1)
+        if self.config.safety.armed_at_start:
+            self.stages.gate.arm()
+
+    # --- the small public face ----------------------------------------------------------
+
+    def process(self, frame: np.ndarray) -> Outcome | None:
+        """Feed one block of :data:`~djtui.core.audio.BLOCK` samples; the utterance's
+        :class:`Outcome` when a command has just ended, else ``None``."""
+        self.expire()
+        utterance = self.hear(frame)
+        return self.handle(utterance) if utterance is not None else None
+
+    def flush(self) -> Outcome | None:
+        """End of the stream: the utterance still open, if any, without waiting for the
+        hang-over."""
+        utterance = self.endpointer.flush()
+        if utterance is None:
+            return None
+        self.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
+        return self.handle(utterance)
+
+    def reset(self) -> None:
+        """Start a new stream (the next recording): the endpointer forgets what it heard.
+        Arming, deck state and the safety gate's history stay."""
+        self.endpointer.reset()
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """Call ``callback(event)`` for every event, on the thread that caused it."""
+        self._subscribers.append(callback)
+
+    def close(self) -> None:
+        """Close the MIDI ports."""
+        self.stages.close()
+
+    # --- arming and the microphone gate --------------------------------------------------
+
+    @property
+    def armed(self) -> bool:
+        return bool(self.stages.gate.armed)
+
+    def arm(self) -> None:
+        """Let approved commands reach Rekordbox."""
+        self.stages.gate.arm()
+        self.publish(ArmedChanged(True))
+
+    def disarm(self) -> None:
+        """Nothing is sent until :meth:`arm`; utterances are still heard and logged."""
+        self.stages.gate.disarm()
+        self.publish(ArmedChanged(False))
+
+    @property
+    def listening(self) -> bool:
+        return self.endpointer.listening
+
+    def set_listening(self, listening: bool) -> None:
+        """Push-to-talk: open or close the microphone gate (from any thread)."""
+        self.endpointer.set_listening(listening)
+        self.publish(ListeningChanged(listening))
+
+    def expire(self) -> None:
+        """Drop a command that waited for 'confirm' too long, and say so."""
+        verdict = self.stages.gate.tick()
+        if verdict is not None:
+            self.publish(Expired(verdict))
+
+    # --- the two halves ------------------------------------------------------------------
+
+    def hear(self, frame: np.ndarray) -> Utterance | None:
+        """The cheap half, safe on an audio thread: level, VAD, endpointing. The
+        :class:`~djtui.core.vad.Utterance` that has just ended, if any."""
+        endpointer = self.endpointer
+        if self._subscribers:
+            self.publish(level(frame))
+        was_speaking = endpointer.speaking
+        utterance = endpointer.push(frame)
+        if not was_speaking and endpointer.speaking:
+            self.publish(SpeechStarted(endpointer.blocks_seen * endpointer.block / endpointer.sample_rate))
+        if utterance is not None:
+            self.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
+        elif was_speaking and not endpointer.speaking:
+            now = endpointer.blocks_seen * endpointer.block / endpointer.sample_rate
+            self.publish(SpeechEnded(now, 0.0, False))
+        return utterance
+
+    def understand(self, audio: np.ndarray) -> Understanding:
+        """What the recognizer makes of ``audio`` (no verdict, nothing sent)."""
+        return self.stages.recognizer.understand(audio)
+
+    def handle(self, utterance: Utterance, understanding: Understanding | None = None,
+               timings: dict[str, float] | None = None) -> Outcome:
+        """The heavy half: understand ``utterance`` (unless ``understanding`` was worked
+        out ahead, with ``timings`` its stages' time after the endpoint), judge it,
+        send its MIDI, log it and publish its :class:`Outcome`."""
+        parts = self.stages
+        number = next(self._numbers)
+        if understanding is None:
+            understanding = self.understand(utterance.audio)
+        stages = {"vad_endpoint": float(self.endpointer.hangover_ms)}
+        stages.update({k: float(v) for k, v in (timings if timings is not None else understanding.timings).items()})
+        candidates = tuple(understanding.candidates[:5])
+
+        started = time.perf_counter()
+        was_armed = parts.gate.armed
+        verdict = parts.gate.judge(candidates) if self.act else self._screen(candidates)
+        stages["safety"] = _ms(started)
+        if parts.gate.armed != was_armed:  # a spoken 'arm', 'disarm' or 'cancel'
+            self.publish(ArmedChanged(parts.gate.armed))
+
+        sent = tuple(verdict.commands) if verdict.approved and self.act else ()
+        if sent:
+            started = time.perf_counter()
+            if parts.midi_out is not None:  # a dry run reports what it would have sent
+                for command in sent:
+                    parts.midi_out.send(command)
+            stages["midi"] = _ms(started)
+        engine = parts.engine
+        outcome = Outcome(
+            number=number, transcript=understanding.transcript, candidates=candidates, verdict=verdict, sent=sent,
+            dry_run=parts.midi_out is None,
+            stages_ms={s: round(stages[s], 2) for s in STAGES if s in stages},
+            total_ms=round(_ms(utterance.endpoint_time), 2),
+            engine=str(getattr(engine, "name", type(engine).__name__)), model=str(getattr(engine, "model_id", "")),
+            speech_s=(round(utterance.start_time, 3), round(utterance.end_time, 3)), cut=utterance.cut,
+            ahead=timings is not None, audio=utterance.audio,
+        )
+        if parts.session_log is not None:
+            parts.session_log.record(log_entry(outcome), utterance.audio)
+        self.publish(outcome)
+        return outcome
+
+    def _screen(self, candidates: tuple[Any, ...]) -> Verdict:
+        rejection = self.stages.gate.screen(candidates)
+        if rejection is not None:
+            return rejection
+        top = max(candidates, key=lambda c: c.score)
+        return Verdict(True, "accepted", f"{top.label()} (evaluation: nothing sent)", top)
+
+    def publish(self, event: Event) -> None:
+        """Send ``event`` to every subscriber; a failing subscriber is logged, never raised."""
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a broken display must not stop the music
+                log.exception("a subscriber failed on %s", type(event).__name__)
+
+    # --- what the engine is, for front ends ----------------------------------------------
+
+    @property
+    def context(self) -> Context:
+        return self.stages.context
+
+    @property
+    def deck_state(self) -> Any:
+        return self.stages.deck_state
+
+    @property
+    def hangover_ms(self) -> int:
+        return self.endpointer.hangover_ms
+
+    @property
+    def engine_description(self) -> str:
+        """Which ASR engine and model run, and why (for the UI)."""
+        engine = self.stages.engine
+        return str(getattr(engine, "description", "")) or f"{engine.name} {engine.model_id}"
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000.0
+
+
+def _plain(value: Any) -> Any:
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+
+
+def log_entry(outcome: Outcome) -> dict[str, Any]:
+    """The session log's record of one :class:`Outcome` (plain JSON values)."""
+    verdict = outcome.verdict
+    return {
+        "transcript": outcome.transcript,
+        "top5": [{"intent": c.intent, "slots": c.slots, "score": round(float(c.score), 4), "sentence": c.sentence}
+                 for c in outcome.candidates],
+        "verdict": {"approved": verdict.approved, "reason": verdict.reason, "message": verdict.message},
+        "midi": [_plain(command) for command in outcome.sent],
+        "stages_ms": outcome.stages_ms,
+        "total_ms": outcome.total_ms,
+        "said_to_done_ms": round(outcome.said_to_done_ms, 2),
+        "ahead": outcome.ahead,
+        "early": outcome.early,
+        "engine": outcome.engine,
+        "model": outcome.model,
+        "speech_s": list(outcome.speech_s),
+        "cut": outcome.cut,
+    }
