@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.training",
     "tests.fixtures.jack",
     "tests.fixtures.models",
+    "tests.fixtures.faults",
 ]
 
 
