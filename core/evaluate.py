@@ -83,8 +83,8 @@ def normalize_slots(slots: dict[str, Any] | None) -> dict[str, str]:
 def read_labels(path: str | Path, data_dir: str | Path | None = None) -> list[Label]:
     """Read djtui's ``manifest.jsonl`` or Picovoice's ``label.json``, by content.
 
-    Audio paths in the labels are taken as they are when absolute, else relative to
-    ``data_dir`` (default: the labels file's folder)."""
+    Audio paths in the labels are relative to ``data_dir`` (default: the labels file's
+    folder) and must stay inside it (see :func:`djtui.core.paths.within`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -122,7 +122,7 @@ def parse_label_json(text: str, data_dir: Path, where: str = "label.json") -> li
     for name, entry in data.items():
         if not isinstance(entry, dict) or "intent" not in entry:
             raise DjtuiError(f"{where}: entry {name!r} needs an 'intent' (null for audio to reject)", 'like {"intent": "orderDrink", "slots": {}}')
-        labels.append(_label(data_dir / name, entry, f"{where}: {name!r}"))
+        labels.append(_label(_audio_path(data_dir, name, f"{where}: {name!r}"), entry, f"{where}: {name!r}"))
     return labels
 
 
@@ -138,8 +138,17 @@ def parse_manifest(text: str, data_dir: Path, where: str = "manifest.jsonl") -> 
             raise DjtuiError(f"{where}:{number}: not valid JSON ({exc.msg})", "fix or delete the line") from None
         if not isinstance(entry, dict) or "path" not in entry or "intent" not in entry:
             raise DjtuiError(f"{where}:{number}: each line needs 'path' and 'intent'", "see README, 'Training data'")
-        labels.append(_label(data_dir / str(entry["path"]), entry, f"{where}:{number}"))
+        labels.append(_label(_audio_path(data_dir, str(entry["path"]), f"{where}:{number}"), entry, f"{where}:{number}"))
     return labels
+
+
+def _audio_path(data_dir: Path, name: str, where: str) -> Path:
+    from djtui.core.paths import within
+
+    try:
+        return within(data_dir, name)
+    except ValueError as exc:
+        raise DjtuiError(f"{where}: {exc}", "keep the audio under the labels' folder (or --data)") from None
 
 
 def _label(path: Path, entry: dict[str, Any], where: str) -> Label:
@@ -157,7 +166,8 @@ def _label(path: Path, entry: dict[str, Any], where: str) -> Label:
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Mono float32 at ``sample_rate`` from any file libsndfile reads."""
+    """Mono float32 at ``sample_rate`` from any file libsndfile reads; :class:`DjtuiError`
+    for an empty file or NaN/Inf samples."""
     import soundfile as sf
 
     try:
@@ -166,6 +176,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise DjtuiError(f"{path}: no such audio file", "check --data and the paths in the labels") from None
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise DjtuiError(f"{path}: cannot read the audio ({exc})", "use WAV, FLAC or OGG") from None
+    if not audio.size or not np.isfinite(audio).all():  # a score on broken audio would be no score
+        raise DjtuiError(f"{path}: {'holds no audio' if not audio.size else 'holds NaN or infinite samples'}",
+                         "re-export the file or leave it out of the labels")
     audio = audio.mean(axis=1)
     if rate != sample_rate:
         import soxr
