@@ -276,7 +276,12 @@ class CommandChecker:
 
     def top(self, transcript: str) -> tuple[str, dict[str, str]] | None:
         if transcript not in self._top:
-            candidates = self.resolver.resolve(transcript) if transcript else []
+            from djtui.core.resolve import TranscriptTooLong
+
+            try:
+                candidates = self.resolver.resolve(transcript) if transcript else []
+            except TranscriptTooLong:  # an untrained model babbling: no command, so a wrong one
+                candidates = []
             self._top[transcript] = (candidates[0].intent, dict(candidates[0].slots)) if candidates else None
         return self._top[transcript]
 
