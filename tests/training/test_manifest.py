@@ -260,7 +260,7 @@ def test_a_read_only_folder_is_one_clear_error_and_changes_nothing(public_tmp):
     assert outcome.error == "DjtuiError"
     assert "the folder is read-only" in outcome.message and "make it writable" in outcome.message
     reopen = read_only_as_nobody(lambda: len(ManifestWriter(public_tmp).takes), public_tmp)
-    assert reopen.value == "1"  # nothing to reconcile: a read-only dataset still opens
+    assert reopen.value == 1  # nothing to reconcile: a read-only dataset still opens
     assert snapshot(public_tmp) == before
 
 
