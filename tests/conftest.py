@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.jack",
     "tests.fixtures.models",
     "tests.fixtures.faults",
+    "tests.fixtures.properties",
 ]
 
 
