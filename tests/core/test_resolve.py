@@ -229,3 +229,17 @@ def test_cli_resolve_says_why_a_transcript_is_refused_and_goes_on_with_the_next(
     assert "1 transcript refused" in captured.err
     assert main(["resolve", " ".join(["play"] * 3000)]) == 2
     assert "transcript too long to be a command" in capsys.readouterr().err
+
+
+def test_a_context_too_big_to_resolve_says_so_before_listening(tmp_path, capsys):
+    from djtui.cli import main
+    from djtui.core.errors import DjtuiError
+
+    values = "\n".join(f"      - word{n} item{n}" for n in range(4000))
+    path = tmp_path / "big.yaml"
+    path.write_text("context:\n  slots:\n    name:\n" + values + "\n  intents:\n    pick:\n"
+                    '      expressions: ["pick $name:a then $name:b then $name:c"]\n')
+    with pytest.raises(DjtuiError, match=r"too big to resolve: 12,002 phrasings to compare \(at most 10,000\)"):
+        Resolver(load_context(path), semantic_weight=0)
+    assert main(["contexts", "check", str(path)]) == 2
+    assert "too big to resolve" in capsys.readouterr().err
