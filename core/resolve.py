@@ -43,8 +43,8 @@ grow with the square and cube of the number of word and syllable starts; 64 keep
 resolve of the DJ context under ~20 MB and ~0.1 s, and a spoken command (Whisper on a
 4 s utterance, ``[vad] max_speech_ms``) stays far below 40 words."""
 MAX_GRAMMAR_ALTERNATIVES = 10_000
-"""Phrasings the alignment compares each stretch of a transcript against (every slot
-phrase and fixed phrase, per place it is used); the DJ context has 247."""
+"""Phrasings the alignment compares each stretch of a transcript against, counted as
+:func:`check_grammar_size` does: the DJ context has about 700, coffee_maker 2,300."""
 SEMANTIC_SAMPLES_PER_INTENT = 32
 SOUNDS_RIGHT = 0.85
 """Phonetic similarity above which sentence embeddings are not consulted: meaning can
@@ -184,11 +184,6 @@ def _compile(context: Context) -> _Grammar:
     compiler = _Compiler(context)
     patterns = [(name, compiler.seq(expression))
                 for name, intent in context.intents.items() for expression in intent.expressions]
-    alternatives = sum(len(leaf.columns) for leaf in compiler.leaves)
-    if alternatives > MAX_GRAMMAR_ALTERNATIVES:
-        raise DjtuiError(f"context {context.name!r} is too big to resolve: {alternatives:,} phrasings to compare "
-                         f"(at most {MAX_GRAMMAR_ALTERNATIVES:,})",
-                         "use fewer slot values, or a slot type once per expression instead of in many places")
     table = [""] * len(compiler.codes)
     for code, i in compiler.codes.items():
         table[i] = code
@@ -485,6 +480,22 @@ def check_transcript(text: str) -> list[str]:
     return words
 
 
+def check_grammar_size(context: Context) -> int:
+    """How many phrasings the alignment will compare each stretch of a transcript
+    against, at most (each slot's phrases per slot name, each word of each expression);
+    :class:`DjtuiError` past :data:`MAX_GRAMMAR_ALTERNATIVES`. Counted from the context,
+    before compiling it: compiling a huge grammar is itself what must not happen."""
+    phrases = {name: sum(len(spoken) for spoken in t.values.values()) for name, t in context.slot_types.items()}
+    uses = {(s.name, s.type) for i in context.intents.values() for e in i.expressions for s in e.slots()}
+    total = sum(phrases.get(t, 0) for _, t in uses) + sum(len(src.split()) for i in context.intents.values()
+                                                           for src in i.sources)
+    if total > MAX_GRAMMAR_ALTERNATIVES:
+        raise DjtuiError(f"context {context.name!r} is too big to resolve: about {total:,} phrasings to compare "
+                         f"(at most {MAX_GRAMMAR_ALTERNATIVES:,})",
+                         "use fewer slot values, or a slot type under fewer names")
+    return total
+
+
 class Resolver:
     """``Resolver(context).resolve("hey laughed")`` -> top-5 :class:`Candidate`.
 
@@ -496,6 +507,7 @@ class Resolver:
                  cache_dir: Path | None = None) -> None:
         self.context = context
         self.semantic_weight = semantic_weight
+        check_grammar_size(context)
         self._grammar = _compile(context)
         self.semantic = SemanticIndex(context, embedding_model, cache_dir) if semantic_weight > 0 else None
 
