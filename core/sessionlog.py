@@ -80,15 +80,17 @@ class SessionLog:
         }
         if self.failure is not None:
             return line
+        clip = self.clips_dir / f"{number:05d}.wav"
         try:
             _private_folder(self.directory)
             if self.save_audio and audio is not None and len(audio):
-                clip = self.clips_dir / f"{number:05d}.wav"
                 _private_folder(self.clips_dir)
                 write_atomic(clip, lambda f: f.write(_wav_bytes(audio)))  # a temp file: created 0600
                 line["audio"] = str(clip.relative_to(self.directory))
             append_line(self.path, json.dumps(line, ensure_ascii=False, default=_plain), mode=PRIVATE_FILE)
         except OSError as exc:
+            if "audio" in line:  # its record is not written: the clip would be an orphan
+                clip.unlink(missing_ok=True)
             problem = write_problem(exc, "writing the session log")
             self.failure = DjtuiError(f"session log stopped: {problem.message}",
                                       f"djtui keeps listening, without a log; {problem.hint}")

@@ -84,14 +84,15 @@ def test_a_read_only_folder_is_one_message_and_the_rest_is_not_written(public_tm
     assert list(folder.iterdir()) == []
 
 
-def test_a_full_disk_stops_the_log_once_without_a_half_line(tmp_path):
-    log = SessionLog(tmp_path)
-    log.record({"transcript": "kept"})
+def test_a_full_disk_stops_the_log_once_without_a_half_line_or_an_orphan_clip(tmp_path):
+    log = SessionLog(tmp_path, save_audio=True)
+    log.record({"transcript": "kept " + "x" * 2000})  # a log longer than a clip: the clip fits, the line not
     size = log.path.stat().st_size
     outcome = in_child(lambda: _three_records(log), file_size_limit=size + 10)
     [message] = outcome.value
     assert "the disk is full" in message
-    assert log.path.stat().st_size == size and [r["transcript"] for r in read_session(log.path)] == ["kept"]
+    assert log.path.stat().st_size == size and [r["n"] for r in read_session(log.path)] == [1]
+    assert [p.name for p in log.clips_dir.iterdir()] == []
 
 
 def test_a_folder_that_cannot_be_made_is_one_message(tmp_path):
