@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from djtui.core.audio import SAMPLE_RATE
 from djtui.core.errors import DjtuiError
 
 if TYPE_CHECKING:
     from djtui.core.config import AsrConfig
 
-SAMPLE_RATE = 16000
 DEFAULT_WAV2VEC2 = "facebook/wav2vec2-base-960h"
 
 

@@ -11,6 +11,7 @@ everything else happen on the reader's thread.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -103,8 +104,9 @@ def _resampler(in_rate: int, out_rate: int) -> Any:
 class FileSource:
     """A wav/flac file as the microphone: same blocks, in real time or as fast as possible.
 
-    Raises :class:`DjtuiError` for a missing, unreadable or empty file when created, so a
-    bad ``--input`` fails before anything is loaded.
+    Raises :class:`DjtuiError` for a missing, unreadable or empty file, or one holding
+    NaN/Inf samples, when created, so a bad ``--input`` fails before anything is loaded
+    (a file is not a live stream: there is nothing to keep going for).
     """
 
     def __init__(self, path: str | Path, realtime: bool = True, sample_rate: int = SAMPLE_RATE, block: int = BLOCK) -> None:
@@ -121,8 +123,10 @@ class FileSource:
             info = sf.info(str(self.path))
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
             raise DjtuiError(f"{self.path}: not a readable audio file ({exc})", "give a .wav or .flac file") from None
-        if info.frames <= 0:
+        if info.frames <= 0 or info.samplerate <= 0:
             raise DjtuiError(f"{self.path}: the file holds no audio", "record or synthesise the command again")
+        if info.subtype in ("FLOAT", "DOUBLE"):
+            _check_finite(self.path)
         self.file_rate = int(info.samplerate)
         self.duration_s = info.frames / info.samplerate
 
@@ -161,10 +165,53 @@ class FileSource:
         self._closed.set()
 
 
+def _check_finite(path: Path, chunk_frames: int = 1 << 16) -> None:
+    """:class:`DjtuiError` if a floating-point file holds NaN or infinite samples: they
+    would pass through the VAD and the models as silence or garbage, unannounced. Only
+    float files can hold them, so only those pay for this read (~0.1 s a minute)."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            start = 0
+            for chunk in f.blocks(blocksize=chunk_frames, dtype="float32", always_2d=True):
+                finite = np.isfinite(chunk).all(axis=1)
+                if not finite.all():
+                    at = (start + int(np.argmin(finite))) / f.samplerate
+                    raise DjtuiError(f"{path}: holds NaN or infinite samples (the first at {at:.1f} s)",
+                                     "re-export it from your editor as 16-bit PCM wav")
+                start += len(chunk)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise DjtuiError(f"{path}: the file is damaged ({exc})", "re-export it as wav or flac") from None
+
+
 def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """A whole file as one 16 kHz mono ``float32`` array (for tests, bench and eval)."""
-    source = FileSource(path, realtime=False, sample_rate=sample_rate)
-    return np.concatenate(list(source.blocks()))
+    """A whole file as one mono ``float32`` array at ``sample_rate``: the one way djtui
+    reads a clip (evaluation, training, tests). A missing, unreadable or empty file, or
+    one holding NaN or infinite samples, is a :class:`DjtuiError` naming it; samples past
+    full scale (a float file) are clipped, with a warning."""
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except FileNotFoundError:
+        raise DjtuiError(f"{path}: no such audio file", "check the path (and --data for labels)") from None
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        raise DjtuiError(f"{path}: not a readable audio file ({exc})", "use WAV, FLAC or OGG") from None
+    if not audio.size:
+        raise DjtuiError(f"{path}: holds no audio", "record or export it again, or leave it out")
+    if not np.isfinite(audio).all():
+        raise DjtuiError(f"{path}: holds NaN or infinite samples", "re-export it from your editor as 16-bit PCM wav")
+    audio = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
+    if np.abs(audio).max() > 1.0:
+        logging.getLogger(__name__).warning("%s: samples past full scale, clipped", path)
+        audio = np.clip(audio, -1.0, 1.0)
+    if rate != sample_rate:
+        import soxr
+
+        audio = soxr.resample(audio, rate, sample_rate)
+    return np.ascontiguousarray(audio, dtype=np.float32)
 
 
 # --- microphones -------------------------------------------------------------------------

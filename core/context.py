@@ -6,12 +6,19 @@ class). Picovoice Rhino context files (``context: {expressions:…, slots:…}``
 they are: their intents get no action and the ``safe`` class.
 
 :func:`load_context` reports every problem it finds as ``file:line: what is wrong`` in one
-:class:`ContextError`; it never lets a YAML or key error escape.
+:class:`ContextError`; it never lets a YAML or key error escape. Sizes are bounded so
+that checking, listing and resolving any file take bounded time and memory: at most
+:data:`MAX_CONTEXT_BYTES` of YAML, :data:`MAX_EXPRESSIONS` expressions (each within the
+grammar's own limits), :data:`MAX_SLOT_PHRASES` slot phrases of at most
+:data:`MAX_PHRASE_CHARS` characters, and :data:`MAX_ACTION_KEYS` keys per action map.
+Every phrase must be readable aloud: words the phoneme tools cannot read (emoji, other
+scripts) are reported, not silently never matched.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 from collections.abc import Iterator
@@ -19,9 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from djtui.core import grammar
+from djtui.core import grammar, phonetic
 from djtui.core.errors import ContextError
 from djtui.core.grammar import Choice, Seq, Slot, Word
+
+MAX_CONTEXT_BYTES = 1 << 20
+"""1 MiB: the bundled DJ context is 16 KB, Picovoice's coffee_maker 18 KB."""
+MAX_EXPRESSIONS = 1000
+"""The DJ context has 94, coffee_maker 80; each is a row of the resolver's alignment."""
+MAX_SLOT_PHRASES = 5000
+"""Spoken phrases over all slot types (the DJ context has 93): each is compared with
+every stretch of every transcript."""
+MAX_PHRASE_CHARS = 200
+"""A slot phrase is a few words."""
+MAX_ACTION_KEYS = 10_000
+"""Keys an action's ``key`` template can make (the product of its slots' values)."""
 
 SAFETY_CLASSES = ("safe", "guarded", "destructive")
 CONTROLS = ("arm", "disarm", "confirm", "cancel")
@@ -222,6 +241,7 @@ def _render(seq: Seq, types: dict[str, SlotType], slots: dict[str, str], words: 
 # --- loading and validation -------------------------------------------------------------
 
 _SLOT_KEY = re.compile(r"^[A-Za-z_]\w*$")
+_KEY_TEMPLATE = re.compile(r"(?:[^{}]|\{\w+\})*")
 
 
 class _Problems:
@@ -239,6 +259,11 @@ def load_context(path: str | Path) -> Context:
     problem as ``file:line: what is wrong``."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_CONTEXT_BYTES:
+            raise ContextError([f"{path}: too big for a context ({size / 2**20:.1f} MiB; at most "
+                                f"{MAX_CONTEXT_BYTES // 2**20} MiB)"],
+                               "a context lists commands, not data: keep slot lists to the words a DJ says")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ContextError([f"{path}: no such file"], "give the path of a context YAML file") from None
@@ -251,13 +276,16 @@ def parse_context(text: str, where: str = "<context>", source: Path | None = Non
     import yaml
 
     problems = _Problems(where)
+    if len(text) > MAX_CONTEXT_BYTES:
+        raise ContextError([f"{where}: too big for a context ({len(text):,} characters; at most "
+                            f"{MAX_CONTEXT_BYTES:,})"], "keep slot lists to the words a DJ says")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 0
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ContextError([f"{where}:{line}: unreadable YAML: {reason}"], "fix the YAML syntax") from None
+        raise ContextError([f"{where}:{_yaml_problem(exc, text)}"], "fix the YAML syntax") from None
+    except RecursionError:
+        raise ContextError([f"{where}: unreadable YAML: lists or mappings nested too deeply"],
+                           "a context needs a few levels of nesting, not hundreds") from None
     if root is None or not isinstance(root, yaml.MappingNode):
         raise ContextError([f"{where}:1: a context file must be a mapping with a 'context:' key"])
     top = _mapping(root)
@@ -289,6 +317,8 @@ def parse_context(text: str, where: str = "<context>", source: Path | None = Non
                     intents[intent.name] = intent
     if not intents and not problems.items:
         problems.add(context_node, "no intents: add 'intents:' (or Rhino's 'expressions:')")
+    if (total := sum(len(i.expressions) for i in intents.values())) > MAX_EXPRESSIONS:
+        problems.add(context_node, f"too many expressions: {total:,} (at most {MAX_EXPRESSIONS:,})")
     for key in body:
         if key not in ("name", "slots", "intents", "expressions", "description"):
             problems.add(body[key][0], f"unknown key '{key}' (expected name, intents, expressions, slots)")
@@ -297,6 +327,42 @@ def parse_context(text: str, where: str = "<context>", source: Path | None = Non
     name_node = body.get("name", (None, None))[1]
     name = str(name_node.value) if name_node is not None else (source.stem if source else "context")
     return Context(name=name, intents=intents, slot_types=slot_types, source=source, text=text)
+
+
+def _yaml_problem(exc: Any, text: str) -> str:
+    """``line: unreadable YAML: what``, at the line to look at. A quote or bracket left
+    open makes PyYAML read on to a later line (or the end of the file) and complain
+    there; the line that opened it is the one to fix."""
+    problem = getattr(exc, "problem", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    opened = getattr(exc, "context_mark", None)
+    if opened is not None and (mark is None or not text[mark.index:].strip()):
+        context = getattr(exc, "context", None) or "reading"
+        return (f"{opened.line + 1}: unreadable YAML: {problem} {context} that starts on line {opened.line + 1}, "
+                f"column {opened.column + 1}: is a quote or bracket left open?")
+    if mark is not None and (start := _quote_run_on(text, mark.line)) is not None:
+        return (f"{start + 1}: unreadable YAML: the quoted text that starts on line {start + 1} runs on to line "
+                f"{mark.line + 1} ({problem} there): is its closing quote missing?")
+    return f"{mark.line + 1 if mark else 0}: unreadable YAML: {problem}"
+
+
+def _quote_run_on(text: str, error_line: int) -> int | None:
+    """The line where a quoted string that ends on ``error_line`` began, if it began on
+    an earlier line: a missing closing quote swallows the lines after it."""
+    import yaml
+
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.line > error_line:
+                break
+            if isinstance(token, yaml.ScalarToken) and token.style in ("'", '"'):
+                last = token
+    except yaml.YAMLError:
+        pass
+    if last is not None and last.end_mark.line == error_line and last.start_mark.line < error_line:
+        return last.start_mark.line
+    return None
 
 
 def _mapping(node: Any) -> dict[str, tuple[Any, Any]]:
@@ -324,6 +390,7 @@ def _load_slots(node: Any, problems: _Problems) -> dict[str, SlotType]:
     import yaml
 
     types: dict[str, SlotType] = {}
+    phrases = [0]  # counted over every slot type: the limit is on the whole context
     if node is None:
         return types
     if not isinstance(node, yaml.MappingNode):
@@ -339,24 +406,19 @@ def _load_slots(node: Any, problems: _Problems) -> dict[str, SlotType]:
             for item in value_node.value:
                 if isinstance(item, yaml.MappingNode):  # djtui: {value: [synonyms]}
                     for vk, vv in item.value:
-                        spoken = [s for s, _ in _scalar_list(vv, problems, f"slot '{name}' value '{vk.value}'")]
-                        values[str(vk.value).strip()] = tuple(_phrase(s) for s in spoken if s.strip())
+                        _add_value(values, name, vk, vv, problems, phrases)
                 elif isinstance(item, yaml.ScalarNode):
                     value = str(item.value).strip()
                     if not value:
                         problems.add(item, f"slot type '{name}' has an empty value")
                         continue
-                    values[value] = (_phrase(value),)
+                    if phrase := _spoken(value, item, problems, f"slot '{name}' value", phrases):
+                        values[value] = (phrase,)
                 else:
                     problems.add(item, f"slot type '{name}': values must be strings or value: [synonyms]")
         elif isinstance(value_node, yaml.MappingNode):  # djtui: value -> synonyms
             for vk, vv in value_node.value:
-                value = str(vk.value).strip()
-                spoken = [s for s, _ in _scalar_list(vv, problems, f"slot '{name}' value '{value}'")]
-                if not any(s.strip() for s in spoken):
-                    problems.add(vk, f"slot '{name}' value '{value}' has no spoken form")
-                    continue
-                values[value] = tuple(_phrase(s) for s in spoken if s.strip())
+                _add_value(values, name, vk, vv, problems, phrases)
         else:
             problems.add(value_node, f"slot type '{name}' must list its values")
             continue
@@ -364,7 +426,39 @@ def _load_slots(node: Any, problems: _Problems) -> dict[str, SlotType]:
             problems.add(key_node, f"slot type '{name}' has no values")
             continue
         types[name] = SlotType(name, values)
+    if phrases[0] > MAX_SLOT_PHRASES:
+        problems.add(node, f"too many slot phrases: {phrases[0]:,} (at most {MAX_SLOT_PHRASES:,} over all slot types)")
     return types
+
+
+def _add_value(values: dict[str, tuple[str, ...]], name: str, value_node: Any, spoken_node: Any,
+               problems: _Problems, phrases: list[int]) -> None:
+    """One slot value and the phrases that say it, checked."""
+    value = str(value_node.value).strip()
+    spoken = [(s, n) for s, n in _scalar_list(spoken_node, problems, f"slot '{name}' value '{value}'") if s.strip()]
+    if not spoken:
+        problems.add(value_node, f"slot '{name}' value '{value}' has no spoken form")
+        return
+    said = [p for s, n in spoken if (p := _spoken(s, n, problems, f"slot '{name}' value '{value}'", phrases))]
+    if said:
+        values[value] = tuple(said)
+
+
+def _spoken(text: str, node: Any, problems: _Problems, what: str, phrases: list[int]) -> str | None:
+    """``text`` as a slot phrase (lower case, single spaces), counted in ``phrases[0]``;
+    None, with the problem noted, when it is too long or cannot be read aloud."""
+    phrases[0] += 1
+    if len(text) > MAX_PHRASE_CHARS:
+        problems.add(node, f"{what}: phrase too long ({len(text):,} characters; at most {MAX_PHRASE_CHARS})")
+        return None
+    if unread := phonetic.unreadable(text):
+        problems.add(node, f"{what}: {' '.join(unread)!r} in {text!r} has no English pronunciation: "
+                           "write it as it is said")
+        return None
+    if not phonetic.normalize(text):
+        problems.add(node, f"{what}: {text!r} has no words to say")
+        return None
+    return _phrase(text)
 
 
 def _phrase(text: str) -> str:
@@ -407,6 +501,13 @@ def _load_intent(key_node: Any, node: Any, slot_types: dict[str, SlotType], prob
             problems.add(item, f"intent '{name}': {exc} in {text!r}")
             ok = False
             continue
+        if unread := sorted({p for w in _words(seq) for p in phonetic.unreadable(w)}):
+            problems.add(item, f"intent '{name}': {' '.join(unread)!r} in {text!r} has no English pronunciation: "
+                               "write it as it is said")
+            ok = False
+        elif not seq.slots() and not any(phonetic.normalize(w) for w in _words(seq)):
+            problems.add(item, f"intent '{name}': {text!r} has no words to say")
+            ok = False
         for slot in seq.slots():
             if slot.type not in slot_types:
                 problems.add(item, f"intent '{name}': unknown slot type '{slot.type}' in {text!r}")
@@ -436,6 +537,16 @@ def _load_intent(key_node: Any, node: Any, slot_types: dict[str, SlotType], prob
         action = _load_action(name, spec["action"][1], expressions, slot_types, problems)
     description = str(spec["description"][1].value) if "description" in spec else ""
     return Intent(name, tuple(expressions), tuple(sources), action, safety, control, description, line)
+
+
+def _words(seq: Seq) -> Iterator[str]:
+    """Every word of an expression, in every alternative."""
+    for item in seq.items:
+        if isinstance(item, Word):
+            yield item.text
+        elif isinstance(item, Choice):
+            for option in item.options:
+                yield from _words(option)
 
 
 def _slot_uses(seq: Seq) -> dict[str, int]:
@@ -488,11 +599,21 @@ def _load_action(intent: str, node: Any, expressions: list[Seq], slot_types: dic
     key = str(spec["key"][1].value) if "key" in spec else None
     keys: list[str] = []
     if key is not None:
-        unknown = [n for n in re.findall(r"{(\w+)}", key) if n not in slot_names]
-        if unknown:
+        names = sorted(set(re.findall(r"{(\w+)}", key)))
+        unknown = [n for n in names if n not in slot_names]
+        values = {n: list(slot_types[t].values) for n, t in slot_names.items() if t in slot_types}
+        if not _KEY_TEMPLATE.fullmatch(key):
+            problems.add(spec["key"][1], f"intent '{intent}': key must be words and {{slot}} fields, like "
+                                         f"\"{{direction}} {{beats}}\", not {key!r}")
+        elif unknown:
             problems.add(spec["key"][1], f"intent '{intent}': key uses '{unknown[0]}', which is not a slot of its expressions")
+        elif lacking := [n for n in names if any(n not in {s.name for s in e.slots()} for e in expressions)]:
+            problems.add(spec["key"][1], f"intent '{intent}': key uses '{lacking[0]}', which some of its "
+                                         "expressions do not fill")
+        elif (count := math.prod(len(values.get(n, ())) for n in names)) > MAX_ACTION_KEYS:
+            problems.add(spec["key"][1], f"intent '{intent}': key makes {count:,} combinations "
+                                         f"(at most {MAX_ACTION_KEYS:,})")
         else:
-            values = {n: list(slot_types[t].values) for n, t in slot_names.items() if t in slot_types}
             keys = Action(key=key).keys(values)
 
     def by_key(field_name: str, n_node: Any, convert: Any) -> dict[str, Any]:
@@ -530,6 +651,11 @@ def _load_action(intent: str, node: Any, expressions: list[Seq], slot_types: dic
     elif any("deck" not in {s.name for s in e.slots()} for e in expressions):
         problems.add(spec.get("channel", (node, node))[1],
                      f"intent '{intent}': channel 'deck' needs a $…:deck slot in every expression (or a fixed channel 0–15)")
+    elif slot_names.get("deck") in slot_types and (
+            odd := [v for v in slot_types[slot_names["deck"]].values if not (v.isdigit() and 1 <= int(v) <= 16)]):
+        problems.add(spec.get("channel", (node, node))[1],
+                     f"intent '{intent}': channel 'deck' needs deck values 1–16 (deck n is channel n−1), "
+                     f"not {odd[0]!r}")
     value = 127
     if "value" in spec:
         value = _int_in(spec["value"][1], 0, 127, f"intent '{intent}': value", problems) or 0

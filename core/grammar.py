@@ -7,13 +7,20 @@
 - ``$type:name`` a slot of type ``type`` stored under ``name`` (``$type`` alone: name = type).
 
 :func:`parse` turns a string into a small tree; everything else (expansion, matching)
-walks that tree.
+walks that tree. An expression is at most :data:`MAX_EXPRESSION_CHARS` long with brackets
+nested at most :data:`MAX_NESTING` deep, so every walk over the tree is bounded.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+MAX_EXPRESSION_CHARS = 1000
+"""The longest expression in Picovoice's coffee_maker is 228 characters; a spoken command
+is one sentence."""
+MAX_NESTING = 8
+"""Brackets inside brackets: the bundled contexts need 2; deeper is unreadable to people."""
 
 _TOKEN = re.compile(r"\s*(?:(?P<open>[\[(])|(?P<close>[\])])|(?P<comma>,)|(?P<slot>\$[A-Za-z_][\w]*(?::[A-Za-z_][\w]*)?)|(?P<word>[^\s\[\]\(\),$]+))")
 
@@ -62,6 +69,8 @@ def normalize_word(word: str) -> str:
 
 def parse(expression: str) -> Seq:
     """Parse one expression; raises :class:`GrammarError` with a readable message."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise GrammarError(f"expression too long ({len(expression):,} characters; at most {MAX_EXPRESSION_CHARS:,})")
     tokens: list[tuple[str, str, int]] = []
     pos = 0
     text = expression.rstrip()
@@ -72,7 +81,7 @@ def parse(expression: str) -> Seq:
         kind = m.lastgroup or ""
         tokens.append((kind, m.group(kind), m.start(kind) + 1))
         pos = m.end()
-    seq, end = _parse_seq(tokens, 0, closer=None)
+    seq, end = _parse_seq(tokens, 0, closer=None, depth=0)
     if end != len(tokens):
         kind, value, col = tokens[end]
         raise GrammarError(f"unbalanced {value!r} at column {col}")
@@ -81,7 +90,7 @@ def parse(expression: str) -> Seq:
     return seq
 
 
-def _parse_seq(tokens: list[tuple[str, str, int]], i: int, closer: str | None) -> tuple[Seq, int]:
+def _parse_seq(tokens: list[tuple[str, str, int]], i: int, closer: str | None, depth: int) -> tuple[Seq, int]:
     items: list[Word | Slot | Choice] = []
     while i < len(tokens):
         kind, value, col = tokens[i]
@@ -93,11 +102,13 @@ def _parse_seq(tokens: list[tuple[str, str, int]], i: int, closer: str | None) -
             items.append(Slot(type_, name or type_))
             i += 1
         elif kind == "open":
+            if depth >= MAX_NESTING:
+                raise GrammarError(f"{value!r} at column {col} nests brackets deeper than {MAX_NESTING}")
             want = "]" if value == "[" else ")"
             options: list[Seq] = []
             i += 1
             while True:
-                option, i = _parse_seq(tokens, i, closer=want)
+                option, i = _parse_seq(tokens, i, closer=want, depth=depth + 1)
                 if not option.items:
                     raise GrammarError(f"empty alternative in {value}…{want} at column {col}")
                 options.append(option)

@@ -34,7 +34,8 @@ from djtui.core import stages as build_stages
 from djtui.core.audio import level
 from djtui.core.config import Config
 from djtui.core.context import Context
-from djtui.core.events import (STAGES, ArmedChanged, Event, Expired, ListeningChanged, Outcome, SpeechEnded,
+from djtui.core.errors import DjtuiError
+from djtui.core.events import (STAGES, ArmedChanged, Error, Event, Expired, ListeningChanged, Outcome, SpeechEnded,
                                SpeechStarted)
 from djtui.core.safety import Verdict
 
@@ -193,9 +194,12 @@ class Listener:
             speech_s=(round(utterance.start_time, 3), round(utterance.end_time, 3)), cut=utterance.cut,
             ahead=timings is not None, audio=utterance.audio,
         )
-        if parts.session_log is not None:
-            parts.session_log.record(log_entry(outcome), utterance.audio)
         self.publish(outcome)
+        if parts.session_log is not None:
+            try:
+                parts.session_log.record(log_entry(outcome), utterance.audio)
+            except DjtuiError as exc:  # the set goes on without a log; the log says so once
+                self.publish(Error(exc.message, exc.hint))
         return outcome
 
     def _screen(self, candidates: tuple[Any, ...]) -> Verdict:

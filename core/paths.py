@@ -69,3 +69,28 @@ def bundled_contexts_dir() -> Path:
 
 def default_context() -> Path:
     return bundled_contexts_dir() / "dj.yaml"
+
+
+def within(folder: str | Path, relative: str) -> Path:
+    """``folder / relative``, promised to stay inside ``folder``.
+
+    Data files (manifests, labels) name audio relative to their folder. An absolute path,
+    one that climbs out with ``..`` or through a symbolic link, or one with a NUL byte
+    raises ``ValueError`` saying which: djtui must not read or move files elsewhere
+    because a data file says so.
+    """
+    if not relative or "\0" in relative:
+        raise ValueError("empty path" if not relative else "path holds a NUL byte")
+    if Path(relative).is_absolute() or relative.startswith(("/", "\\")) or relative[1:2] == ":":
+        raise ValueError(f"absolute path {relative!r}: paths must be relative to the data folder")
+    parts = relative.replace("\\", "/").split("/")
+    if ".." in parts:
+        raise ValueError(f"path {relative!r} climbs out of the data folder with '..'")
+    root = Path(folder).resolve()
+    try:
+        target = (root / relative).resolve()
+    except (OSError, RuntimeError) as exc:  # a symbolic link loop
+        raise ValueError(f"path {relative!r} cannot be followed ({exc})") from None
+    if not target.is_relative_to(root):
+        raise ValueError(f"path {relative!r} leads out of the data folder (through a link)")
+    return Path(folder) / relative

@@ -15,6 +15,7 @@ phoneme.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 # Phoneme classes: phonemes in one class are easily confused by ASR and by listeners.
@@ -56,26 +57,91 @@ def number_words(n: int) -> str:
     if n < 1000:
         hundreds, rest = divmod(n, 100)
         return _NUMBER_WORDS[hundreds] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
-    return " ".join(_NUMBER_WORDS[int(d)] for d in str(n))
+    return digit_words(str(n))
 
 
-_TOKEN = re.compile(r"\d+/\d+|\d+(?:st|nd|rd|th)\b|\d+|[a-z]+(?:'[a-z]+)?")
+def digit_words(digits: str) -> str:
+    """Digits one by one (``"2049"`` -> ``two zero four nine``), for numbers of any length."""
+    return " ".join(_NUMBER_WORDS[int(d)] for d in digits)
+
+
+def _say_number(digits: str) -> str:
+    # int() of a long digit string is slow and refused past 4300 digits: read those one by one
+    return number_words(int(digits)) if len(digits) <= 3 else digit_words(digits)
+
+
+_ORDINAL_ENDINGS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
+                    "nine": "ninth", "twelve": "twelfth"}
+
+
+def ordinal_words(digits: str) -> str:
+    """``"21"`` -> ``twenty first``: the number with its last word made ordinal."""
+    *head, last = _say_number(digits).split()
+    last = _ORDINAL_ENDINGS.get(last) or (last[:-1] + "ieth" if last.endswith("y") else last + "th")
+    return " ".join([*head, last])
+
+
+_TOKEN = re.compile(r"\d+/\d+|\d+\.\d+|\d+(?:st|nd|rd|th)\b|\d+|[a-z]+(?:'[a-z]+)?")
+_READABLE = re.compile(r"[a-z0-9]")
+
+
+def _fold(text: str) -> str:
+    """Lower case with accents dropped (``Beyoncé`` -> ``beyonce``) and full-width or
+    styled letters and digits made plain."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def normalize(text: str) -> list[str]:
-    """Lower-case words as a person would say them: digits, ordinals and fractions
-    spelled out, punctuation dropped (``"Loop 8, 1/2!"`` -> loop eight a half)."""
+    """Lower-case words as a person would say them: digits, ordinals, fractions and
+    decimals spelled out, accents dropped, punctuation dropped (``"Loop 8, 1/2!"`` -> loop
+    eight a half). What has no English reading (emoji, other scripts) is dropped too: see
+    :func:`unreadable`."""
+    return list(_normalized(text))
+
+
+@lru_cache(maxsize=16384)
+def _normalized(text: str) -> tuple[str, ...]:
+    # cached: a context's slot phrases are normalised once per place they are used
     words: list[str] = []
-    for token in _TOKEN.findall(text.lower().replace("-", " ").replace("&", " and ")):
+    for token in _TOKEN.findall(_fold(text).replace("-", " ").replace("&", " and ")):
         if token in _FRACTIONS:
             words.extend(_FRACTIONS[token].split())
+        elif "/" in token:
+            top, bottom = token.split("/")
+            plural = "s" if top != "1" else ""
+            words.extend(f"{_say_number(top)} {ordinal_words(bottom)}{plural}".split())
+        elif "." in token:
+            whole, fraction = token.split(".")
+            words.extend(f"{_say_number(whole)} point {digit_words(fraction)}".split())
         elif token in _ORDINALS:
             words.append(_ORDINALS[token])
+        elif token[0].isdigit() and not token.isdigit():
+            words.extend(ordinal_words(token[:-2]).split())
         elif token.isdigit():
-            words.extend(number_words(int(token)).split())
+            words.extend(_say_number(token).split())
         else:
             words.append(token)
-    return words
+    return tuple(words)
+
+
+def unreadable(text: str) -> list[str]:
+    """The parts of ``text`` :func:`normalize` drops although they mean something: runs
+    of letters or digits of other scripts, emoji and other symbols (``"play 🎧 東京"`` ->
+    ``["🎧", "東京"]``). Punctuation and spaces are not in it: dropping them is right."""
+    pieces: list[str] = []
+    run = ""
+    for char in _fold(text):
+        meaningful = char.isalnum() or unicodedata.category(char) == "So"
+        if meaningful and not _READABLE.match(char):
+            run += char
+            continue
+        if run:
+            pieces.append(run)
+            run = ""
+    return [*pieces, run] if run else pieces
 
 
 # Letter-to-sound fallback for words CMUdict lacks (names, ASR fragments). Crude, but

@@ -268,7 +268,10 @@ class Pipeline:
         self.listener.publish(event)
         session_log = self.listener.stages.session_log
         if session_log is not None:
-            session_log.record({"dropped": what, "count": count, "total": self.dropped[what], "message": message})
+            try:
+                session_log.record({"dropped": what, "count": count, "total": self.dropped[what], "message": message})
+            except DjtuiError as exc:
+                self.listener.publish(Error(exc.message, exc.hint))
 
     def _work(self) -> None:
         listener = self.listener

@@ -35,6 +35,16 @@ from djtui.core.errors import DjtuiError
 from djtui.core.grammar import Choice, Seq, Slot, Word
 
 INF = 1e9
+MAX_TRANSCRIPT_CHARS = 400
+MAX_TRANSCRIPT_WORDS = 40
+MAX_TRANSCRIPT_STARTS = 64
+"""Limits on what one transcript may be (see :func:`check_transcript`). Memory and time
+grow with the square and cube of the number of word and syllable starts; 64 keeps one
+resolve of the DJ context under ~20 MB and ~0.1 s, and a spoken command (Whisper on a
+4 s utterance, ``[vad] max_speech_ms``) stays far below 40 words."""
+MAX_GRAMMAR_ALTERNATIVES = 10_000
+"""Phrasings the alignment compares each stretch of a transcript against, counted as
+:func:`check_grammar_size` does: the DJ context has about 700, coffee_maker 2,300."""
 SEMANTIC_SAMPLES_PER_INTENT = 32
 SOUNDS_RIGHT = 0.85
 """Phonetic similarity above which sentence embeddings are not consulted: meaning can
@@ -445,6 +455,47 @@ def load_embedder(model_id: str) -> Any:
 # --- the resolver ----------------------------------------------------------------------------
 
 
+class TranscriptTooLong(DjtuiError):
+    """A transcript past :data:`MAX_TRANSCRIPT_WORDS` (or the other limits): not a command."""
+
+
+def check_transcript(text: str) -> list[str]:
+    """The words of ``text`` as the resolver reads them (:func:`phonetic.normalize`), or
+    :class:`TranscriptTooLong` when there are too many to be one command: past
+    :data:`MAX_TRANSCRIPT_CHARS` characters, :data:`MAX_TRANSCRIPT_WORDS` words or
+    :data:`MAX_TRANSCRIPT_STARTS` word and syllable starts (what sets the resolver's
+    memory). Cheap: the checks come before any alignment."""
+    hint = "a command is one short sentence: say just the command"
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise TranscriptTooLong(f"transcript too long to be a command: {len(text):,} characters "
+                                f"(at most {MAX_TRANSCRIPT_CHARS})", hint)
+    words = phonetic.normalize(text)
+    if len(words) > MAX_TRANSCRIPT_WORDS:
+        raise TranscriptTooLong(f"transcript too long to be a command: {len(words):,} words "
+                                f"(at most {MAX_TRANSCRIPT_WORDS})", hint)
+    starts = len(phonetic.boundaries(words)) - 1
+    if starts > MAX_TRANSCRIPT_STARTS:
+        raise TranscriptTooLong(f"transcript too long to be a command: {starts} word and syllable starts "
+                                f"(at most {MAX_TRANSCRIPT_STARTS})", hint)
+    return words
+
+
+def check_grammar_size(context: Context) -> int:
+    """How many phrasings the alignment will compare each stretch of a transcript
+    against, at most (each slot's phrases per slot name, each word of each expression);
+    :class:`DjtuiError` past :data:`MAX_GRAMMAR_ALTERNATIVES`. Counted from the context,
+    before compiling it: compiling a huge grammar is itself what must not happen."""
+    phrases = {name: sum(len(spoken) for spoken in t.values.values()) for name, t in context.slot_types.items()}
+    uses = {(s.name, s.type) for i in context.intents.values() for e in i.expressions for s in e.slots()}
+    total = sum(phrases.get(t, 0) for _, t in uses) + sum(len(src.split()) for i in context.intents.values()
+                                                           for src in i.sources)
+    if total > MAX_GRAMMAR_ALTERNATIVES:
+        raise DjtuiError(f"context {context.name!r} is too big to resolve: about {total:,} phrasings to compare "
+                         f"(at most {MAX_GRAMMAR_ALTERNATIVES:,})",
+                         "use fewer slot values, or a slot type under fewer names")
+    return total
+
+
 class Resolver:
     """``Resolver(context).resolve("hey laughed")`` -> top-5 :class:`Candidate`.
 
@@ -456,6 +507,7 @@ class Resolver:
                  cache_dir: Path | None = None) -> None:
         self.context = context
         self.semantic_weight = semantic_weight
+        check_grammar_size(context)
         self._grammar = _compile(context)
         self.semantic = SemanticIndex(context, embedding_model, cache_dir) if semantic_weight > 0 else None
 
@@ -466,7 +518,9 @@ class Resolver:
         self.resolve("warm up")
 
     def resolve(self, text: str, k: int = 5) -> list[Candidate]:
-        words = phonetic.normalize(text)
+        """The ``k`` best readings of ``text``, best first; none for a transcript without
+        words. :class:`TranscriptTooLong` past the limits (see :func:`check_transcript`)."""
+        words = check_transcript(text)
         if not words:
             return []
         alignment = _Alignment(words, self._grammar)

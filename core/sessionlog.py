@@ -4,6 +4,11 @@ One JSON object per line in ``<sessions dir>/<session>.jsonl`` (appended and fsy
 line by line, so a crash loses at most the utterance being written), with the audio of
 each utterance optionally beside it in ``<session>/<n>.wav``. Misrecognitions found here
 can be corrected and fed back into training.
+
+Transcripts and clips are private: the folders are made owner-only (0700) and every file
+is created 0600. A log that cannot be written (read-only folder, disk full) raises one
+:class:`DjtuiError` on the first utterance it fails and writes nothing after that, so the
+live pipeline keeps going without a log instead of failing on every utterance.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ import numpy as np
 
 from djtui.core import paths
 from djtui.core.audio import SAMPLE_RATE
-from djtui.core.fileio import append_line, write_atomic
+from djtui.core.errors import DjtuiError
+from djtui.core.fileio import append_line, write_atomic, write_problem
+
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
 
 
 class SessionLog:
@@ -28,7 +37,8 @@ class SessionLog:
 
     ``directory`` defaults to the user's sessions dir; ``save_audio`` keeps each
     utterance's clip as 16-bit wav (written atomically). Safe to call from one worker
-    thread at a time; records are numbered from 1.
+    thread at a time; records are numbered from 1. Nothing touches the disk until the
+    first record. ``failure`` is the error that stopped the log, if one did.
     """
 
     def __init__(self, directory: str | Path | None = None, save_audio: bool = False) -> None:
@@ -37,6 +47,7 @@ class SessionLog:
         self.path = self._unique(self.directory / f"{self.name}.jsonl")
         self.name = self.path.stem
         self.save_audio = save_audio
+        self.failure: DjtuiError | None = None
         self._count = 0
         self._lock = threading.Lock()
 
@@ -44,7 +55,7 @@ class SessionLog:
     def _unique(path: Path) -> Path:
         n = 1
         candidate = path
-        while candidate.exists():
+        while _exists(candidate):
             n += 1
             candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
         return candidate
@@ -55,7 +66,9 @@ class SessionLog:
 
     def record(self, entry: dict[str, Any], audio: np.ndarray | None = None) -> dict[str, Any]:
         """Append ``entry`` (plain JSON values) with its number, time and, when audio is
-        kept, the clip's path relative to the log; returns what was written."""
+        kept, the clip's path relative to the log; returns the record. The first write
+        that fails raises :class:`DjtuiError` and stops the log; later records are
+        returned unwritten."""
         with self._lock:
             self._count += 1
             number = self._count
@@ -65,19 +78,48 @@ class SessionLog:
             "unix_time": round(time.time(), 3),
             **entry,
         }
-        if self.save_audio and audio is not None and len(audio):
-            clip = self.clips_dir / f"{number:05d}.wav"
-            write_atomic(clip, lambda f: f.write(_wav_bytes(audio)))
-            line["audio"] = str(clip.relative_to(self.directory))
-        append_line(self.path, json.dumps(line, ensure_ascii=False, default=_plain))
+        if self.failure is not None:
+            return line
+        clip = self.clips_dir / f"{number:05d}.wav"
+        try:
+            _private_folder(self.directory)
+            if self.save_audio and audio is not None and len(audio):
+                _private_folder(self.clips_dir)
+                write_atomic(clip, lambda f: f.write(_wav_bytes(audio)))  # a temp file: created 0600
+                line["audio"] = str(clip.relative_to(self.directory))
+            append_line(self.path, json.dumps(line, ensure_ascii=False, default=_plain), mode=PRIVATE_FILE)
+        except OSError as exc:
+            if "audio" in line:  # its record is not written: the clip would be an orphan
+                clip.unlink(missing_ok=True)
+            problem = write_problem(exc, "writing the session log")
+            self.failure = DjtuiError(f"session log stopped: {problem.message}",
+                                      f"djtui keeps listening, without a log; {problem.hint}")
+            raise self.failure from None
         return line
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a folder we may not even look into: the first record will say so
+        return False
+
+
+def _private_folder(folder: Path) -> None:
+    """Make ``folder`` (and its parents) if needed, and make it owner-only."""
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o777 != PRIVATE_FOLDER:
+        try:
+            folder.chmod(PRIVATE_FOLDER)
+        except PermissionError:  # someone else's folder we may write to: the files are still 0600
+            pass
 
 
 def _wav_bytes(audio: np.ndarray) -> bytes:
     import soundfile as sf
 
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(audio, -1.0, 1.0), SAMPLE_RATE, format="WAV", subtype="PCM_16")
+    sf.write(buffer, np.clip(np.nan_to_num(audio), -1.0, 1.0), SAMPLE_RATE, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
 
 

@@ -41,8 +41,8 @@ def normalize_slots(slots: dict[str, Any] | None) -> dict[str, str]:
 def read_labels(path: str | Path, data_dir: str | Path | None = None) -> list[Label]:
     """Read djtui's ``manifest.jsonl`` or Picovoice's ``label.json``, by content.
 
-    Audio paths in the labels are taken as they are when absolute, else relative to
-    ``data_dir`` (default: the labels file's folder)."""
+    Audio paths in the labels are relative to ``data_dir`` (default: the labels file's
+    folder) and must stay inside it (see :func:`djtui.core.paths.within`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -80,7 +80,7 @@ def parse_label_json(text: str, data_dir: Path, where: str = "label.json") -> li
     for name, entry in data.items():
         if not isinstance(entry, dict) or "intent" not in entry:
             raise DjtuiError(f"{where}: entry {name!r} needs an 'intent' (null for audio to reject)", 'like {"intent": "orderDrink", "slots": {}}')
-        labels.append(_label(data_dir / name, entry, f"{where}: {name!r}"))
+        labels.append(_label(_audio_path(data_dir, name, f"{where}: {name!r}"), entry, f"{where}: {name!r}"))
     return labels
 
 
@@ -96,8 +96,17 @@ def parse_manifest(text: str, data_dir: Path, where: str = "manifest.jsonl") -> 
             raise DjtuiError(f"{where}:{number}: not valid JSON ({exc.msg})", "fix or delete the line") from None
         if not isinstance(entry, dict) or "path" not in entry or "intent" not in entry:
             raise DjtuiError(f"{where}:{number}: each line needs 'path' and 'intent'", "see README, 'Training data'")
-        labels.append(_label(data_dir / str(entry["path"]), entry, f"{where}:{number}"))
+        labels.append(_label(_audio_path(data_dir, str(entry["path"]), f"{where}:{number}"), entry, f"{where}:{number}"))
     return labels
+
+
+def _audio_path(data_dir: Path, name: str, where: str) -> Path:
+    from djtui.core.paths import within
+
+    try:
+        return within(data_dir, name)
+    except ValueError as exc:
+        raise DjtuiError(f"{where}: {exc}", "keep the audio under the labels' folder (or --data)") from None
 
 
 def _label(path: Path, entry: dict[str, Any], where: str) -> Label:

@@ -18,6 +18,8 @@ pytest_plugins = [
     "tests.fixtures.training",
     "tests.fixtures.jack",
     "tests.fixtures.models",
+    "tests.fixtures.faults",
+    "tests.fixtures.properties",
 ]
 
 

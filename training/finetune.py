@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from djtui.core.errors import DjtuiError
-from djtui.training.manifest import Take, load_audio, normalize_text, read_manifest
+from djtui.core.audio import SAMPLE_RATE, read_audio
+from djtui.core.text import normalize_text
+from djtui.training.manifest import Take, read_manifest
 
 DEFAULT_BASE = "facebook/wav2vec2-base-960h"
-SAMPLE_RATE = 16000
 MAX_CLIP_S = 10.0
 MAX_WARMUP_STEPS = 200
 REPORT_JSON = "training_report.json"
@@ -276,7 +277,12 @@ class CommandChecker:
 
     def top(self, transcript: str) -> tuple[str, dict[str, str]] | None:
         if transcript not in self._top:
-            candidates = self.resolver.resolve(transcript) if transcript else []
+            from djtui.core.resolve import TranscriptTooLong
+
+            try:
+                candidates = self.resolver.resolve(transcript) if transcript else []
+            except TranscriptTooLong:  # an untrained model babbling: no command, so a wrong one
+                candidates = []
             self._top[transcript] = (candidates[0].intent, dict(candidates[0].slots)) if candidates else None
         return self._top[transcript]
 
@@ -339,7 +345,7 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
     takes = read_manifest(data)
     root = data if data.is_dir() else data.parent
     train_takes, val_takes = split_groups(takes, config.val_fraction, config.seed)
-    audio = {t.path: load_audio(root / t.path)[: int(MAX_CLIP_S * SAMPLE_RATE)] for t in takes}
+    audio = {t.path: read_audio(root / t.path)[: int(MAX_CLIP_S * SAMPLE_RATE)] for t in takes}
 
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,11 @@ the take or returns a :class:`QCResult` asking for a redo. The session can stop 
 moment; opening it again on the same folder resumes where it left off.
 
 Output: ``OUT/recordings/*.wav`` and ``OUT/manifest.jsonl`` (schema in
-:mod:`djtui.training.manifest`).
+:mod:`djtui.training.manifest`). Opening a session reconciles the folder without deleting
+anything; takes whose manifest lines were lost get them back from the session's script
+(see :attr:`RecordingSession.reconciled`). A take that cannot be saved (disk full,
+read-only folder) raises one :class:`~djtui.core.errors.DjtuiError` and leaves the folder
+as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from djtui.core.context import Context, Sentence
-from djtui.training.manifest import SAMPLE_RATE, ManifestWriter, Take, normalize_text
+from djtui.core.audio import SAMPLE_RATE
+from djtui.core.text import normalize_text
+from djtui.training.manifest import ManifestWriter, Reconciliation, ScriptedTake, Take
 
 FRAME_S = 0.03
 MIN_SPEECH_S = 0.2
@@ -170,12 +176,21 @@ class RecordingSession:
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
-        self.writer = ManifestWriter(self.out_dir, "recordings")
         self.prompts = prompts_for(self.context, self.takes, self.phrasings, self.seed, self.shuffle, self.intents)
+        script = [ScriptedTake(self.speaker, p.text, p.intent, p.slots, p.take) for p in self.prompts]
+        self.writer = ManifestWriter(self.out_dir, "recordings", script=script,
+                                     check=lambda audio: check_take(audio, SAMPLE_RATE, min_s=self.min_s,
+                                                                    max_s=self.max_s).as_dict())
 
     @property
     def manifest(self) -> Path:
         return self.writer.manifest
+
+    @property
+    def reconciled(self) -> Reconciliation:
+        """What opening the session did to the folder (a lost manifest line written
+        again, a stray file set aside); show its ``summary()`` when ``changed``."""
+        return self.writer.reconciled
 
     def is_done(self, prompt: Prompt) -> bool:
         return (self.speaker, prompt.text, prompt.take) in self.writer.done()

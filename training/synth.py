@@ -21,7 +21,8 @@ import numpy as np
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
 from djtui.training import tts
-from djtui.training.manifest import ManifestWriter, Take, normalize_text
+from djtui.core.text import normalize_text
+from djtui.training.manifest import ManifestWriter, Reconciliation, ScriptedTake, Take
 from djtui.training.recording import check_take
 
 ESPEAK_LANGUAGES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
@@ -90,27 +91,39 @@ class SynthProgress:
     take: Take | None
 
 
+def _synthetic_qc(audio: np.ndarray) -> dict[str, object]:
+    return {**check_take(audio).as_dict(), "synthetic": True}
+
+
 def synthesize(context: Context, out_dir: str | Path, *, per_intent: int = 20,
                voices: list[Voice] | None = None, engines: Iterable[str] = ENGINES, seed: int = 0,
-               pad_s: float = 0.2, on_progress: Callable[[SynthProgress], None] | None = None) -> Path:
+               pad_s: float = 0.2, on_progress: Callable[[SynthProgress], None] | None = None,
+               on_reconciled: Callable[[Reconciliation], None] | None = None) -> Path:
     """Speak ``per_intent`` random sentences of every intent, each with a random voice of
     ``voices`` (default: all voices of ``engines``), into ``out_dir``. Deterministic for a
-    seed, and resumable: clips already in the manifest are skipped. Returns the manifest."""
+    seed, and resumable: clips already in the manifest are skipped, and clips whose lines
+    were lost get them back. Returns the manifest; ``on_reconciled`` hears what opening
+    the folder did (see :meth:`ManifestWriter.reconcile`)."""
     voices = list(voices) if voices is not None else default_voices(engines)
     if not voices:
         raise DjtuiError("no voices to synthesize with", "pick engines or voices that exist")
     rng = random.Random(seed)
     jobs = []
+    counts: dict[tuple[str, str], int] = {}
     for name in context.intents:
         for sentence in context.sample(per_intent, rng, intent=name):
             voice = rng.choice(voices)
-            jobs.append((normalize_text(sentence.text), sentence, voice, rng.random()))
-    writer = ManifestWriter(out_dir, "synth")
-    counts: dict[tuple[str, str], int] = {}
+            text = normalize_text(sentence.text)
+            take = counts[(voice.id, text)] = counts.get((voice.id, text), 0) + 1
+            jobs.append((text, sentence, voice, rng.random(), take))
+    script = [ScriptedTake(voice.id, text, sentence.intent, sentence.slots, take)
+              for text, sentence, voice, _, take in jobs]
+    writer = ManifestWriter(out_dir, "synth", script=script, check=_synthetic_qc)
+    if on_reconciled:
+        on_reconciled(writer.reconciled)
     total = len(jobs)
     already = writer.done()
-    for done, (text, sentence, voice, voice_seed) in enumerate(jobs, 1):
-        take = counts[(voice.id, text)] = counts.get((voice.id, text), 0) + 1
+    for done, (text, sentence, voice, voice_seed, take) in enumerate(jobs, 1):
         entry = None
         if (voice.id, text, take) not in already:
             audio = voice.speak(text, random.Random(voice_seed))
@@ -118,7 +131,7 @@ def synthesize(context: Context, out_dir: str | Path, *, per_intent: int = 20,
             peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
             audio = np.concatenate([pad, audio * (0.7 / peak if peak > 0 else 1.0), pad])
             entry = writer.add(audio, text=text, intent=sentence.intent, slots=sentence.slots, take=take,
-                               speaker=voice.id, qc={**check_take(audio).as_dict(), "synthetic": True})
+                               speaker=voice.id, qc=_synthetic_qc(audio))
         if on_progress:
             on_progress(SynthProgress(done, total, entry))
     return writer.manifest

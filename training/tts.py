@@ -11,9 +11,8 @@ import subprocess
 
 import numpy as np
 
+from djtui.core.audio import SAMPLE_RATE
 from djtui.core.errors import DjtuiError
-
-SAMPLE_RATE = 16000
 
 
 def _to_rate(audio: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:

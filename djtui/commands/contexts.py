@@ -20,7 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from djtui.core.resolve import Resolver
+
     context = load_context(args.file)  # raises ContextError listing every problem
+    Resolver(context, semantic_weight=0.0)  # and a context too big to resolve says so here, not on stage
     size = context.size()
     print(f"{args.file}: ok — {len(context.intents)} intents, {len(context.slot_types)} slot types, "
           f"{size:,} sentences")

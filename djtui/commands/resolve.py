@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 
 from djtui.commands._shared import add_context_option, config_for, context_for
+from djtui.core.errors import DjtuiError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("resolve", help="print the top-5 commands a transcript means",
                             description="Resolve a transcript to the five commands it most likely means. "
-                                        "TEXT '-' reads one transcript per line from standard input.")
+                                        "TEXT '-' reads one transcript per line from standard input. "
+                                        "A transcript is at most 40 words (400 characters): one command.")
     parser.add_argument("text", metavar="TEXT", help="the transcript, or - for one per line on stdin")
     add_context_option(parser)
     parser.add_argument("--json", action="store_true", help="JSON instead of a table (one object per line with -)")
@@ -20,15 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def as_json(text: str, candidates: list) -> str:
+def as_json(text: str, candidates: list, ignored: list[str]) -> str:
     return json.dumps({
         "text": text,
         "candidates": [{"intent": c.intent, "slots": c.slots, "score": round(c.score, 4),
                         "sentence": c.sentence, "evidence": c.evidence} for c in candidates],
-    })
+        "ignored": ignored,
+    }, ensure_ascii=False)
 
 
-def print_table(text: str, candidates: list) -> None:
+def print_table(text: str, candidates: list, ignored: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -42,22 +46,49 @@ def print_table(text: str, candidates: list) -> None:
         slots = ", ".join(f"{k}={v}" for k, v in sorted(c.slots.items()))
         table.add_row(str(i), c.intent, slots, f"{c.score:.2f}", c.sentence)
     if not candidates:
-        table.add_row("", "(nothing: empty transcript)", "", "", "")
+        table.add_row("", "(nothing: no words to read in it)", "", "", "")
+    if ignored:
+        table.caption = "ignored, no English reading: " + " ".join(ignored)
     Console().print(table)
 
 
+def stdin_lines(limit: int) -> Iterator[tuple[int, str | None]]:
+    """``(line number, text)`` of each non-blank line on standard input; text ``None``
+    for a line longer than ``limit`` characters, which is skipped without ever being held
+    in memory whole."""
+    number = 0
+    while chunk := sys.stdin.readline(limit + 1):
+        number += 1
+        if len(chunk) > limit and not chunk.endswith("\n"):
+            while (rest := sys.stdin.readline(limit + 1)) and not rest.endswith("\n"):
+                pass
+            yield number, None
+        elif chunk.strip():
+            yield number, chunk.strip()
+
+
 def run(args: argparse.Namespace) -> int:
-    config = config_for(args)
-    context = context_for(args, config)
+    from djtui.core import phonetic
+    from djtui.core.resolve import MAX_TRANSCRIPT_CHARS, TranscriptTooLong
     from djtui.core.stages import resolver_for
 
+    config = config_for(args)
+    context = context_for(args, config)
     resolver = resolver_for(context, config)
-    show = (lambda t, c: print(as_json(t, c), flush=True)) if args.json else print_table
+    show = (lambda t, c, i: print(as_json(t, c, i), flush=True)) if args.json else print_table
     if args.text != "-":
-        show(args.text, resolver.resolve(args.text, k=args.k))
+        show(args.text, resolver.resolve(args.text, k=args.k), phonetic.unreadable(args.text))
         return 0
-    for line in sys.stdin:
-        text = line.strip()
-        if text:
-            show(text, resolver.resolve(text, k=args.k))
+    refused = 0
+    for number, text in stdin_lines(MAX_TRANSCRIPT_CHARS):
+        try:
+            if text is None:
+                raise TranscriptTooLong(f"transcript too long to be a command: over {MAX_TRANSCRIPT_CHARS} characters")
+            show(text, resolver.resolve(text, k=args.k), phonetic.unreadable(text))
+        except TranscriptTooLong as exc:  # one bad line must not stop the rest
+            refused += 1
+            print(f"djtui: line {number}: {exc.message}", file=sys.stderr)
+    if refused:
+        raise DjtuiError(f"{refused} transcript{'s' if refused > 1 else ''} refused (see above)",
+                         "a command is one short sentence per line")
     return 0

@@ -15,7 +15,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "synth", help=HELP,
         description=HELP + ". Writes OUT/synth/*.wav and OUT/manifest.jsonl (the recording format); "
-                    "re-running the same command resumes. Use --voices to keep some voices out of training.")
+                    "re-running the same command resumes (clips whose manifest lines were lost get them back; "
+                    "files no line describes are moved to OUT/set-aside, never deleted). Use --voices to keep some voices out of training.")
     p.add_argument("--context", metavar="FILE", help="context YAML (default: [resolver] context, else the bundled DJ context)")
     p.add_argument("--out", metavar="DIR", help="output folder (required unless --list-voices)")
     p.add_argument("--per-intent", type=int, default=20, metavar="N", help="sentences per intent (default 20)")
@@ -60,7 +61,13 @@ def run(args: argparse.Namespace) -> int:
     context = context_for(args, config_for(args))
     with Progress(TextColumn("synthesizing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("synth", total=None)
+
+        def reconciled(report: Any) -> None:
+            if report.changed:  # said at once: the DJ should know before minutes of synthesis
+                bar.console.print(f"reconciled {report.summary()}", highlight=False, soft_wrap=True)
+
         manifest = synth.synthesize(context, Path(args.out), per_intent=args.per_intent, voices=voices, seed=args.seed,
-                                    on_progress=lambda p: bar.update(task, completed=p.done, total=p.total))
+                                    on_progress=lambda p: bar.update(task, completed=p.done, total=p.total),
+                                    on_reconciled=reconciled)
     print(f"manifest: {manifest} ({len(voices)} voices)")
     return 0

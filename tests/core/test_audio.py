@@ -89,6 +89,19 @@ def test_empty_wav_is_one_clear_error(tmp_path) -> None:
         FileSource(path)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_file_with_nan_or_inf_samples_is_one_clear_error_naming_it(tmp_path, bad) -> None:
+    audio = sine(440, 2.0, SAMPLE_RATE, 0.3)
+    audio[SAMPLE_RATE + 10] = bad
+    path = tmp_path / "broken.wav"
+    sf.write(path, audio, SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(DjtuiError, match=r"broken.wav: holds NaN or infinite samples \(the first at 1.0 s\)") as error:
+        FileSource(path)
+    assert "16-bit" in error.value.hint
+    sf.write(path, np.nan_to_num(audio, posinf=0, neginf=0), SAMPLE_RATE, subtype="FLOAT")
+    assert len(read_audio(path)) >= len(audio)  # the same file, mended, reads
+
+
 def test_a_missing_input_device_is_one_clear_error() -> None:
     from djtui.core.audio import MicrophoneSource
 

@@ -139,3 +139,102 @@ def test_default_context_sentences_render_and_every_action_resolves():
             intent.action.function_for(sentence.slots)
             if intent.action.key:
                 assert intent.action.keys({k: values[context.slot_type_of(name, k).name] for k in sentence.slots})
+
+
+# --- bad and hostile files: one clear ContextError, in bounded time -------------------------
+
+
+def test_an_open_quote_is_reported_on_its_own_line_not_at_the_end_of_the_file():
+    text = GOOD.replace('expressions: ["browse up"]', 'expressions: ["browse up]')
+    [problem] = problems_of(text)
+    assert problem.startswith("ctx.yaml:13: unreadable YAML") and "left open" in problem
+    in_a_list = GOOD.replace('"play (deck) $deck:deck"]', '"play (deck) $deck:deck]\n        - "x"')
+    [problem] = problems_of(in_a_list.replace('expressions: ["play', 'expressions:\n        - "play'))
+    assert problem.startswith("ctx.yaml:10: unreadable YAML") and "closing quote missing" in problem
+
+
+def test_yaml_nested_thousands_deep_is_a_problem_not_a_recursion_error():
+    [problem] = problems_of("context: " + "[" * 5000)
+    assert "nested too deeply" in problem
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    import time
+
+    path = tmp_path / "huge.yaml"
+    path.write_text(GOOD + "# " + "x" * (2 << 20) + "\n")
+    started = time.monotonic()
+    with pytest.raises(ContextError, match=r"huge.yaml: too big for a context \(2.0 MiB; at most 1 MiB\)"):
+        load_context(path)
+    assert time.monotonic() - started < 1.0
+
+
+def test_too_many_slot_phrases_is_one_problem():
+    values = "\n".join(f'      "v{n}": [value {n}]' for n in range(4999))
+    text = GOOD.replace("  slots:\n", f"  slots:\n    names:\n{values}\n")
+    assert problems_of(text) == ["ctx.yaml:4: too many slot phrases: 5,003 (at most 5,000 over all slot types)"]
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (("[one, left]", "[one, 🎧]"), "ctx.yaml:5: slot 'deck' value '1': '🎧' in '🎧' has no English pronunciation"),
+    (("[two, right]", "[two, 東京]"), "ctx.yaml:6: slot 'deck' value '2': '東京' in '東京'"),
+    (("[two, right]", "[two, '...']"), "ctx.yaml:6: slot 'deck' value '2': '...' has no words to say"),
+    (("[two, right]", f"[two, {'x' * 201}]"), "ctx.yaml:6: slot 'deck' value '2': phrase too long (201 characters"),
+    (('"browse up"', '"browse 🎧"'), "ctx.yaml:13: intent 'browse_up': '🎧' in 'browse 🎧' has no English"),
+    (('"browse up"', '"?! ..."'), "ctx.yaml:13: intent 'browse_up': '?! ...' has no words to say"),
+    (('"browse up"', '"' + "[" * 9 + "a" + "]" * 9 + '"'), "ctx.yaml:13: intent 'browse_up': '[' at column 9 nests"),
+    (('"browse up"', '"' + "up " * 400 + '"'), "ctx.yaml:13: intent 'browse_up': expression too long (1,200"),
+    (('"2": [two, right]', '"left": [two, right]'), "ctx.yaml:10: intent 'play': channel 'deck' needs deck values 1–16"),
+])
+def test_what_cannot_be_said_or_sent_is_reported(edit, expected):
+    old, new = edit
+    assert old in GOOD
+    problems = problems_of(GOOD.replace(old, new, 1))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+KEYED = """\
+context:
+  slots:
+    beats: {"1": [one], "2": [two]}
+  intents:
+    loop:
+      expressions: ["loop $beats:beats", "loop it"]
+      action: {function: {"1": L1, "2": L2}, number: 1, channel: 0, key: "{beats}"}
+"""
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (("", ""), "ctx.yaml:7: intent 'loop': key uses 'beats', which some of its expressions do not fill"),
+    (('"loop it"', '"loop it $beats:beats"', '"{beats}"', '"{beats"'), "key must be words and {slot} fields"),
+    (('"loop it"', '"loop it $beats:beats"', '"{beats}"', '"{0}"'), "key uses '0', which is not a slot"),
+    (('"loop it"', '"loop it $beats:beats"', '"{beats}"', '"{beats.real}"'), "key must be words and {slot} fields"),
+])
+def test_a_bad_key_template_is_a_problem_not_a_crash_on_stage(edit, expected):
+    text = KEYED
+    for old, new in zip(edit[::2], edit[1::2]):
+        text = text.replace(old, new, 1)
+    assert any(expected in p for p in problems_of(text)), problems_of(text)
+
+
+def test_an_action_key_with_too_many_combinations_is_refused():
+    values = "{" + ", ".join(f'"{n}": [w{n}]' for n in range(120)) + "}"
+    text = (f"context:\n  slots:\n    a: {values}\n    b: {values}\n  intents:\n    x:\n"
+            '      expressions: ["go $a:a $b:b"]\n      action: {function: F, number: 1, channel: 0, key: "{a} {b}"}\n')
+    assert any("key makes 14,400 combinations (at most 10,000)" in p for p in problems_of(text))
+
+
+def test_contexts_check_refuses_a_50_mb_slot_list_at_once(tmp_path, capsys):
+    import time
+
+    from djtui.cli import main
+
+    path = tmp_path / "tracks.yaml"
+    with open(path, "w") as f:
+        f.write("context:\n  slots:\n    track:\n")
+        for n in range(1_200_000):
+            f.write(f'      - "track number {n}"\n')
+    started = time.monotonic()
+    assert main(["contexts", "check", str(path)]) == 2
+    assert time.monotonic() - started < 2.0
+    assert "too big for a context" in capsys.readouterr().err

@@ -43,3 +43,14 @@ def test_count_multiplies_choices_and_slots():
     seq = parse("[play, start] (the) $deck:deck")
     assert count(seq, {"deck": 4}) == 2 * 2 * 4
     assert count(Seq((Word("x"),)), {}) == 1
+
+
+def test_nesting_and_length_are_bounded_with_a_clear_message():
+    from djtui.core.grammar import MAX_EXPRESSION_CHARS, MAX_NESTING
+
+    assert parse("[" * MAX_NESTING + "a" + "]" * MAX_NESTING)
+    with pytest.raises(GrammarError, match=f"nests brackets deeper than {MAX_NESTING}"):
+        parse("[" * (MAX_NESTING + 1) + "a" + "]" * (MAX_NESTING + 1))
+    with pytest.raises(GrammarError, match=r"expression too long \(6,001 characters; at most 1,000\)"):
+        parse("(" * 3000 + "a" + ")" * 3000)
+    assert len(parse("a " * (MAX_EXPRESSION_CHARS // 2)).items) == MAX_EXPRESSION_CHARS // 2

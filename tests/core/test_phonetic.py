@@ -30,3 +30,26 @@ def test_boundaries_split_long_words_into_syllables():
     assert offsets[0] == 0 and offsets[-1] == len(code)
     assert code[: offsets[1]] == phonetic.code(["play"])  # play | b | ack | two
     assert offsets == [0, 6, 8, 12, 16]  # P L EY | B | AE K | T UW
+
+
+def test_what_asr_or_a_dj_may_type_is_read_as_said():
+    assert phonetic.normalize("the 21st, 3/8 and 1.5") == "the twenty first three eighths and one point five".split()
+    assert phonetic.normalize("Beyoncé ＤＪ １２") == ["beyonce", "dj", "twelve"]
+    assert phonetic.normalize("12th 33rd") == ["twelfth", "thirty", "third"]
+
+
+def test_words_without_an_english_reading_are_named_not_turned_into_noise():
+    assert phonetic.normalize("play 🎧 東京 deck") == ["play", "deck"]
+    assert phonetic.unreadable("play 🎧 東京 deck") == ["🎧", "東京"]
+    assert phonetic.unreadable("?! ... -- play, deck 2") == []  # punctuation is meant to go
+    assert phonetic.normalize("...?!") == [] and phonetic.code(phonetic.normalize("🎧")) == ""
+
+
+def test_a_number_of_any_length_is_read_digit_by_digit_without_hanging():
+    import time
+
+    started = time.monotonic()
+    words = phonetic.normalize("9" * 10_000)
+    assert len(words) == 10_000 and set(words) == {"nine"}
+    assert time.monotonic() - started < 1.0
+    assert phonetic.normalize("2049") == ["two", "zero", "four", "nine"]

@@ -181,3 +181,65 @@ def test_words_the_asr_merged_are_matched_as_two(dj):
     top = dj.resolve("Playback 2.")[0]
     assert (top.label(), top.sentence) == ("play(deck=2)", "play deck two")
     assert top.score > 0.6
+
+
+# --- limits: a transcript is one command, and memory stays bounded ---------------------------
+
+
+def test_a_3000_word_transcript_is_refused_at_once_not_resolved():
+    import tracemalloc
+
+    from djtui.core.resolve import TranscriptTooLong
+
+    resolver = Resolver(default_context(), semantic_weight=0)
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(TranscriptTooLong, match=r"too long to be a command: 14,249 characters \(at most 400\)"):
+        resolver.resolve(" ".join(["play the left deck"] * 750))
+    with pytest.raises(TranscriptTooLong, match=r"41 words \(at most 40\)"):
+        resolver.resolve(" ".join(["play"] * 41))
+    with pytest.raises(TranscriptTooLong, match=r"word and syllable starts \(at most 64\)"):
+        resolver.resolve(" ".join(["internationalization"] * 8))
+    assert time.perf_counter() - started < 0.5
+    assert tracemalloc.get_traced_memory()[1] < 5_000_000
+    tracemalloc.stop()
+    assert resolver.resolve(" ".join(["play"] * 39) + " left")  # just inside: still resolved
+
+
+def test_words_without_an_english_reading_do_not_make_a_command(dj):
+    assert dj.resolve("🎧 東京") == []
+    assert dj.resolve("play 🎧 deck two")[0].label() == "play(deck=2)"
+
+
+def test_cli_resolve_says_why_a_transcript_is_refused_and_goes_on_with_the_next(capsys, monkeypatch):
+    import io
+    import json
+
+    from djtui.cli import main
+
+    long_line = "play deck one " * 1000
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"play left\n{long_line}\nplay 🎧 deck two\n...\n"))
+    assert main(["resolve", "-", "--json"]) == 2
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["text"] for r in rows] == ["play left", "play 🎧 deck two", "..."]
+    assert rows[1]["ignored"] == ["🎧"] and rows[1]["candidates"][0]["intent"] == "play"
+    assert rows[2]["candidates"] == []
+    assert "line 2: transcript too long to be a command" in captured.err
+    assert "1 transcript refused" in captured.err
+    assert main(["resolve", " ".join(["play"] * 3000)]) == 2
+    assert "transcript too long to be a command" in capsys.readouterr().err
+
+
+def test_a_context_too_big_to_resolve_says_so_before_listening(tmp_path, capsys):
+    from djtui.cli import main
+    from djtui.core.errors import DjtuiError
+
+    values = "\n".join(f"      - word{n} item{n}" for n in range(4000))
+    path = tmp_path / "big.yaml"
+    path.write_text("context:\n  slots:\n    name:\n" + values + "\n  intents:\n    pick:\n"
+                    '      expressions: ["pick $name:a then $name:b then $name:c"]\n')
+    with pytest.raises(DjtuiError, match=r"too big to resolve: about 12,006 phrasings to compare \(at most 10,000\)"):
+        Resolver(load_context(path), semantic_weight=0)
+    assert main(["contexts", "check", str(path)]) == 2
+    assert "too big to resolve" in capsys.readouterr().err

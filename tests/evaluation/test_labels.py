@@ -30,12 +30,24 @@ def test_manifest_paths_are_relative_to_its_folder(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.jsonl"
     lines = [
         {"path": "recordings/0001.wav", "text": "play deck one", "intent": "play", "slots": {"deck": "1"}, "take": 1},
-        {"path": "/abs/0002.wav", "text": "", "intent": None, "slots": {}},
+        {"path": "recordings/0002.wav", "text": "", "intent": None, "slots": {}},
     ]
     manifest.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
     first, second = read_labels(manifest)
     assert first == Label(tmp_path / "recordings/0001.wav", "play", {"deck": "1"}, "play deck one")
-    assert second.path == Path("/abs/0002.wav") and second.intent is None and second.text is None
+    assert second.path == tmp_path / "recordings/0002.wav" and second.intent is None and second.text is None
+
+
+@pytest.mark.parametrize("name, words", [("/abs/0002.wav", "absolute path"), ("../up.wav", "climbs out")])
+def test_label_paths_must_stay_in_the_data_folder(tmp_path: Path, name: str, words: str) -> None:
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text(json.dumps({"path": "a.wav", "intent": "play"}) + "\n" + json.dumps({"path": name, "intent": "play"}))
+    with pytest.raises(DjtuiError, match=rf"manifest.jsonl:2: .*{words}"):
+        read_labels(manifest)
+    labels = tmp_path / "label.json"
+    labels.write_text(json.dumps({name: {"intent": "play"}}))
+    with pytest.raises(DjtuiError, match=words):
+        read_labels(labels)
 
 
 def test_a_one_line_manifest_without_the_jsonl_suffix_is_still_a_manifest(tmp_path: Path) -> None:

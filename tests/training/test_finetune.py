@@ -5,6 +5,7 @@ and bad input fails with one clear error."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -91,10 +92,15 @@ def test_a_stop_request_keeps_a_checkpoint(synthetic_set, small_context, tmp_pat
 
 def test_bad_inputs_are_clear_errors(synthetic_set, tmp_path):
     row = json.loads(synthetic_set.read_text().splitlines()[0])
-    row["path"] = str(synthetic_set.parent / row["path"])  # absolute: this manifest lives elsewhere
+    (tmp_path / "synth").mkdir()
+    shutil.copy(synthetic_set.parent / row["path"], tmp_path / row["path"])
     broken = tmp_path / "manifest.jsonl"
     broken.write_text(json.dumps(row) + "\n{not json\n")
     with pytest.raises(DjtuiError, match="manifest.jsonl:2: broken manifest line"):
+        train(TrainConfig(data=broken, output=tmp_path / "out", from_scratch="tiny"))
+    row["path"] = str(synthetic_set.parent / row["path"])  # a dataset names only its own files
+    broken.write_text(json.dumps(row) + "\n")
+    with pytest.raises(DjtuiError, match=r"manifest.jsonl:1: broken manifest line \(absolute path"):
         train(TrainConfig(data=broken, output=tmp_path / "out", from_scratch="tiny"))
     row["path"] = "synth/gone.wav"
     broken.write_text(json.dumps(row) + "\n")

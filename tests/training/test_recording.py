@@ -96,3 +96,42 @@ def test_resampled_input_is_accepted(tmp_path, small_context, speak):
     audio = soxr.resample(_take(speak, prompt.text), 16000, 48000)
     assert session.save_take(audio, prompt, sample_rate=48000).passed
     assert read_manifest(session.manifest)[0].sample_rate == 16000
+
+
+def test_a_session_whose_manifest_was_lost_gets_its_takes_back(tmp_path, small_context, speak):
+    first = RecordingSession(tmp_path, small_context, speaker="ana", takes=2, phrasings=1, seed=3)
+    for _ in range(2):
+        prompt = first.next_prompt()
+        assert first.save_take(_take(speak, prompt.text), prompt).passed
+    kept = read_manifest(first.manifest)
+    first.manifest.unlink()
+
+    resumed = RecordingSession(tmp_path, small_context, speaker="ana", takes=2, phrasings=1, seed=3)
+    assert resumed.progress() == (2, 6)
+    assert sorted(resumed.reconciled.redescribed) == sorted(t.path for t in kept)
+    recovered = read_manifest(resumed.manifest)
+    assert {(t.text, t.take, t.duration) for t in recovered} == {(t.text, t.take, t.duration) for t in kept}
+    assert all(t.qc["passed"] and t.qc["recovered"] for t in recovered)  # checked again on the way back
+
+
+def test_a_full_disk_or_read_only_folder_loses_no_take_and_no_line(tmp_path, public_tmp, small_context, speak):
+    from djtui.training.manifest import MANIFEST
+    from tests.fixtures.faults import in_child, read_only_as_nobody, snapshot
+
+    for folder in (tmp_path, public_tmp):
+        session = RecordingSession(folder, small_context, speaker="ana", takes=2, phrasings=1, seed=3)
+        prompt = session.next_prompt()
+        assert session.save_take(_take(speak, prompt.text), prompt).passed
+    audio = _take(speak, "sync deck one")
+    session = RecordingSession(tmp_path, small_context, speaker="ana", takes=2, phrasings=1, seed=3)
+    before = snapshot(tmp_path)
+    size = (tmp_path / MANIFEST).stat().st_size
+    full = in_child(lambda: session.save_take(audio, session.next_prompt()), file_size_limit=size + 30)
+    assert full.error == "DjtuiError" and "the disk is full" in full.message
+    assert snapshot(tmp_path) == before
+
+    session = RecordingSession(public_tmp, small_context, speaker="ana", takes=2, phrasings=1, seed=3)
+    before = snapshot(public_tmp)
+    read_only = read_only_as_nobody(lambda: session.save_take(audio, session.next_prompt()), public_tmp)
+    assert read_only.error == "DjtuiError" and "read-only" in read_only.message
+    assert snapshot(public_tmp) == before

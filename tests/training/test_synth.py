@@ -6,7 +6,8 @@ import pytest
 
 from djtui.cli import main
 from djtui.core.errors import DjtuiError
-from djtui.training.manifest import load_audio, read_manifest
+from djtui.core.audio import read_audio
+from djtui.training.manifest import read_manifest
 from djtui.training.synth import Voice, default_voices, split_voices, synthesize
 
 
@@ -17,7 +18,7 @@ def test_synth_writes_the_manifest_format(synthetic_set, small_context):
     assert {t.speaker for t in takes} <= {"espeak:en-us", "espeak:en-gb+f2"}
     assert all(t.qc["synthetic"] and t.qc["passed"] for t in takes)
     for take in takes[:5]:
-        audio = load_audio(synthetic_set.parent / take.path)
+        audio = read_audio(synthetic_set.parent / take.path)
         assert len(audio) / 16000 == pytest.approx(take.duration, abs=1e-3) and take.duration > 0.5
         assert take.text == take.text.lower().strip() and take.slots["deck"] in ("1", "2")
 
@@ -59,3 +60,46 @@ def test_cli_synth_with_chosen_voices(tmp_path, small_context, capsys):
     listed = capsys.readouterr().out.split()
     assert "espeak:en-us+m3" in listed and "espeak:en-us" not in listed
     assert main(["synth", "--context", str(small_context.source)]) == 2
+
+
+def _wavs(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.rglob("*.wav")}
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "truncated"])
+def test_cli_synth_into_a_folder_with_a_lost_or_broken_manifest_keeps_every_wav(tmp_path, small_context, capsys, damage):
+    args = ["synth", "--context", str(small_context.source), "--out", str(tmp_path), "--per-intent", "2",
+            "--voices", "espeak:en-us"]
+    assert main(args) == 0
+    wavs = _wavs(tmp_path)
+    manifest = tmp_path / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    if damage == "missing":
+        manifest.unlink()
+    elif damage == "corrupt":
+        manifest.write_bytes(b"\x89\x00garbage\xff\n" * 3)
+    else:  # cut in the middle of the second line
+        manifest.write_text(lines[0] + "\n" + lines[1][:40])
+    capsys.readouterr()
+
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert _wavs(tmp_path) == wavs  # the case: 78 of 80 WAVs were deleted here
+    assert "no file deleted" in out and "re-described" in out
+    takes = read_manifest(manifest)
+    assert sorted(t.path.split("/")[1] for t in takes) == sorted(wavs)
+    assert [line.split('"duration"')[0] for line in sorted(manifest.read_text().splitlines())] == sorted(
+        line.split('"duration"')[0] for line in lines)
+
+
+def test_synth_with_another_script_sets_earlier_clips_aside(tmp_path, small_context):
+    voices = [Voice("espeak", "en-us")]
+    synthesize(small_context, tmp_path, per_intent=1, voices=voices, seed=1)
+    wavs = _wavs(tmp_path)
+    (tmp_path / "manifest.jsonl").unlink()
+    reports = []
+    synthesize(small_context, tmp_path, per_intent=1, voices=voices, seed=2, on_reconciled=reports.append)
+    [report] = reports
+    aside = {p.name for p in report.set_aside}
+    assert aside and all((tmp_path / "set-aside" / name).read_bytes() == wavs[name] for name in aside)
+    assert set(wavs) - aside == {p.split("/")[1] for p in report.redescribed}

@@ -84,3 +84,33 @@ async def test_no_microphone_is_a_notification(make_app) -> None:
         await until(pilot, lambda: "not recorded" in text_of(screen.query_one("#record-state", Static)), 30, "failure")
         [note] = [n for n in app._notifications if n.severity == "error"]
         assert "not found" in note.message
+
+
+async def test_takes_whose_manifest_was_lost_come_back_and_the_screen_says_so(make_app) -> None:
+    import numpy as np
+
+    from djtui.core import paths
+    from djtui.core.context import default_context
+    from djtui.training.recording import RecordingSession
+    from djtui.tui.screens.record import SPEAKER
+
+    folder = paths.data_dir() / "training_data"
+    earlier = RecordingSession(folder, default_context(), SPEAKER)  # what the screen opens
+    tone = (0.3 * np.sin(np.arange(16000) / 5)).astype(np.float32)
+    for prompt in earlier.prompts[:2]:
+        earlier.writer.add(tone, text=prompt.text, intent=prompt.intent, slots=prompt.slots, take=prompt.take,
+                           speaker=SPEAKER)
+    wavs = {p.name: p.read_bytes() for p in folder.rglob("*.wav")}
+    (folder / "recordings" / "someone-else_play_0123456789_t1.wav").write_bytes(b"RIFF")
+    earlier.manifest.unlink()
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_record(app, pilot)
+        assert screen.session.progress()[0] == 2
+        [note] = [n for n in app._notifications if n.title.startswith("Record")]
+        assert note.severity == "warning"
+        assert "2 takes without a manifest line re-described" in note.message
+        assert f"1 file no line describes moved to {folder / 'set-aside'}" in note.message
+    assert {p.name: p.read_bytes() for p in (folder / "recordings").glob("*.wav")} == wavs
+    assert (folder / "set-aside" / "someone-else_play_0123456789_t1.wav").read_bytes() == b"RIFF"

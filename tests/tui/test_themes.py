@@ -53,3 +53,37 @@ def test_unknown_theme_names_the_choices() -> None:
     with pytest.raises(DjtuiError) as caught:
         load_theme("neon")
     assert "booth" in caught.value.hint and "stage" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(bytes(range(256)) * 4, "not a text file"),
+     (b'primary = 5\n', "primary must be a colour in quotes, not 5"),
+     (b'primary = "#ff00ff"\nbackground = "blurple"\n', "background = 'blurple' is not a colour"),
+     (b'primary = "#fff"\n[variables]\narmed-background = 12\n', "variables.armed-background must be a colour"),
+     (b'primary = "#fff"\ndark = "yes"\n', "dark must be true or false"),
+     (b'primary = "#fff"\ntext_alpha = 7\n', "text_alpha must be a number from 0 to 1"),
+     (b'primary = "#fff"\nvariables = 3\n', r"\[variables\] must be a table"),
+     (b"x = " + b"[" * 5000, "not valid TOML"),
+     (b"# " + b"x" * 70_000, "too big for a theme")],
+)
+def test_a_broken_theme_file_is_one_clear_error_naming_what_is_wrong(tmp_path, content: bytes, message: str) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_bytes(content)
+    with pytest.raises(DjtuiError, match=message) as caught:
+        load_theme(path)
+    assert str(path) in caught.value.message and caught.value.hint
+
+
+async def test_the_tui_falls_back_to_the_default_theme_and_says_why(make_app, tmp_path) -> None:
+    from djtui.core.config import Config
+
+    path = tmp_path / "broken.toml"
+    path.write_bytes(b'primary = 5\n')
+    config = Config()
+    config.ui.theme = str(path)
+    app = make_app(config)
+    async with app.run_test():
+        assert app.theme == DEFAULT_THEME
+        [note] = list(app._notifications)
+        assert note.severity == "warning" and "primary must be a colour" in note.message

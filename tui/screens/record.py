@@ -96,6 +96,9 @@ class RecordScreen(DjtuiScreen):
         if done:
             self.query_one("#qc", Static).update(f"resumed: {done} of {total} takes were already recorded")
         self.query_one("#record-where", Static).update(f"takes go to {session.manifest}")
+        if session.reconciled.changed:  # the folder needed mending: say what moved where
+            self.app.notify(session.reconciled.summary(), title="Record: takes folder mended",
+                            severity="warning", timeout=20)
         self._next_prompt()
 
     def _next_prompt(self) -> None:
