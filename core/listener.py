@@ -190,7 +190,7 @@ class Listener:
             dry_run=parts.midi_out is None,
             stages_ms={s: round(stages[s], 2) for s in STAGES if s in stages},
             total_ms=round(_ms(utterance.endpoint_time), 2),
-            engine=str(getattr(engine, "name", type(engine).__name__)), model=str(getattr(engine, "model_id", "")),
+            engine=engine.name, model=engine.model_id,
             speech_s=(round(utterance.start_time, 3), round(utterance.end_time, 3)), cut=utterance.cut,
             ahead=timings is not None, audio=utterance.audio,
         )

@@ -36,20 +36,24 @@ if TYPE_CHECKING:
     from djtui.core.events import Outcome
     from djtui.core.listener import Listener
 
-_LAZY = {
-    "Config": "djtui.core.config",
-    "load_config": "djtui.core.config",
-    "DjtuiError": "djtui.core.errors",
-    "Outcome": "djtui.core.events",
-    "Listener": "djtui.core.listener",
-}
-
-
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    # The heavy names load on first use.
+    if name in ("Config", "load_config"):
+        from djtui.core import config
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(config, name)
+    if name == "DjtuiError":
+        from djtui.core.errors import DjtuiError
+
+        return DjtuiError
+    if name == "Outcome":
+        from djtui.core.events import Outcome
+
+        return Outcome
+    if name == "Listener":
+        from djtui.core.listener import Listener
+
+        return Listener
     raise AttributeError(f"module 'djtui' has no attribute {name!r}")
 
 

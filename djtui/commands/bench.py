@@ -5,18 +5,25 @@ imported only when it runs, so ``djtui --help`` stays instant."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
 from djtui.commands._shared import add_set_option
 
 
-def _run(module: str) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        import importlib
+def _resolve(args: argparse.Namespace) -> int:
+    from djtui.bench import resolve
 
-        return int(importlib.import_module(f"djtui.bench.{module}").run(args) or 0)
+    return resolve.run(args)
 
-    return run
+
+def _latency(args: argparse.Namespace) -> int:
+    from djtui.bench import latency
+
+    return latency.run(args)
+
+
+def _hud(args: argparse.Namespace) -> int:
+    from djtui.bench import hud
+
+    return hud.run(args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     resolve.add_argument("--context", action="append", metavar="FILE",
                          help="contexts to measure (default: the DJ context, and coffee_maker if found)")
     add_set_option(resolve)
-    resolve.set_defaults(func=_run("resolve"))
+    resolve.set_defaults(func=_resolve)
 
     latency = kinds.add_parser(
         "latency", help="end of speech and endpoint to MIDI sent, per stage, in the live pipeline",
@@ -47,11 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     latency.add_argument("--context", metavar="FILE", help="context the commands come from (default: the configured one)")
     latency.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_set_option(latency)
-    latency.set_defaults(func=_run("latency"))
+    latency.set_defaults(func=_latency)
 
     hud = kinds.add_parser("hud", help="end-of-speech-to-MIDI latency with the Live HUD drawing vs headless")
     hud.add_argument("--clips", type=int, default=6, metavar="N", help="spoken commands (default 6)")
     hud.add_argument("--rounds", type=int, default=2, help="times each clip is played each way (default 2)")
     hud.add_argument("--json", action="store_true", help="print JSON instead of a line")
     add_set_option(hud)
-    hud.set_defaults(func=_run("hud"))
+    hud.set_defaults(func=_hud)

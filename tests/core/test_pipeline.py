@@ -79,8 +79,8 @@ def test_a_spoken_command_goes_through_every_stage_in_order(whisper, spoken_file
 
     seen = run_file(pipeline, spoken_file())
 
-    order = [type(e).__name__ for e in seen if not isinstance(e, events.Level)]
-    assert order == ["SpeechStarted", "SpeechEnded", "Outcome", "Finished"]
+    order = [type(e) for e in seen if not isinstance(e, events.Level)]
+    assert order == [events.SpeechStarted, events.SpeechEnded, events.Outcome, events.Finished]
     [outcome] = of(events.Outcome, seen)
     assert (outcome.best.intent, outcome.best.slots) == ("play", {"deck": "2"})
     assert 1 <= len(outcome.candidates) <= 5

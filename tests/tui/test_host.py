@@ -1,0 +1,61 @@
+"""The real host: what this machine offers the TUI, built the way every front end builds it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from djtui.core.config import Config
+from djtui.core.errors import DjtuiError
+from djtui.tui.host import Host, asr_summary, user_error
+
+TINY = """\
+context:
+  name: booth
+  intents:
+    play: {expressions: ["play it"]}
+"""
+
+
+def test_the_context_is_the_configured_one(tmp_path):
+    path = tmp_path / "booth.yaml"
+    path.write_text(TINY)
+    assert Host().context(Config()).name == "dj"  # the bundled one by default
+    assert Host().context(Config().updated({"resolver": {"context": str(path)}})).name == "booth"
+
+
+def test_the_resolver_follows_the_config(tmp_path):
+    config = Config().updated({"resolver": {"semantic_weight": 0.0}})
+    resolver = Host().resolver(Host().context(config), config)
+    assert resolver.semantic is None  # weight 0: no embedding model is loaded
+    assert resolver.resolve("play deck one")[0].intent == "play"
+
+
+def test_a_file_can_stand_in_for_the_microphone(tmp_path):
+    path = tmp_path / "take.wav"
+    sf.write(path, np.zeros(8000, np.float32), 16000)
+    blocks = list(Host().file_source(path, realtime=False).blocks())
+    assert blocks and all(len(b) == 512 for b in blocks)
+    with pytest.raises(DjtuiError, match="no such audio file"):
+        Host().file_source(tmp_path / "gone.wav")
+
+
+def test_a_microphone_that_is_not_there_is_a_clear_error():
+    with pytest.raises(DjtuiError, match="not found") as info:
+        Host().microphone(Config().updated({"audio": {"input_device": "no such interface 4711"}}))
+    assert info.value.hint
+
+
+def test_a_library_error_becomes_one_message_the_tui_can_show():
+    error = user_error(RuntimeError("PortAudio said no"), "listing audio inputs")
+    assert isinstance(error, DjtuiError)
+    assert error.message == "listing audio inputs failed: PortAudio said no" and "djtui keeps running" in error.hint
+    own = DjtuiError("x", "y")
+    assert user_error(own, "anything") is own
+
+
+def test_the_engine_is_named_from_the_config_without_loading_it():
+    assert asr_summary(Config()) == "whisper · tiny.en (bundled)"
+    assert asr_summary(Config().updated({"asr": {"model": "/models/mine"}})) == "wav2vec2 · /models/mine · int8"
+    assert asr_summary(Config().updated({"asr": {"engine": "whisper", "model": "/models/ct2"}})) == "whisper · /models/ct2"
