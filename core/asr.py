@@ -48,6 +48,8 @@ class AsrResult:
     model: str
     seconds: float
     encoding: WhisperEncoding | None = None
+    tokens: tuple[int, ...] = ()
+    """Whisper: the token ids of ``text`` (what its decoder wrote)."""
 
 
 class AsrEngine(Protocol):
@@ -226,6 +228,8 @@ class WhisperEngine:
             raise DjtuiError(f"{path} is not a CTranslate2 Whisper model folder (no model.bin)",
                              "leave [asr] model empty to use the bundled tiny.en")
         self.model_id = "tiny.en (bundled)" if bundled else str(path)
+        self.model_dir = path
+        """The CTranslate2 folder: the grammar search reads the decoder's weights from it."""
         try:
             self._whisper = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
         except (RuntimeError, ValueError, OSError) as exc:
@@ -260,8 +264,12 @@ class WhisperEngine:
         tokens = min(self.max_tokens, 4 + 6 * encoding.frames // 100)
         result = self.model.generate(encoding.output, [self.prompt], beam_size=1,
                                      max_length=len(self.prompt) + tokens)[0]
-        text = drop_repeats(self.tokenizer.decode(result.sequences_ids[0]).strip())
-        return AsrResult(text, None, self.name, self.model_id, time.perf_counter() - start, encoding)
+        written = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
+        decoded = self.tokenizer.decode(written).strip()
+        text = drop_repeats(decoded)
+        if text != decoded:  # the loop was cut: these are the tokens of what is left
+            written = self.tokenizer.encode(" " + text)
+        return AsrResult(text, None, self.name, self.model_id, time.perf_counter() - start, encoding, tuple(written))
 
     def warm_up(self) -> None:
         """One pass on silence, so the first command doesn't pay for lazy initialisation."""

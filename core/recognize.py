@@ -1,4 +1,12 @@
-"""One utterance to its five most likely commands: ASR → resolver → acoustic rescoring.
+"""One utterance to its five most likely commands, each with a calibrated confidence.
+
+With Whisper (the default engine): encode the audio once; decode it freely (the
+transcript shown and logged); search the whole grammar on the same encoding
+(:mod:`djtui.core.grammar_search`); read the transcript with the text resolver for
+paraphrases; score by the decoder any command only the text proposed; fuse
+(:mod:`djtui.core.confidence`). With a CTC engine (wav2vec2): transcribe, resolve the
+transcript, rescore the resolver's candidates and their grammar neighbours against the
+frames (:mod:`djtui.core.rescore`).
 
 The live pipeline and ``djtui eval`` share this, so what is measured is what runs.
 """
@@ -12,11 +20,13 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from djtui.core.asr import AsrEngine, AsrResult
+from djtui.core.confidence import Calibration, Evidence
 from djtui.core.rescore import Rescorer, grammar_alternatives
 from djtui.core.resolve import Candidate
 
 if TYPE_CHECKING:
     from djtui.core.context import Context
+    from djtui.core.grammar_search import GrammarSearch
 
 
 class TextResolver(Protocol):
@@ -28,8 +38,8 @@ class TextResolver(Protocol):
 @dataclass(frozen=True)
 class Understanding:
     """What djtui made of one utterance: the ASR ``transcript``, the top ``candidates``
-    (best first, after rescoring), the full ``asr`` result and per-stage ``timings`` in
-    milliseconds (``asr``, ``resolve``, ``rescore``)."""
+    (best first, with calibrated scores), the full ``asr`` result and per-stage
+    ``timings`` in milliseconds (``asr``, ``search``, ``resolve``, ``rescore``)."""
 
     transcript: str
     candidates: list[Candidate]
@@ -41,17 +51,27 @@ class Understanding:
         return self.candidates[0] if self.candidates else None
 
 
+MAX_TOKENS_PER_S = 6
+"""Fast speech is ~4 tokens a second: a sentence longer than 6 a second plus 4 cannot be
+what was said, which bounds the search on music and chatter."""
+ENCODING_MARGIN_FRAMES = 50
+"""Encoder frames (1 s) kept past the audio for the decoder to attend to: cross-attention
+over the padding of a long window costs time and changes nothing."""
+
+
 class Recognizer:
-    """``understand(audio)``: transcribe with ``engine``, resolve the transcript with
-    ``resolver``, then (with a ``rescorer``) rescore the resolver's candidates and up to
-    ``alternatives`` grammar neighbours of them against the audio. Without a rescorer
-    the resolver's candidates are the answer."""
+    """``understand(audio)``. ``search`` (a :class:`GrammarSearch`, Whisper only) decides
+    from the audio against the whole grammar; without it, the ``resolver``'s candidates
+    are rescored by ``rescorer`` (or taken as they are without one)."""
 
     def __init__(self, engine: AsrEngine, resolver: TextResolver, rescorer: Rescorer | None = None,
+                 search: GrammarSearch | None = None, calibration: Calibration | None = None,
                  k: int = 5, alternatives: int | None = None) -> None:
         self.engine = engine
         self.resolver = resolver
         self.rescorer = rescorer
+        self.search = search
+        self.calibration = calibration or Calibration()
         self.k = k
         # CTC scores a sentence in microseconds; Whisper runs its decoder per sentence.
         self.alternatives = alternatives if alternatives is not None else (24 if engine.name == "wav2vec2" else 8)
@@ -62,9 +82,11 @@ class Recognizer:
         return self.understand_result(result, asr_ms=(time.perf_counter() - start) * 1000)
 
     def understand_result(self, result: AsrResult, asr_ms: float | None = None) -> Understanding:
-        """The stages after ASR, for a result transcribed elsewhere (e.g. speculatively,
-        while the VAD was still waiting out its hang-over)."""
+        """The stages after ASR, for a result transcribed elsewhere (e.g. ahead of the
+        endpoint, while the VAD was still waiting out its hang-over)."""
         timings = {"asr": result.seconds * 1000 if asr_ms is None else asr_ms}
+        if self.search is not None and result.encoding is not None:
+            return self._search(result, timings)
         start = time.perf_counter()
         candidates = self.resolver.resolve(result.text, k=self.k) if result.text.strip() else []
         timings["resolve"] = (time.perf_counter() - start) * 1000
@@ -76,3 +98,59 @@ class Recognizer:
         else:
             timings["rescore"] = 0.0
         return Understanding(result.text, candidates, result, timings)
+
+    # --- Whisper: the grammar search ----------------------------------------------------
+
+    def _search(self, result: AsrResult, timings: dict[str, float]) -> Understanding:
+        from djtui.core.grammar_search import commands, log_sum
+
+        search = self.search
+        assert search is not None and result.encoding is not None
+        start = time.perf_counter()
+        encoded = np.asarray(result.encoding.output)
+        cross = search.decoder.cross(encoded[:, : result.encoding.frames // 2 + ENCODING_MARGIN_FRAMES])
+        seconds = result.encoding.frames / 100
+        found = search.search(cross, self.engine.prompt, max_tokens=int(MAX_TOKENS_PER_S * seconds) + 4)  # type: ignore[attr-defined]
+        timings["search"] = (time.perf_counter() - start) * 1000
+
+        start = time.perf_counter()
+        text_candidates = self.resolver.resolve(result.text, k=self.k) if result.text.strip() else []
+        timings["resolve"] = (time.perf_counter() - start) * 1000
+
+        start = time.perf_counter()
+        readings: dict[tuple, tuple[str, dict[str, str], str, list[float], int]] = {}
+        for intent, slots, reading in commands(found.readings):
+            key = Candidate(intent, slots, 0.0, "").key()
+            paths = [r.logprob for r in found.readings if any(m[0] == intent and dict(m[1]) == slots for m in r.meanings)]
+            readings[key] = (intent, slots, search.text(reading.tokens), paths, len(reading.tokens) + 1)
+        text_scores = {c.key(): c for c in text_candidates}
+        # Commands only the text proposed: how well does the audio fit their sentence?
+        missing = [c for c in text_candidates if c.key() not in readings]
+        reference, scored = self._score(cross, result, [c.sentence for c in missing])
+        for candidate, (logprob, tokens) in zip(missing, scored):
+            readings[candidate.key()] = (candidate.intent, dict(candidate.slots), candidate.sentence, [logprob], tokens)
+        order = list(readings.items())
+        evidence = [Evidence(log_sum(paths), tokens, text_scores[key].score if key in text_scores else 0.0)
+                    for key, (_, _, _, paths, tokens) in order]
+        confidence = self.calibration.confidences(evidence, reference)
+        fit = self.calibration.fit(evidence, reference)
+        candidates = []
+        for n in np.argsort(-confidence, kind="stable")[: self.k]:
+            key, (intent, slots, sentence, _, _) = order[n]
+            candidates.append(Candidate(intent, slots, float(confidence[n]), sentence, {
+                "audio": round(evidence[n].logprob, 3), "fit": round(float(fit[n]), 3),
+                "text": round(evidence[n].text, 4), "tokens": evidence[n].tokens,
+                "reference": round(reference, 3)}))
+        timings["rescore"] = (time.perf_counter() - start) * 1000
+        return Understanding(result.text, candidates, result, timings)
+
+    def _score(self, cross: object, result: AsrResult, sentences: list[str]) -> tuple[float, list[tuple[float, int]]]:
+        """Log-probability of the free decoding (its tokens and the end of text: what the
+        audio supports when nothing is constrained), and ``(log-probability, tokens)`` of
+        each grammar sentence as Whisper would write it; one batched decoder pass."""
+        search = self.search
+        assert search is not None
+        end = search.end_of_text
+        written = [[*search.tokenizer.encode(" " + s[:1].upper() + s[1:]), end] for s in sentences]
+        scored = search.decoder.score(self.engine.prompt, [[*result.tokens, end], *written], cross)  # type: ignore[attr-defined]
+        return float(scored[0].sum()), [(float(s.sum()), len(s)) for s in scored[1:]]

@@ -64,15 +64,26 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
     """ASR, resolver and acoustic rescoring for ``context``; ``engine`` defaults to
     :func:`engine_for`. ``warm_up`` runs each model once so the first command does not pay
     for lazy initialisation."""
+    from djtui.core.asr import WhisperEngine
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer, can_rescore
 
     engine = engine if engine is not None else engine_for(config)
     text = resolver_for(context, config)
+    search = grammar_search_for(context, engine) if isinstance(engine, WhisperEngine) else None
     if warm_up:
         getattr(engine, "warm_up", lambda: None)()
         text.warm_up()
-    return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None)
+    return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search)
+
+
+def grammar_search_for(context: Context, engine: Any) -> Any:
+    """Whisper's decoder constrained to ``context`` (:mod:`djtui.core.grammar_search`),
+    on the weights of the engine's own model."""
+    from djtui.core.grammar_search import GrammarSearch
+    from djtui.core.whisper_decoder import WhisperDecoder
+
+    return GrammarSearch(context, engine.tokenizer, WhisperDecoder.from_folder(engine.model_dir))
 
 
 def endpointer_for(config: Config, *, listening: bool | None = None) -> Endpointer:
