@@ -1,10 +1,14 @@
-"""The MIDI bridge through a real JACK server: djtui's virtual ports on one side, a
-separate rtmidi client (standing in for Rekordbox or a footswitch) on the other."""
+"""The MIDI bridge through a real JACK server: djtui's ports on one side, separate rtmidi
+clients (standing in for Rekordbox, loopMIDI or a footswitch) on the other."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import IO
 
 import pytest
 import rtmidi
@@ -13,14 +17,22 @@ from djtui.core.config import MidiConfig
 from djtui.core.context import default_context
 from djtui.core.errors import DjtuiError
 from djtui.core.midi import (
+    FEEDBACK_OFFSET,
     DeckState,
+    EchoFilter,
     MidiCommand,
     MidiHoldTrigger,
+    MidiIn,
     MidiOut,
+    _owned_by,
     command_for,
+    echo_filter,
+    feedback_port,
     list_ports,
+    midi_systems,
     monitor,
     open_feedback,
+    state_reports,
 )
 
 
@@ -42,6 +54,20 @@ def receive(client: rtmidi.MidiIn, n: int, timeout: float = 3.0) -> list[list[in
             received.append(message[0])
         elif time.monotonic() > deadline:
             raise AssertionError(f"got {received}, expected {n} messages")
+        else:
+            time.sleep(0.002)
+    return received
+
+
+def drain(client: rtmidi.MidiIn, settle_s: float = 0.2) -> list[list[int]]:
+    """Everything ``client`` receives until nothing has come for ``settle_s``."""
+    received: list[list[int]] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < settle_s:
+        message = client.get_message()
+        if message:
+            received.append(message[0])
+            quiet_since = time.monotonic()
         else:
             time.sleep(0.002)
     return received
@@ -70,13 +96,67 @@ def _connect(client: rtmidi.MidiIn | rtmidi.MidiOut, port: str) -> None:
     client.open_port(names.index(port))
 
 
+LOOPMIDI = """
+import sys, time, rtmidi
+name, client = sys.argv[1], sys.argv[2]
+out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client + " out")
+out.open_virtual_port(name)
+sink = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client)
+sink.open_virtual_port(name)
+print("ready", flush=True)
+while True:
+    message = sink.get_message()
+    if message:
+        out.send_message(message[0])
+        print(*message[0], flush=True)
+    else:
+        time.sleep(0.0005)
+"""
+
+
+class LoopMidiPort:
+    """What loopMIDI (Windows) or the IAC bus (macOS) is: a program offering one port
+    name both ways, whose every message comes out to every reader, its sender included.
+    Here another process, as loopMIDI is, with a JACK input ``<client>:<name>``
+    forwarding to its output ``<client> out:<name>``; :meth:`close` quits it."""
+
+    def __init__(self, name: str, client: str = "loopMIDI") -> None:
+        self.forwarded: list[list[int]] = []
+        self._process = subprocess.Popen([sys.executable, "-c", LOOPMIDI, name, client], stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+        assert self._process.stdout is not None and self._process.stdout.readline() == "ready\n"
+        threading.Thread(target=self._read, args=(self._process.stdout,), daemon=True).start()
+        self.sink = f"{client}:{name}"
+        """The port to send into."""
+        self.source = f"{client} out:{name}"
+        """The port to read from."""
+
+    def _read(self, stdout: IO[str]) -> None:
+        for line in stdout:
+            self.forwarded.append([int(b) for b in line.split()])
+
+    def close(self) -> None:
+        """Quit, as loopMIDI does: the port disappears with its program."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=5)
+
+
+@pytest.fixture
+def loopmidi(jack_midi: object) -> Iterator[LoopMidiPort]:
+    port = LoopMidiPort("djtui")
+    yield port
+    port.close()
+
+
 # --- commands (no transport) ------------------------------------------------------------
 
 def test_command_for_uses_the_deck_channel_and_keyed_number() -> None:
     context = default_context()
     assert command_for(context.intents["play"], {"deck": "2"}) == MidiCommand("PlayPause", "note", 1, 11, 127)
     loop = command_for(context.intents["loop"], {"deck": "1", "beats": "1/2"})
-    assert (loop.function, loop.channel, loop.number) == ("PAD2_BeatLoop", 0, 21)
+    assert (loop.function, loop.channel, loop.number) == ("BeatLoop", 0, 21)  # the pad holding 1/2 beat
+    assert command_for(context.intents["loop"], {"deck": "2", "beats": "4"}).function == "4BeatLoop"
     browse = command_for(context.intents["browse_down"], {})
     assert browse == MidiCommand("Browse", "cc", 4, 64, 1)
     assert browse.messages() == [[0xB4, 64, 1]]
@@ -94,18 +174,68 @@ def test_command_for_an_intent_without_action_or_slot_is_a_clear_error() -> None
         command_for(context.intents["play"], {})
 
 
-def test_deck_state_reads_rekordbox_feedback_codes() -> None:
-    state = DeckState.for_context(default_context())
-    assert state.playing(3) is None
-    assert state.apply_feedback([0x92, 11, 127])  # PlayPause LED on, deck 3
-    assert state.playing(3) is True and state.source("playing", 2) == "feedback"
-    assert state.apply_feedback([0x92, 11, 0])
-    assert state.playing(3) is False
-    assert state.apply_feedback([0x94, 70, 127])  # FX unit on (global channel)
-    assert state.get("fx", 4) is True
-    assert not state.apply_feedback([0x92, 12, 127])  # Cue: not a toggle djtui tracks
-    assert not state.apply_feedback([0xB2, 11, 127])
+# --- deck state -------------------------------------------------------------------------
 
+def test_rekordbox_reports_eight_channels_above_the_press() -> None:
+    reports = state_reports(default_context())
+    assert reports[(FEEDBACK_OFFSET + 2, 11)] == ("playing", 2)  # PlayPause, deck 3
+    assert reports[(FEEDBACK_OFFSET, 18)] == ("loop", 0)  # ReloopExit, deck 1
+    assert reports[(FEEDBACK_OFFSET + 4, 70)] == ("fx", 4)  # FX1-1On, global
+    assert reports[(FEEDBACK_OFFSET + 4, 60)] == ("cfx", 4)  # CFXOn, global
+    states = {state for state, _ in reports.values()}
+    assert states == {"playing", "cue", "sync", "master", "loop", "slip", "master_tempo", "key_sync",
+                      "headphone_cue", "fx", "cfx"}
+    assert all(channel >= FEEDBACK_OFFSET for channel, _ in reports)
+
+
+def test_deck_state_reads_rekordboxs_reports_and_not_presses() -> None:
+    now = [100.0]
+    state = DeckState(state_reports(default_context()), clock=lambda: now[0])
+    assert state.playing(3) is None and not state.heard
+    assert state.apply_feedback([0x9A, 11, 127])  # report: deck 3 plays
+    assert state.playing(3) is True and state.source("playing", 2) == "feedback"
+    assert state.heard and state.last_heard == 100.0
+    assert state.apply_feedback([0x9A, 11, 0])
+    assert state.playing(3) is False
+    assert state.apply_feedback([0x8C, 70, 64])  # note-off: FX unit off
+    assert state.get("fx", 4) is False
+    assert state.apply_feedback([0x98, 18, 127]) and state.get("loop", 0) is True
+    assert not state.apply_feedback([0x92, 11, 127])  # a press of PlayPause, not a report
+    assert state.playing(3) is False
+    assert not state.apply_feedback([0xBA, 11, 127])
+    assert not state.apply_feedback([0x9A, 13, 127])  # JumpToTrackStart: Rekordbox reports nothing
+
+
+def test_an_echo_is_dropped_once_and_only_soon_after_sending() -> None:
+    now = [0.0]
+    echoes = EchoFilter(window_s=0.5, clock=lambda: now[0])
+    echoes.sent([0x90, 11, 127])
+    echoes.sent([0x90, 11, 0])
+    assert echoes.is_echo([0x90, 11, 127])
+    assert not echoes.is_echo([0x90, 11, 127])  # sent once, excused once
+    assert not echoes.is_echo([0x98, 11, 127])  # a report
+    now[0] = 0.6
+    assert not echoes.is_echo([0x90, 11, 0])  # too late to be an echo
+    assert echoes.dropped == 1
+    assert echo_filter("djtui echo test") is echo_filter("djtui echo test")
+
+
+def test_the_feedback_port_shares_the_output_ports_name() -> None:
+    assert feedback_port(MidiConfig()) == "djtui" == MidiConfig().output_port
+    assert feedback_port(MidiConfig(output_port="booth")) == "booth"
+    assert feedback_port(MidiConfig(output_port="booth", input_port="loopMIDI back")) == "loopMIDI back"
+
+
+@pytest.mark.parametrize("port, owned", [
+    ("djtui", True), ("djtui:djtui", True), ("djtui in:djtui", True), ("djtui-01:djtui", True),
+    ("djtui:djtui 128:0", True), ("djtui in:djtui 129:0", True),
+    ("djtui monitor:djtui monitor", False), ("loopMIDI:djtui", False), ("djtui:djtui feedback", False),
+])
+def test_which_listed_ports_are_a_virtual_port_of_that_name(port: str, owned: bool) -> None:
+    assert _owned_by(port, "djtui") is owned
+
+
+# --- opening ports ----------------------------------------------------------------------
 
 def test_an_unknown_api_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DJTUI_MIDI_API", "firewire")
@@ -123,6 +253,15 @@ def test_no_reachable_midi_system_is_one_error_with_a_hint(monkeypatch: pytest.M
 
 
 # --- through JACK -----------------------------------------------------------------------
+
+@pytest.mark.jack
+def test_djtuis_input_and_output_share_one_name(jack_midi: object) -> None:
+    state = DeckState()
+    with MidiOut(MidiConfig()), open_feedback(MidiConfig(), state):
+        ports = list_ports()
+    assert [p for p in ports.inputs if p.endswith(":djtui")] == ["djtui:djtui"]  # Rekordbox reads commands here
+    assert [p for p in ports.outputs if p.endswith(":djtui")] == ["djtui in:djtui"]  # and reports here
+
 
 @pytest.mark.jack
 def test_a_command_reaches_another_jack_client_as_note_on_then_off(jack_midi: object, rekordbox_in: rtmidi.MidiIn) -> None:
@@ -149,24 +288,75 @@ def test_a_cc_command_is_one_control_change(jack_midi: object, rekordbox_in: rtm
 
 
 @pytest.mark.jack
-def test_feedback_on_the_input_port_updates_deck_state(jack_midi: object, rekordbox_out: rtmidi.MidiOut) -> None:
+def test_feedback_on_the_shared_name_input_port_updates_deck_state(jack_midi: object,
+                                                                  rekordbox_out: rtmidi.MidiOut) -> None:
     state = DeckState.for_context(default_context())
-    with open_feedback(MidiConfig(input_port="djtui feedback"), state):
-        _connect(rekordbox_out, "djtui feedback:djtui feedback")
+    config = MidiConfig()  # output_port "djtui", input_port empty: the same name
+    with MidiOut(config), open_feedback(config, state):
+        _connect(rekordbox_out, "djtui in:djtui")
         time.sleep(0.05)
-        rekordbox_out.send_message([0x91, 11, 127])  # Rekordbox: deck 2 is playing
+        rekordbox_out.send_message([0x99, 11, 127])  # Rekordbox: deck 2 is playing
         wait_for(lambda: state.playing(2) is True)
-        rekordbox_out.send_message([0x91, 11, 0])
+        rekordbox_out.send_message([0x99, 11, 0])
         wait_for(lambda: state.playing(2) is False)
-    assert state.source("playing", 1) == "feedback"
+        rekordbox_out.send_message([0x98, 14, 127])  # Sync on, deck 1
+        wait_for(lambda: state.get("sync", 0) is True)
+    assert state.source("playing", 1) == "feedback" and state.heard
+
+
+@pytest.mark.jack
+def test_on_a_port_that_loops_back_djtuis_echo_is_ignored(loopmidi: LoopMidiPort) -> None:
+    """Windows: djtui and Rekordbox share one loopMIDI port both ways. djtui's press must
+    reach Rekordbox once, and its echo must neither count as feedback nor flip state."""
+    context = default_context()
+    config = MidiConfig(virtual=False)  # the existing port called "djtui"
+    state = DeckState.for_context(context)
+    rekordbox_reads = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="fake rekordbox")
+    rekordbox_writes = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="fake rekordbox out")
+    try:
+        with MidiOut(config) as out, open_feedback(config, state):
+            _connect(rekordbox_reads, loopmidi.source)
+            _connect(rekordbox_writes, loopmidi.sink)
+            time.sleep(0.05)
+            rekordbox_writes.send_message([0x98, 11, 0])  # Rekordbox reports deck 1 paused
+            wait_for(lambda: state.playing(1) is False)
+            state.last_heard = None
+            out.send(command_for(context.intents["play"], {"deck": "1"}))
+            seen_by_rekordbox = drain(rekordbox_reads)
+            assert [m for m in seen_by_rekordbox if m[0] & 0x0F < FEEDBACK_OFFSET] == [[0x90, 11, 127], [0x90, 11, 0]]
+            wait_for(lambda: out.echoes.dropped == 2)  # both halves came back round the loop...
+            assert not state.heard  # ...and were not taken for Rekordbox talking
+            assert state.playing(1) is False and state.source("playing", 0) == "feedback"
+            rekordbox_writes.send_message([0x98, 11, 127])  # now Rekordbox says it plays
+            wait_for(lambda: state.playing(1) is True)
+    finally:
+        for client in (rekordbox_reads, rekordbox_writes):
+            client.close_port()
+            client.delete()
+
+
+@pytest.mark.jack
+def test_an_echo_that_looks_like_a_report_flips_nothing(loopmidi: LoopMidiPort) -> None:
+    """A hand-made mapping whose reports use the press's own code (as controllers' files
+    do): the echo of a press is byte for byte a report, and must still be dropped."""
+    state = DeckState({(0, 11): ("playing", 0)})
+    config = MidiConfig(virtual=False)
+    with MidiOut(config) as out, open_feedback(config, state):
+        time.sleep(0.05)
+        out.send(MidiCommand("PlayPause", "note", 0, 11))
+        wait_for(lambda: len(loopmidi.forwarded) == 2)
+        wait_for(lambda: out.echoes.dropped == 2)
+    assert state.playing(1) is None and not state.heard
 
 
 @pytest.mark.jack
 def test_a_second_port_of_the_same_name_is_busy(jack_midi: object) -> None:
-    with MidiOut(MidiConfig(output_port="djtui busy")):
+    with MidiOut(MidiConfig(output_port="djtui busy")), open_feedback(MidiConfig(output_port="djtui busy"), DeckState()):
         with pytest.raises(DjtuiError, match="busy") as info:
             MidiOut(MidiConfig(output_port="djtui busy"))
-    assert "another name" in info.value.hint
+        assert "another name" in info.value.hint
+        with pytest.raises(DjtuiError, match="busy"):
+            open_feedback(MidiConfig(output_port="djtui busy"), DeckState())
 
 
 @pytest.mark.jack
@@ -187,9 +377,62 @@ def test_an_existing_port_is_opened_by_part_of_its_name(jack_midi: object, rekor
 
 
 @pytest.mark.jack
+def test_a_port_that_goes_and_comes_back_is_reported_once_and_reconnected(jack_midi: object) -> None:
+    """loopMIDI quit and started again mid-set: djtui says so once each way, refuses to
+    pretend it sent anything meanwhile, and is connected again without a restart."""
+    status: list[str] = []
+    loop = LoopMidiPort("loopMIDI Port")
+    state = DeckState({(8, 11): ("playing", 0)})
+    config = MidiConfig(output_port="loopMIDI Port", virtual=False)
+    out = MidiOut(config, on_status=status.append, check_s=0.05)
+    feedback = MidiIn("loopMIDI Port", state.apply_feedback, virtual=False, on_status=status.append, check_s=0.05)
+    rekordbox = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="fake rekordbox out")
+    try:
+        time.sleep(0.05)
+        out.send(MidiCommand("Sync", "note", 0, 14))
+        wait_for(lambda: loop.forwarded[:1] == [[0x90, 14, 127]])
+        loop.close()
+        wait_for(lambda: not out.connected and not feedback.connected)
+        with pytest.raises(DjtuiError, match=r"is gone \(.*\): Sync not sent") as info:
+            out.send(MidiCommand("Sync", "note", 0, 14))
+        assert "reconnects by itself" in info.value.hint
+        time.sleep(0.2)  # several checks while it is gone: still one report
+        loop = LoopMidiPort("loopMIDI Port")
+        wait_for(lambda: out.connected and feedback.connected)
+        out.send(MidiCommand("Sync", "note", 0, 15))
+        wait_for(lambda: [0x90, 15, 127] in loop.forwarded)
+        _connect(rekordbox, loop.sink)
+        time.sleep(0.05)
+        rekordbox.send_message([0x98, 11, 127])  # feedback flows through the new port too
+        wait_for(lambda: state.playing(1) is True)
+    finally:
+        out.close()
+        feedback.close()
+        loop.close()
+        rekordbox.close_port()
+        rekordbox.delete()
+    assert sorted(status) == sorted([
+        "MIDI output port 'loopMIDI Port' is gone (its program quit or the device was unplugged); "
+        "djtui reconnects when it is back",
+        "MIDI input port 'loopMIDI Port' is gone (its program quit or the device was unplugged); "
+        "djtui reconnects when it is back",
+        "MIDI output port 'loopMIDI Port' is back: reconnected",
+        "MIDI input port 'loopMIDI Port' is back: reconnected",
+    ])
+
+
+@pytest.mark.jack
 def test_list_ports_shows_djtuis_virtual_ports(jack_midi: object) -> None:
     with MidiOut(MidiConfig(output_port="djtui listed")):
         assert any(p.startswith("djtui listed") for p in list_ports().inputs)
+
+
+@pytest.mark.jack
+def test_midi_systems_says_which_can_be_reached(jack_midi: object) -> None:
+    systems = {s.api: s for s in midi_systems()}
+    assert systems["jack"].ports is not None and systems["jack"].problem == ""
+    if "alsa" in systems and systems["alsa"].ports is None:  # no sequencer in a container
+        assert "cannot reach the MIDI system" in systems["alsa"].problem
 
 
 @pytest.mark.jack
@@ -221,7 +464,7 @@ def test_footswitch_hold_trigger(jack_midi: object) -> None:
 def test_monitor_yields_what_arrives(jack_midi: object, rekordbox_out: rtmidi.MidiOut) -> None:
     stream = monitor(virtual_name="djtui monitor", poll_s=0.05)
     assert next(stream)[1] is None  # port open, nothing yet
-    _connect(rekordbox_out, "djtui monitor:djtui monitor")
+    _connect(rekordbox_out, "djtui monitor in:djtui monitor")
     time.sleep(0.05)
     rekordbox_out.send_message([0x90, 11, 127])
     message = None
@@ -253,3 +496,16 @@ def test_a_bad_command_sends_nothing_and_a_closed_port_says_so(jack_midi: object
     out.close()
     with pytest.raises(DjtuiError, match="closed"):
         out.send(MidiCommand("Sync", "note", 0, 14))
+
+
+@pytest.mark.jack
+def test_closing_a_watched_port_stops_its_watch(jack_midi: object) -> None:
+    loop = LoopMidiPort("loopMIDI watch")
+    try:
+        before = threading.active_count()
+        out = MidiOut(MidiConfig(output_port="loopMIDI watch", virtual=False), check_s=0.05)
+        assert threading.active_count() == before + 1
+        out.close()
+        assert threading.active_count() == before
+    finally:
+        loop.close()
