@@ -70,9 +70,10 @@ REPORTED_STATES = {
 with it), and the name djtui keeps that state under. A context's ``toggle:`` names it
 for its own functions."""
 
-ECHO_WINDOW_S = 0.5
+ECHO_WINDOW_S = 2.0
 """A message read back this soon after djtui sent the same bytes is its own echo
-(loopMIDI returns it within a millisecond; Rekordbox's reports use other channels)."""
+(loopMIDI returns it within a millisecond, a busy machine later; Rekordbox's reports use
+other channels, and one that looks the same arrives after the echo it follows)."""
 
 _clients_lock = threading.RLock()
 """Held while djtui creates, lists with or closes an rtmidi client: two JACK clients torn
@@ -428,6 +429,14 @@ def _owned_by(port: str, name: str) -> bool:
         return True
     client, _, rest = port.partition(":")
     return client.startswith(name) and re.sub(r" \d+:\d+$", "", rest) == name
+
+
+def listed_as(name: str, api: str | None = None) -> list[str]:
+    """How other programs list djtui's virtual ports called ``name``: the one they read
+    (commands), then the one they write (feedback); e.g. on JACK ``djtui:djtui`` and
+    ``djtui in:djtui``."""
+    ports = list_ports(api)
+    return [p for p in ports.inputs if _owned_by(p, name)] + [p for p in ports.outputs if _owned_by(p, name)]
 
 
 def _find(name: str, available: list[str], direction: str) -> str:

@@ -19,6 +19,9 @@ from typing import Any
 from djtui.commands._shared import add_context_option, config_for, context_for
 
 DOCTOR_WAIT_S = 5.0
+PULSE_AFTER_S = 1.0
+"""The test pulse waits this long after the ports open, so whoever connects to them
+(a patchbay, a running loopMIDI reader) is connected when it comes."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -130,7 +133,15 @@ def run_monitor(args: argparse.Namespace) -> int:
 def run_doctor(args: argparse.Namespace) -> int:
     """Systems, djtui's ports, an optional harmless pulse, then Rekordbox's feedback (or
     its absence) and the next step in plain words. Reads nothing from stdin."""
-    from djtui.core.midi import DeckState, MidiCommand, MidiOut, feedback_port, midi_systems, open_feedback
+    from djtui.core.midi import (
+        DeckState,
+        MidiCommand,
+        MidiOut,
+        feedback_port,
+        listed_as,
+        midi_systems,
+        open_feedback,
+    )
     from djtui.core.rekordbox import PadLayout, plan_export
 
     config = config_for(args)
@@ -151,9 +162,13 @@ def run_doctor(args: argparse.Namespace) -> int:
     kind = "virtual ports djtui creates" if midi.virtual else "existing ports (loopMIDI)"
     with MidiOut(midi, api=api) as out, open_feedback(midi, state, api=api) as feedback:
         print(f"djtui's ports: '{out_name}' (commands to Rekordbox) and '{in_name}' (its feedback), {kind}: open")
+        if midi.virtual and out_name == in_name:
+            print(f"  other programs see them as: {', '.join(listed_as(out_name, api))}")
+        echoes_before = out.echoes.dropped
         state.subscribe(lambda toggle, channel, on, source: print(
             f"  Rekordbox reports {toggle} {'on' if on else 'off'} ({_where(channel)})", flush=True))
         if args.pulse:
+            time.sleep(PULSE_AFTER_S)
             pulse = MidiCommand("test pulse", "note", *_unassigned_note(plan_export(context, PadLayout.from_config(config.rekordbox))))
             out.send(pulse)
             print(f"test pulse sent: note {pulse.number} on MIDI channel {pulse.channel + 1}, which the mapping leaves "
@@ -163,7 +178,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline and not state.snapshot():
             time.sleep(0.05)
         time.sleep(0.1 if state.snapshot() else 0)  # a report rarely comes alone: let its neighbours print
-        echoes = out.echoes.dropped
+        echoes = out.echoes.dropped - echoes_before
     if echoes:
         print(f"  {echoes} of djtui's own messages came back on its input: the port loops back (loopMIDI, IAC); "
               "djtui drops its own echoes, and Rekordbox's reports use other channels than its presses")
@@ -199,9 +214,10 @@ def _next_step(state: Any, port: str, virtual: bool) -> str:
         return (f"Next: Rekordbox sends on '{port}', but nothing djtui knows as a report. Import the file "
                 "`djtui midi export-rekordbox djtui.csv` writes (its output codes are the reports), in "
                 "Rekordbox: Preferences > Controller > MIDI, Import.")
-    start = "Start loopMIDI with the port" if not virtual else "Start djtui"
+    first = (f"Start djtui first, so that its port '{port}' exists" if virtual
+             else f"Start loopMIDI with the port '{port}', then djtui")
     return ("Next: nothing came back from Rekordbox. Rekordbox lists MIDI ports only when it starts:\n"
-            f"  1. Quit Rekordbox. {start} '{port}' first (`djtui`, or `djtui midi doctor --wait 120`).\n"
+            f"  1. Quit Rekordbox. {first} (`djtui`, l, space; or `djtui midi doctor --wait 120`).\n"
             "  2. Start Rekordbox in Performance mode.\n"
             f"  3. Preferences > Controller > MIDI: choose '{port}', Import the file from "
             "`djtui midi export-rekordbox djtui.csv`.\n"

@@ -3,12 +3,9 @@ clients (standing in for Rekordbox, loopMIDI or a footswitch) on the other."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import IO
 
 import pytest
 import rtmidi
@@ -34,6 +31,7 @@ from djtui.core.midi import (
     open_feedback,
     state_reports,
 )
+from tests.fixtures.loopmidi import LoopMidiPort, wait_connected
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 3.0) -> None:
@@ -94,52 +92,6 @@ def rekordbox_out() -> Iterator[rtmidi.MidiOut]:
 def _connect(client: rtmidi.MidiIn | rtmidi.MidiOut, port: str) -> None:
     names = client.get_ports()
     client.open_port(names.index(port))
-
-
-LOOPMIDI = """
-import sys, time, rtmidi
-name, client = sys.argv[1], sys.argv[2]
-out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client + " out")
-out.open_virtual_port(name)
-sink = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client)
-sink.open_virtual_port(name)
-print("ready", flush=True)
-while True:
-    message = sink.get_message()
-    if message:
-        out.send_message(message[0])
-        print(*message[0], flush=True)
-    else:
-        time.sleep(0.0005)
-"""
-
-
-class LoopMidiPort:
-    """What loopMIDI (Windows) or the IAC bus (macOS) is: a program offering one port
-    name both ways, whose every message comes out to every reader, its sender included.
-    Here another process, as loopMIDI is, with a JACK input ``<client>:<name>``
-    forwarding to its output ``<client> out:<name>``; :meth:`close` quits it."""
-
-    def __init__(self, name: str, client: str = "loopMIDI") -> None:
-        self.forwarded: list[list[int]] = []
-        self._process = subprocess.Popen([sys.executable, "-c", LOOPMIDI, name, client], stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
-        assert self._process.stdout is not None and self._process.stdout.readline() == "ready\n"
-        threading.Thread(target=self._read, args=(self._process.stdout,), daemon=True).start()
-        self.sink = f"{client}:{name}"
-        """The port to send into."""
-        self.source = f"{client} out:{name}"
-        """The port to read from."""
-
-    def _read(self, stdout: IO[str]) -> None:
-        for line in stdout:
-            self.forwarded.append([int(b) for b in line.split()])
-
-    def close(self) -> None:
-        """Quit, as loopMIDI does: the port disappears with its program."""
-        if self._process.poll() is None:
-            self._process.terminate()
-            self._process.wait(timeout=5)
 
 
 @pytest.fixture
@@ -268,7 +220,7 @@ def test_a_command_reaches_another_jack_client_as_note_on_then_off(jack_midi: ob
     context = default_context()
     with MidiOut(MidiConfig(output_port="djtui")) as out:
         _connect(rekordbox_in, "djtui:djtui")
-        time.sleep(0.05)  # let JACK wire the connection before the first event
+        wait_connected("djtui:djtui")
         out.send(command_for(context.intents["cue"], {"deck": "3"}))
         received = receive(rekordbox_in, 2)
     note_on, release = received
@@ -280,7 +232,7 @@ def test_a_command_reaches_another_jack_client_as_note_on_then_off(jack_midi: ob
 def test_a_cc_command_is_one_control_change(jack_midi: object, rekordbox_in: rtmidi.MidiIn) -> None:
     with MidiOut(MidiConfig(output_port="djtui cc")) as out:
         _connect(rekordbox_in, "djtui cc:djtui cc")
-        time.sleep(0.05)
+        wait_connected("djtui cc:djtui cc")
         out.send(MidiCommand("EQLow", "cc", 0, 61, 0))
         out.send(MidiCommand("Browse", "cc", 4, 64, 127))
         received = receive(rekordbox_in, 2)
@@ -294,7 +246,7 @@ def test_feedback_on_the_shared_name_input_port_updates_deck_state(jack_midi: ob
     config = MidiConfig()  # output_port "djtui", input_port empty: the same name
     with MidiOut(config), open_feedback(config, state):
         _connect(rekordbox_out, "djtui in:djtui")
-        time.sleep(0.05)
+        wait_connected("djtui in:djtui")
         rekordbox_out.send_message([0x99, 11, 127])  # Rekordbox: deck 2 is playing
         wait_for(lambda: state.playing(2) is True)
         rekordbox_out.send_message([0x99, 11, 0])
@@ -317,14 +269,15 @@ def test_on_a_port_that_loops_back_djtuis_echo_is_ignored(loopmidi: LoopMidiPort
         with MidiOut(config) as out, open_feedback(config, state):
             _connect(rekordbox_reads, loopmidi.source)
             _connect(rekordbox_writes, loopmidi.sink)
-            time.sleep(0.05)
+            wait_connected(loopmidi.source, loopmidi.sink, count=2)
             rekordbox_writes.send_message([0x98, 11, 0])  # Rekordbox reports deck 1 paused
             wait_for(lambda: state.playing(1) is False)
             state.last_heard = None
+            echoes = out.echoes.dropped
             out.send(command_for(context.intents["play"], {"deck": "1"}))
             seen_by_rekordbox = drain(rekordbox_reads)
             assert [m for m in seen_by_rekordbox if m[0] & 0x0F < FEEDBACK_OFFSET] == [[0x90, 11, 127], [0x90, 11, 0]]
-            wait_for(lambda: out.echoes.dropped == 2)  # both halves came back round the loop...
+            wait_for(lambda: out.echoes.dropped == echoes + 2)  # both halves came back round the loop...
             assert not state.heard  # ...and were not taken for Rekordbox talking
             assert state.playing(1) is False and state.source("playing", 0) == "feedback"
             rekordbox_writes.send_message([0x98, 11, 127])  # now Rekordbox says it plays
@@ -342,10 +295,11 @@ def test_an_echo_that_looks_like_a_report_flips_nothing(loopmidi: LoopMidiPort) 
     state = DeckState({(0, 11): ("playing", 0)})
     config = MidiConfig(virtual=False)
     with MidiOut(config) as out, open_feedback(config, state):
-        time.sleep(0.05)
+        wait_connected(loopmidi.sink, loopmidi.source)
+        echoes = out.echoes.dropped
         out.send(MidiCommand("PlayPause", "note", 0, 11))
         wait_for(lambda: len(loopmidi.forwarded) == 2)
-        wait_for(lambda: out.echoes.dropped == 2)
+        wait_for(lambda: out.echoes.dropped == echoes + 2)
     assert state.playing(1) is None and not state.heard
 
 
@@ -370,7 +324,7 @@ def test_a_missing_existing_port_lists_what_there_is(jack_midi: object) -> None:
 def test_an_existing_port_is_opened_by_part_of_its_name(jack_midi: object, rekordbox_in: rtmidi.MidiIn) -> None:
     rekordbox_in.open_virtual_port("loopMIDI Port")
     with MidiOut(MidiConfig(output_port="loopMIDI", virtual=False)) as out:
-        time.sleep(0.05)
+        wait_connected("fake rekordbox:loopMIDI Port")
         out.send(MidiCommand("Sync", "note", 0, 14))
         received = receive(rekordbox_in, 2)
     assert received[0] == [0x90, 14, 127]
@@ -388,7 +342,7 @@ def test_a_port_that_goes_and_comes_back_is_reported_once_and_reconnected(jack_m
     feedback = MidiIn("loopMIDI Port", state.apply_feedback, virtual=False, on_status=status.append, check_s=0.05)
     rekordbox = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="fake rekordbox out")
     try:
-        time.sleep(0.05)
+        wait_connected(loop.sink, loop.source)
         out.send(MidiCommand("Sync", "note", 0, 14))
         wait_for(lambda: loop.forwarded[:1] == [[0x90, 14, 127]])
         loop.close()
@@ -399,10 +353,11 @@ def test_a_port_that_goes_and_comes_back_is_reported_once_and_reconnected(jack_m
         time.sleep(0.2)  # several checks while it is gone: still one report
         loop = LoopMidiPort("loopMIDI Port")
         wait_for(lambda: out.connected and feedback.connected)
+        wait_connected(loop.sink, loop.source)
         out.send(MidiCommand("Sync", "note", 0, 15))
         wait_for(lambda: [0x90, 15, 127] in loop.forwarded)
         _connect(rekordbox, loop.sink)
-        time.sleep(0.05)
+        wait_connected(loop.sink, count=2)
         rekordbox.send_message([0x98, 11, 127])  # feedback flows through the new port too
         wait_for(lambda: state.playing(1) is True)
     finally:
@@ -443,7 +398,7 @@ def test_footswitch_hold_trigger(jack_midi: object) -> None:
     try:
         with MidiHoldTrigger("pedal", 64, on_press=lambda: events.append("down"),
                              on_release=lambda: events.append("up")) as trigger:
-            time.sleep(0.05)
+            wait_connected("footswitch:pedal")
             footswitch.send_message([0xB0, 64, 127])  # sustain pedal down
             assert trigger.wait(3.0)
             footswitch.send_message([0xB0, 64, 0])
@@ -465,7 +420,7 @@ def test_monitor_yields_what_arrives(jack_midi: object, rekordbox_out: rtmidi.Mi
     stream = monitor(virtual_name="djtui monitor", poll_s=0.05)
     assert next(stream)[1] is None  # port open, nothing yet
     _connect(rekordbox_out, "djtui monitor in:djtui monitor")
-    time.sleep(0.05)
+    wait_connected("djtui monitor in:djtui monitor")
     rekordbox_out.send_message([0x90, 11, 127])
     message = None
     deadline = time.monotonic() + 3
@@ -488,7 +443,7 @@ def test_the_ports_command_lists_djtuis_port(jack_midi: object, capsys: pytest.C
 def test_a_bad_command_sends_nothing_and_a_closed_port_says_so(jack_midi: object, rekordbox_in: rtmidi.MidiIn) -> None:
     out = MidiOut(MidiConfig(output_port="djtui strict"))
     _connect(rekordbox_in, "djtui strict:djtui strict")
-    time.sleep(0.05)
+    wait_connected("djtui strict:djtui strict")
     with pytest.raises(DjtuiError, match="not a valid MIDI command"):
         out.send(MidiCommand("Cue", "note", 0, 12, value=200))  # the press is fine, the velocity is not
     out.send(MidiCommand("Sync", "note", 0, 14))
