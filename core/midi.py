@@ -12,8 +12,8 @@ reader, so two rules keep a press and a report apart:
 - Rekordbox reports state ``FEEDBACK_OFFSET`` (8) MIDI channels above the channel that
   presses the function: a report coming back round the loop is no press for Rekordbox,
   and djtui's own press is no report for djtui.
-- :class:`EchoFilter`: what djtui sent and then reads back on an input of the same name
-  is dropped, so it never counts as feedback (nor as "Rekordbox is talking to us").
+- :class:`EchoFilter`: what djtui sent and then reads back on its feedback port is
+  dropped, so it never counts as feedback (nor as "Rekordbox is talking to us").
 
 Transport is mido with python-rtmidi. The MIDI system (``alsa``, ``jack``, ``coremidi``,
 ``winmm``) is rtmidi's default unless ``[midi] api`` or ``DJTUI_MIDI_API`` names one.
@@ -308,8 +308,8 @@ _echo_lock = threading.Lock()
 
 def echo_filter(name: str) -> EchoFilter:
     """The one :class:`EchoFilter` of port name ``name`` in this process: every
-    :class:`MidiOut` called ``name`` records into it, every :class:`MidiIn` called
-    ``name`` drops what it recorded."""
+    :class:`MidiOut` called ``name`` records into it, and the feedback port
+    (:func:`open_feedback`) drops what it recorded."""
     with _echo_lock:
         return _echo_filters.setdefault(name, EchoFilter())
 
@@ -641,22 +641,22 @@ class MidiIn(_Link):
 
     The callback must return quickly (set state, put on a queue); it is never given a
     blocking job by djtui. Virtual port ``name`` by default; ``virtual=False`` opens the
-    existing port of that name (a footswitch, a loopMIDI port). Echoes of what a
-    :class:`MidiOut` of the same name sent are dropped before the callback.
+    existing port of that name (a footswitch, a loopMIDI port). With ``echoes`` (the
+    :func:`echo_filter` of djtui's output), what djtui sent is dropped before the callback.
     """
 
     direction = "input"
 
     def __init__(self, name: str, callback: Callable[[list[int]], None], *, virtual: bool = True,
-                 api: str | None = None, on_status: Callable[[str], None] | None = None,
-                 check_s: float = 1.0) -> None:
-        self.echoes = echo_filter(name)
+                 api: str | None = None, echoes: EchoFilter | None = None,
+                 on_status: Callable[[str], None] | None = None, check_s: float = 1.0) -> None:
+        self.echoes = echoes
         self._deliver = callback
         super().__init__(name, virtual, api, callback=self._receive, on_status=on_status, check_s=check_s)
 
     def _receive(self, message: mido.Message) -> None:
         raw = message.bytes()
-        if self.echoes.is_echo(raw):
+        if self.echoes is not None and self.echoes.is_echo(raw):
             return
         self._deliver(raw)
 
@@ -675,9 +675,10 @@ def feedback_port(config: MidiConfig) -> str:
 def open_feedback(config: MidiConfig, deck_state: DeckState, *, api: str | None = None,
                   on_status: Callable[[str], None] | None = None) -> MidiIn:
     """The port on which Rekordbox's feedback (the CSV's output codes) updates
-    ``deck_state``: virtual :func:`feedback_port`, or that existing port."""
+    ``deck_state``: virtual :func:`feedback_port`, or that existing port. What djtui's
+    output (``config.output_port``) sent and reads back here is dropped, not feedback."""
     return MidiIn(feedback_port(config), deck_state.apply_feedback, virtual=config.virtual,
-                  api=_choose_api(api, config), on_status=on_status)
+                  api=_choose_api(api, config), echoes=echo_filter(config.output_port), on_status=on_status)
 
 
 class MidiHoldTrigger:
