@@ -133,14 +133,27 @@ class SafetyConfig(_Section):
 class MidiConfig(_Section):
     output_port: str = Field("djtui", min_length=1)
     """Virtual port djtui opens (macOS/Linux), or an existing port to use (Windows:
-    a loopMIDI port's name)."""
-    input_port: str = Field("djtui feedback", min_length=1)
-    """Virtual port on which Rekordbox's feedback (deck play state) arrives."""
+    a loopMIDI port's name). Also the device name Rekordbox knows djtui by."""
+    input_port: str | None = None
+    """Port on which Rekordbox's feedback (deck state) arrives; empty = the same name as
+    output_port, which is what Rekordbox needs: it reports to the output port named like
+    the device the mapping was imported for."""
     virtual: bool = True
     """Open virtual ports. Off: connect to existing ports of those names."""
     api: Annotated[MidiApi | None, Strict(False)] = None
     """MIDI system: 'alsa', 'jack', 'coremidi' or 'winmm'; empty = python-rtmidi's
     default. The environment variable DJTUI_MIDI_API overrides it."""
+
+
+class RekordboxConfig(_Section):
+    beat_loop_pads: str = "1/4 1/2 1 2 4 8 16 32"
+    """Loop length in beats on beat-loop pads 1-8 as Rekordbox shows them in BEAT LOOP
+    pad mode (its PAD5_BeatLoop ... PAD12_BeatLoop), space-separated, '-' for a pad djtui
+    leaves alone. "loop N" presses the pad holding N; 4 beats uses 4BeatLoop (no pad)."""
+    beat_jump_pads: str = "-1 +1 -2 +2 -8 +8 -32 +32"
+    """Jump on beat-jump pads 1-8 as Rekordbox shows them in BEAT JUMP pad mode
+    (PAD1_BeatJump ... PAD8_BeatJump): -N beats back, +N forward, '-' for none.
+    "jump forward N" presses the pad holding +N; 4 and 16 use Jump4/Jump16 (no pad)."""
 
 
 class UiConfig(_Section):
@@ -156,6 +169,7 @@ class Config(_Section):
     resolver: ResolverConfig = Field(default_factory=ResolverConfig)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     midi: MidiConfig = Field(default_factory=MidiConfig)
+    rekordbox: RekordboxConfig = Field(default_factory=RekordboxConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -36,7 +36,7 @@ from djtui.core.config import Config
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Error, Event, Expired, ListeningChanged, Outcome, SpeechEnded,
-                               SpeechStarted)
+                               SpeechStarted, Status)
 from djtui.core.safety import Verdict
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class Listener:
             context = build_stages.context_for(self.config, context)
         self.stages = stages if stages is not None else build_stages.build(
             self.config, context=context, engine=engine, midi_out=midi_out, dry_run=dry_run,
-            session_log=session_log)
+            session_log=session_log, on_status=lambda message: self.publish(Status(message)))
         self.endpointer = build_stages.endpointer_for(self.config)
         self.act = act
         self.dry_run = self.stages.midi_out is None

@@ -1,24 +1,40 @@
 """Rekordbox MIDI Learn mapping files (CSV): every voice command mapped in one import.
 
 Rekordbox's MIDI settings import a CSV per device. :func:`export_csv` writes one for the
-context's actions in the layout of Rekordbox's own files: ``@file,1,<device>``, a
-15-column header, ``# Deck`` and ``# Global`` sections. Deck functions (``channel:
-deck``) get one row with the channel-0 code and deck offsets ``0,1,2,3``; functions on a
-fixed channel get their full code and no offsets. Toggles (PlayPause, effect on/off) also
-get an output code, so Rekordbox reports their state back to djtui's feedback port.
+context's actions as Rekordbox writes its own: ``@file,1,<device>``, the 15-column
+header, ``# Deck`` and ``# Global`` sections, CRLF line ends. Column 0 is the Rekordbox
+function, column 1 the control that sends it (djtui has no buttons: the function again).
+Deck functions (``channel: deck``) get one row with the channel-0 code and deck offsets
+``0,1,2,3``; functions on a fixed channel (FX unit, browser) are global: their code and
+no offsets. Pad functions are typed ``Pad``. Every function whose state Rekordbox
+reports (:data:`djtui.core.midi.REPORTED_STATES`) gets an output code
+:data:`~djtui.core.midi.FEEDBACK_OFFSET` channels above its input, so deck state comes
+from Rekordbox and a port that loops back never turns a report into a press.
 
-:func:`read_csv` parses such a file back (any Rekordbox mapping file, not only ours).
+Loop and jump lengths: ``4BeatLoop``, ``Jump4…`` and ``Jump16…`` are fixed by their
+name. Any other length is a pad whose length is a Rekordbox pad setting: a context names
+the family (``function: BeatLoop`` / ``BeatJump``, its key giving the length, e.g.
+``"8"`` or ``"back 8"``) and :class:`PadLayout` (``[rekordbox]`` in the config, what
+the DJ's pads hold) picks the pad. :attr:`Export.settings` says what Rekordbox must be
+set to for the file to be true.
+
+:func:`read_csv` parses any Rekordbox mapping file (with or without the header row, CRLF
+or LF, offsets or full per-deck codes); :func:`check_csv` lists every problem in one as
+``file:line: what``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 
+from djtui.core.config import RekordboxConfig
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
 from djtui.core.fileio import write_text_atomic
-from djtui.core.midi import DECKS
+from djtui.core.midi import DECKS, FEEDBACK_OFFSET, reported_state
 
 HEADER = ("#name", "function", "type", "input", "deck1", "deck2", "deck3", "deck4",
           "output", "deck1", "deck2", "deck3", "deck4", "option", "comment")
@@ -26,12 +42,57 @@ COLUMNS = len(HEADER)
 ROTARY_FUNCTIONS = frozenset({"Browse"})
 """CC functions that are endless encoders (relative: 1 = down, 127 = up), not faders."""
 BUTTON_OPTIONS = "Fast;Priority=50"
+PAD_OPTIONS = "Fast"
 DECK_OFFSETS = tuple(str(d) for d in range(DECKS))
+NO_DECKS = ("", "", "", "")
+
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+"""How Rekordbox's function names look (``PlayPause``, ``4BeatLoop``, ``FX1-1On``,
+``FX1Assign.CH1``): never a leading ``=``, ``+``, ``-`` or ``@``, never a separator."""
+
+TYPES = ("Button", "Pad", "Rotary", "KnobSlider", "KnobSliderHiRes", "Indicator", "Value", "JogRotate", "JogTouch")
+"""Control types seen in Rekordbox's files (there are more; :func:`check_csv` accepts any word)."""
+OPTION_FLAGS = {"Fast": False, "Priority": True, "Dual": False, "Blink": True, "RO": False,
+                "Value": True, "Min": True, "Max": True}
+"""Option flags seen in Rekordbox's files, and whether each takes ``=N``."""
+
+_FX = ("ECHO", "REVERB", "DELAY", "FLANGER", "PHASER", "FILTER", "ROLL", "SLIPROLL", "SPIRAL", "TRANS", "PITCH", "HELIX")
+CONFIRMED_FUNCTIONS = frozenset({
+    "PlayPause", "Cue", "JumpToTrackStart", "Sync", "Master", "KeySync", "KeyReset", "MasterTempo",
+    "TempoRange", "TempoReset", "TempoSlider", "SyncRate", "Quantize", "TapBpm", "Slip", "Vinyl",
+    "SlipReverse", "Reverse", "LoopIn", "LoopOut", "ReloopExit", "ActiveLoop", "4BeatLoop", "LoopHalf",
+    "LoopDouble", "Jump4Prev", "Jump4Fwd", "Jump16Prev", "Jump16Fwd", "SearchRev", "SearchFwd", "Memory",
+    "Delete", "KeyShift", "Load", "Gain", "EQHigh", "EQMid", "EQLow", "ChannelFader", "HeadphoneCue",
+    "CrossFader", "CrossfaderAssign.A", "CrossfaderAssign.Thru", "CrossfaderAssign.B", "CFXOn", "CFXSelect",
+    "FX1-1On", "FX1BeatUp", "FX1BeatDown", "FX1AutoBeat", "FX1TapBeat", "Browse", "Back", "Forward",
+    "BrowseJumpUp", "BrowseJumpDown", "AreaLeft", "AreaRight", "PlayPausePreview", "MasterCue", "SamplerVolume",
+    *(f"CFX{n}On" for n in range(1, 7)),
+    *(f"CFXParameterCH{n}" for n in range(1, 5)),
+    *(f"FX1-1Select.{fx}" for fx in _FX),
+    *(f"FX1Assign.CH{n}" for n in range(1, 5)), "FX1Assign.MASTER",
+    *(f"PAD{n}_HotCue" for n in range(1, 9)),
+    *(f"PAD{n}_BeatJump" for n in range(1, 9)),
+    *(f"PAD{n}_Sampler" for n in range(1, 9)),
+    *(f"PAD{n}_BeatLoop" for n in range(5, 13)),  # PAD1-4_BeatLoop appear in no shipped file
+})
+"""Function names seen in the mapping files Rekordbox 7 ships (DDJ-FLX10, DDJ-GRV6)."""
+
+PAD_FAMILIES = {"BeatLoop": "beat-loop", "BeatJump": "beat-jump"}
+"""Context function names that mean "the pad of this family holding the key's length"."""
+FIXED_LENGTHS = {"4BeatLoop": "a 4-beat loop", "Jump4Prev": "4 beats back", "Jump4Fwd": "4 beats forward",
+                 "Jump16Prev": "16 beats back", "Jump16Fwd": "16 beats forward",
+                 "LoopHalf": "the loop halved", "LoopDouble": "the loop doubled"}
+"""Functions whose effect is fixed by their name: no Rekordbox setting involved."""
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+# --- the rows ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class MappingRow:
-    """One data row of a mapping file; codes are ``SSDD`` hex strings or empty."""
+    """One data row of a mapping file; codes are ``SSDD`` hex strings or empty, deck
+    cells offsets (``"0"``…``"15"``) or full codes."""
 
     name: str
     function: str
@@ -39,13 +100,30 @@ class MappingRow:
     input: str
     input_decks: tuple[str, ...]
     output: str = ""
-    output_decks: tuple[str, ...] = ("", "", "", "")
+    output_decks: tuple[str, ...] = NO_DECKS
     option: str = ""
     comment: str = ""
+    line: int = 0
+    """Where it was read (0: built here)."""
 
     @property
     def per_deck(self) -> bool:
         return any(self.input_decks)
+
+    def input_codes(self) -> tuple[str, ...]:
+        """The code each deck sends (four), or the one code of a global control."""
+        return deck_codes(self.input, self.input_decks)
+
+    def output_codes(self) -> tuple[str, ...]:
+        return deck_codes(self.output, self.output_decks)
+
+    def options(self) -> dict[str, int | None]:
+        """``"Fast;Priority=50"`` -> ``{"Fast": None, "Priority": 50}``."""
+        found: dict[str, int | None] = {}
+        for flag in filter(None, self.option.split(";")):
+            key, _, value = flag.partition("=")
+            found[key] = int(value) if value else None
+        return found
 
     def cells(self) -> list[str]:
         return [self.name, self.function, self.type, self.input, *self.input_decks,
@@ -69,16 +147,126 @@ def decode(text: str) -> tuple[int, int, int]:
     return value >> 8 & 0xF0, value >> 8 & 0x0F, value & 0xFF
 
 
-def mapping_rows(context: Context) -> list[MappingRow]:
-    """One row per distinct (function, MIDI code), deck rows first, in context order.
+def deck_codes(base: str, decks: tuple[str, ...]) -> tuple[str, ...]:
+    """Both deck forms to full codes: ``("900B", ("0","1","2","3"))`` and
+    ``("", ("900B","910B","920B","930B"))`` give the same four; no deck cells: ``(base,)``."""
+    if not any(decks):
+        return (base,) if base else ()
+    if not base:
+        return tuple(decks)
+    status, channel, number = decode(base)
+    return tuple(code(status, channel + int(offset), number) for offset in decks if offset)
+
+
+# --- pads -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PadLayout:
+    """What the DJ's pads hold in Rekordbox: ``beat_loop[i]`` the loop length (beats) on
+    beat-loop pad i+1, ``beat_jump[i]`` the jump on beat-jump pad i+1 (``"-8"`` back,
+    ``"+8"`` forward); ``None`` for a pad djtui leaves alone."""
+
+    beat_loop: tuple[str | None, ...]
+    beat_jump: tuple[str | None, ...]
+
+    @classmethod
+    def from_config(cls, config: RekordboxConfig) -> PadLayout:
+        return cls(_pads(config.beat_loop_pads, "beat_loop_pads", signed=False),
+                   _pads(config.beat_jump_pads, "beat_jump_pads", signed=True))
+
+    def pad_for(self, family: str, length: str) -> tuple[int, str] | None:
+        """``(pad number 1-8, Rekordbox function)`` of the pad holding ``length``."""
+        if family == "BeatLoop":
+            pads, function = self.beat_loop, "PAD{}_BeatLoop"
+            shift = 4  # Rekordbox numbers the beat-loop pads 5-12 (its shipped files)
+        else:
+            pads, function, shift = self.beat_jump, "PAD{}_BeatJump", 0
+        for pad, held in enumerate(pads, start=1):
+            if held is not None and _same_length(held, length):
+                return pad, function.format(pad + shift)
+        return None
+
+
+def _pads(text: str, setting: str, *, signed: bool) -> tuple[str | None, ...]:
+    words = text.split()
+    if len(words) > 8:
+        raise DjtuiError(f"[rekordbox] {setting} names {len(words)} pads; Rekordbox has 8",
+                         "one length per pad, pads 1-8, '-' for a pad djtui leaves alone")
+    pads: list[str | None] = []
+    for word in words:
+        if word == "-":
+            pads.append(None)
+            continue
+        sign, number = (word[0], word[1:]) if word[:1] in "+-" else ("", word)
+        if signed != bool(sign) or _beats(number) is None:
+            example = "'-8' (8 beats back) or '+8' (forward)" if signed else "'8' or '1/4' (beats)"
+            raise DjtuiError(f"[rekordbox] {setting}: '{word}' is not a pad length", f"write each as {example}")
+        pads.append(word)
+    return tuple(pads)
+
+
+def _beats(text: str) -> Fraction | None:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None
+
+
+def _same_length(a: str, b: str) -> bool:
+    sign_a, sign_b = a[0] if a[0] in "+-" else "", b[0] if b[0] in "+-" else ""
+    return sign_a == sign_b and _beats(a.lstrip("+-")) == _beats(b.lstrip("+-"))
+
+
+def length_of(key: str) -> str | None:
+    """The length a key names: ``"8"`` -> ``"8"``, ``"back 8"`` -> ``"-8"``,
+    ``"forward 1/2"`` -> ``"+1/2"``; ``None`` if it names none."""
+    words = key.split()
+    numbers = [w for w in words if _beats(w) is not None]
+    if len(numbers) != 1:
+        return None
+    sign = "-" if {"back", "backward", "backwards"} & set(words) else "+" if {"forward", "forwards"} & set(words) else ""
+    return sign + numbers[0]
+
+
+def _spoken(length: str) -> str:
+    sign, number = (length[0], length[1:]) if length[0] in "+-" else ("", length)
+    beats = f"{number} beat" if Fraction(number) <= 1 else f"{number} beats"
+    return beats + {"-": " back", "+": " forward", "": ""}[sign]
+
+
+# --- export -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Export:
+    """A mapping ready to write, and what the DJ must know about it."""
+
+    rows: list[MappingRow]
+    unmapped: list[str] = field(default_factory=list)
+    """Commands that map to nothing (no pad holds their length): saying them does nothing."""
+    unverified: list[str] = field(default_factory=list)
+    """Function names not seen in Rekordbox's own files."""
+    settings: list[str] = field(default_factory=list)
+    """The Rekordbox settings that make the file true."""
+
+
+def plan_export(context: Context, layout: PadLayout | None = None) -> Export:
+    """The rows for the context's actions: one per distinct (function, MIDI code), deck
+    rows first, in context order.
 
     Intents that press the same control (``play`` and ``pause`` both press PlayPause)
     share one row. Two different functions on one MIDI code would make Rekordbox do
-    both, so that is a :class:`DjtuiError`.
+    both, and a press on channels 9-16 could be mistaken for a report: both are a
+    :class:`DjtuiError`, as is a function name that is not one (a formula, a comma).
     """
-    rows: dict[tuple[str, str, str, bool], MappingRow] = {}
-    labels: dict[tuple[str, str, str, bool], list[str]] = {}
+    layout = layout or PadLayout.from_config(RekordboxConfig())
+    rows: dict[tuple[str, str, bool], MappingRow] = {}
+    labels: dict[tuple[str, str, bool], list[str]] = {}
     owner: dict[tuple[int, int, int], str] = {}
+    pads_used: dict[str, dict[int, str]] = {"BeatLoop": {}, "BeatJump": {}}
+    unmapped: list[str] = []
     slot_values = {name: list(t.values) for name, t in context.slot_types.items()}
     for intent in context.intents.values():
         action = intent.action
@@ -87,12 +275,29 @@ def mapping_rows(context: Context) -> list[MappingRow]:
         slots = {s.name: s.type for e in intent.expressions for s in e.slots()}
         keys = action.keys({n: slot_values[t] for n, t in slots.items()}) or [None]
         for key in keys:
+            label = f"{intent.name} {key}" if key is not None else intent.name
             function = action.function_map[key] if key is not None and action.function_map else action.function
             number = action.number_map[key] if key is not None and action.number_map else action.number
             assert number is not None
+            if function in PAD_FAMILIES:
+                length = length_of(key or "")
+                if length is None:
+                    raise DjtuiError(f"{context.name}: '{label}' uses {function}, but its key names no length",
+                                     f"give the action a key such as \"{{beats}}\" for a {PAD_FAMILIES[function]} pad")
+                pad = layout.pad_for(function, length)
+                if pad is None:
+                    unmapped.append(f"{label} (no {PAD_FAMILIES[function]} pad holds {_spoken(length)})")
+                    continue
+                pads_used[function][pad[0]] = length
+                function = pad[1]
+            _check_name(function, context.name)
             per_deck = action.channel is None
             channel = 0 if per_deck else action.channel
             assert channel is not None
+            if channel >= FEEDBACK_OFFSET:
+                raise DjtuiError(f"{context.name}: '{label}' presses on MIDI channel {channel + 1}",
+                                 f"use channels 1-{FEEDBACK_OFFSET}: channels {FEEDBACK_OFFSET + 1}-16 carry "
+                                 "Rekordbox's reports")
             status = 0x90 if action.type == "note" else 0xB0
             for ch in (range(DECKS) if per_deck else (channel,)):
                 other = owner.setdefault((status, ch, number), function)
@@ -103,83 +308,214 @@ def mapping_rows(context: Context) -> list[MappingRow]:
                         "give one of them another number in the context file",
                     )
             input_code = code(status, channel, number)
-            row_key = (function, action.type, input_code, per_deck)
+            row_key = (function, input_code, per_deck)
             labels.setdefault(row_key, [])
-            label = f"{intent.name} {key}" if key is not None else intent.name
             if label not in labels[row_key]:
                 labels[row_key].append(label)
             if row_key in rows:
                 continue
-            decks = DECK_OFFSETS if per_deck else ("", "", "", "")
-            feedback = action.toggle is not None and action.type == "note"
-            kind = "Button" if action.type == "note" else ("Rotary" if function in ROTARY_FUNCTIONS else "KnobSlider")
+            decks = DECK_OFFSETS if per_deck else NO_DECKS
+            reported = reported_state(action, function) is not None
+            if action.type != "note":
+                kind = "Rotary" if function in ROTARY_FUNCTIONS else "KnobSlider"
+            else:
+                kind = "Pad" if function.startswith("PAD") else "Button"
             rows[row_key] = MappingRow(
                 name=function,
                 function=function,
                 type=kind,
                 input=input_code,
                 input_decks=decks,
-                output=input_code if feedback else "",
-                output_decks=decks if feedback else ("", "", "", ""),
-                option=BUTTON_OPTIONS if kind == "Button" else "",
+                output=code(0x90, channel + FEEDBACK_OFFSET, number) if reported else "",
+                output_decks=decks if reported else NO_DECKS,
+                option={"Button": BUTTON_OPTIONS, "Pad": PAD_OPTIONS}.get(kind, ""),
             )
-    out = [replace(row, comment=_cell("djtui: " + " / ".join(labels[k]))) for k, row in rows.items()]
-    return [r for r in out if r.per_deck] + [r for r in out if not r.per_deck]
+    out = [replace(row, comment=_free_text("djtui: " + " / ".join(labels[k]))) for k, row in rows.items()]
+    out = [r for r in out if r.per_deck] + [r for r in out if not r.per_deck]
+    unverified = sorted({r.name for r in out} - CONFIRMED_FUNCTIONS)
+    return Export(out, unmapped, unverified, _settings(out, pads_used))
 
 
-def _cell(text: str) -> str:
-    """Rekordbox's files carry no CSV quoting: keep separators out of free text."""
-    return " ".join(text.replace(",", ";").replace('"', "'").split())
+def _check_name(function: str, context_name: str) -> None:
+    if not FUNCTION_NAME.fullmatch(function):
+        raise DjtuiError(f"{context_name}: {function!r} is not a Rekordbox function name",
+                         "use the name from Rekordbox's MIDI settings (letters, digits, '.', '-', '_')")
 
 
-def render_csv(context: Context, device_name: str = "djtui") -> str:
-    if not device_name or any(c in device_name for c in ',\r\n"'):
+def _free_text(text: str) -> str:
+    """Text safe in one cell: Rekordbox's files carry no CSV quoting, so separators,
+    quotes and line breaks go, and a leading formula character (``=``, ``+``, ``-``,
+    ``@``) is kept from starting the cell (a spreadsheet would run it)."""
+    text = " ".join(text.replace(",", ";").replace('"', "'").split())
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _settings(rows: list[MappingRow], pads_used: dict[str, dict[int, str]]) -> list[str]:
+    settings = ["Rekordbox lists MIDI ports when it starts: start djtui first (or restart Rekordbox).",
+                "Performance mode; Preferences > Controller > MIDI: choose the djtui device, Import this file."]
+    if loops := pads_used["BeatLoop"]:
+        held = ", ".join(f"pad {pad} = {_spoken(loops[pad])}" for pad in sorted(loops))
+        settings.append(f"Beat-loop pads (PAD{min(loops) + 4}_BeatLoop…PAD{max(loops) + 4}_BeatLoop): {held}. "
+                        "Check the BEAT LOOP pad mode page shows these; if not, set [rekordbox] beat_loop_pads "
+                        "to what it shows and export again.")
+    if jumps := pads_used["BeatJump"]:
+        held = ", ".join(f"pad {pad} = {_spoken(jumps[pad])}" for pad in sorted(jumps))
+        settings.append(f"Beat-jump pads: {held}. Check the BEAT JUMP pad mode shows these (jump range 1/2x, 2x "
+                        "changes them); if not, set [rekordbox] beat_jump_pads and export again.")
+    fixed = sorted({r.name for r in rows} & set(FIXED_LENGTHS))
+    if fixed:
+        settings.append("Need no setting: " + ", ".join(f"{f} ({FIXED_LENGTHS[f]})" for f in fixed) + ".")
+    return settings
+
+
+def _check_device(device_name: str) -> None:
+    if not device_name or any(c in device_name for c in ',\r\n"') or device_name.startswith(_FORMULA_START):
         raise DjtuiError(f"device name {device_name!r} cannot go in a mapping file",
-                         "use a name without commas, quotes or line breaks")
-    rows = mapping_rows(context)
-    if not rows:
-        raise DjtuiError(f"context '{context.name}' has no intent with a MIDI action",
+                         "use a name without commas, quotes or line breaks that starts with a letter or digit")
+
+
+def render_csv(export: Export, device_name: str = "djtui") -> str:
+    """The file's text, CRLF line ends as in Rekordbox's own files."""
+    _check_device(device_name)
+    if not export.rows:
+        raise DjtuiError("no intent of the context sends MIDI Rekordbox can map",
                          "add 'action:' to its intents, or export another context")
     blank = "," * (COLUMNS - 1)
     lines = [f"@file,1,{device_name}", ",".join(HEADER)]
-    for title, section in (("# Deck", [r for r in rows if r.per_deck]), ("# Global", [r for r in rows if not r.per_deck])):
+    for title, section in (("# Deck", [r for r in export.rows if r.per_deck]),
+                           ("# Global", [r for r in export.rows if not r.per_deck])):
         if not section:
             continue
         if len(lines) > 2:
             lines.append(blank)
         lines.append(title + blank)
         lines.extend(",".join(r.cells()) for r in section)
-    return "\n".join(lines) + "\n"
+    return "\r\n".join(lines) + "\r\n"
 
 
-def export_csv(context: Context, path: str | Path, device_name: str = "djtui") -> Path:
-    """Write the context's mapping for Rekordbox to ``path`` (atomically: an existing
-    file is replaced whole or not at all)."""
-    return write_text_atomic(path, render_csv(context, device_name))
+def export_csv(context: Context, path: str | Path, device_name: str = "djtui",
+               layout: PadLayout | None = None) -> Export:
+    """Write the context's mapping for Rekordbox to ``path``, atomically: an existing
+    file is replaced whole or not at all. A missing or read-only folder is a
+    :class:`DjtuiError`."""
+    path = Path(path)
+    export = plan_export(context, layout)
+    text = render_csv(export, device_name)
+    if not path.parent.is_dir():
+        raise DjtuiError(f"cannot write {path}: the folder {path.parent} does not exist",
+                         "create the folder first, or give another path")
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise DjtuiError(f"cannot write {path}: {exc.strerror or exc}",
+                         "choose a folder you can write to (e.g. your home folder)") from None
+    return export
+
+
+# --- reading ----------------------------------------------------------------------------
+
+_CODE = re.compile(r"[89A-Ea-e][0-9A-Fa-f][0-7][0-9A-Fa-f]")
+_OFFSET = re.compile(r"\d{1,2}")
+
+
+def parse_csv(text: str, where: str = "<mapping>") -> tuple[Mapping, list[str]]:
+    """The mapping in ``text`` and every problem found, each ``where:line: what``.
+
+    Accepted as Rekordbox writes them: the header row or none, CRLF or LF, ``#`` rows
+    (section titles, unassigned controls) and blank rows skipped, deck cells as offsets
+    or full codes, the option flags of :data:`OPTION_FLAGS`. A row with a problem is
+    left out of the mapping.
+    """
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("@file,"):
+        return Mapping("", []), [f"{where}:1: not a Rekordbox mapping file (no '@file,1,<device>' line)"]
+    head = lines[0].split(",")
+    problems = []
+    if len(head) < 3 or head[1] != "1":
+        problems.append(f"{where}:1: expected '@file,1,<device>', got {lines[0]!r}")
+    device = head[2] if len(head) > 2 else ""
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        cells = line.split(",")
+        if not "".join(cells).strip():
+            continue
+        if cells[0] == "#name" and tuple(cells) != HEADER:
+            problems.append(f"{where}:{number}: the header is not Rekordbox's 15 columns ({','.join(HEADER)})")
+            continue
+        if cells[0].startswith("#"):
+            continue
+        if len(cells) != COLUMNS:
+            problems.append(f"{where}:{number}: {len(cells)} columns, expected {COLUMNS}")
+            continue
+        row = MappingRow(cells[0], cells[1], cells[2], cells[3], tuple(cells[4:8]), cells[8],
+                         tuple(cells[9:13]), cells[13], cells[14], line=number)
+        found = _row_problems(row)
+        problems.extend(f"{where}:{number}: {what}" for what in found)
+        if not found:
+            rows.append(row)
+    return Mapping(device, rows), problems
+
+
+def _row_problems(row: MappingRow) -> list[str]:
+    found = []
+    if not FUNCTION_NAME.fullmatch(row.name):
+        found.append(f"{row.name!r} is not a Rekordbox function name")
+    if not row.type.isalpha():
+        found.append(f"type {row.type!r} is not a control type ({', '.join(TYPES)}, …)")
+    codes = _code_problems("input", row.input, row.input_decks) + _code_problems("output", row.output, row.output_decks)
+    found += codes
+    if not codes and not row.input_codes() and row.type != "Indicator":
+        found.append("no input code (only an Indicator row is output-only)")
+    for flag in filter(None, row.option.split(";")):
+        key, eq, value = flag.partition("=")
+        if key not in OPTION_FLAGS:
+            found.append(f"unknown option {flag!r} (known: {', '.join(OPTION_FLAGS)})")
+        elif OPTION_FLAGS[key] != bool(eq) or (eq and not value.isdigit()):
+            found.append(f"option {flag!r}: {key} " + ("takes =N (a whole number)" if OPTION_FLAGS[key] else "takes no value"))
+    return found
+
+
+def _code_problems(column: str, base: str, decks: tuple[str, ...]) -> list[str]:
+    if base and not _CODE.fullmatch(base):
+        return [f"{column} code {base!r} is not a MIDI code (4 hex digits: status 8n/9n/Bn…, then 00-7F)"]
+    filled = [d for d in decks if d]
+    if not filled:
+        return []
+    if base:  # offsets added to the channel
+        bad = [d for d in filled if not _OFFSET.fullmatch(d)]
+        if bad:
+            return [f"{column} deck cell {bad[0]!r} is not a channel offset (with a code in '{column}', "
+                    "the deck cells are offsets such as 0,1,2,3)"]
+        channel = decode(base)[1]
+        if channel + max(int(d) for d in filled) > 15:
+            return [f"{column} deck offsets take {base} past MIDI channel 16"]
+        return []
+    bad = [d for d in filled if not _CODE.fullmatch(d)]
+    if bad:
+        return [f"{column} deck cell {bad[0]!r} is not a MIDI code (with '{column}' empty, "
+                "each deck cell is a full code such as 9646)"]
+    return []
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise DjtuiError(f"{path}: no such file", "give the path of a Rekordbox mapping CSV") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DjtuiError(f"{path}: cannot read ({exc})", "give the path of a Rekordbox mapping CSV") from None
+
+
+def check_csv(path: str | Path) -> list[str]:
+    """Every problem in the mapping file at ``path``, each ``file:line: what``."""
+    path = Path(path)
+    return parse_csv(_read_text(path), str(path))[1]
 
 
 def read_csv(path: str | Path) -> Mapping:
-    """Parse a Rekordbox mapping file; section and blank rows are skipped."""
+    """Parse a Rekordbox mapping file; any problem is a :class:`DjtuiError` naming its lines."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DjtuiError(f"{path}: cannot read ({exc})", "give the path of a Rekordbox mapping CSV") from None
-    lines = text.splitlines()
-    if not lines or not lines[0].startswith("@file,"):
-        raise DjtuiError(f"{path}:1: not a Rekordbox mapping file (no '@file,1,<device>' line)",
-                         "export it from Rekordbox's MIDI settings or with `djtui midi export-rekordbox`")
-    head = lines[0].split(",")
-    device = head[2] if len(head) > 2 else ""
-    if len(lines) < 2 or tuple(lines[1].split(",")) != HEADER:
-        raise DjtuiError(f"{path}:2: the header is not Rekordbox's 15 columns", ",".join(HEADER))
-    rows = []
-    for number, line in enumerate(lines[2:], start=3):
-        cells = line.split(",")
-        if len(cells) != COLUMNS:
-            raise DjtuiError(f"{path}:{number}: {len(cells)} columns, expected {COLUMNS}", "every row has 15 cells")
-        if not any(cells) or (cells[0].startswith("#") and not cells[1]):
-            continue
-        rows.append(MappingRow(cells[0], cells[1], cells[2], cells[3], tuple(cells[4:8]),
-                               cells[8], tuple(cells[9:13]), cells[13], cells[14]))
-    return Mapping(device, rows)
+    mapping, problems = parse_csv(_read_text(path), str(path))
+    if problems:
+        raise DjtuiError("\n".join(problems), f"`djtui midi check {path}` lists every problem")
+    return mapping

@@ -149,12 +149,14 @@ class Stages:
 
 def build(config: Config, *, context: Context | None = None, engine: AsrEngine | None = None,
           midi_out: MidiOut | None = None, dry_run: bool = False,
-          session_log: SessionLog | Literal[False] | None = None) -> Stages:
+          session_log: SessionLog | Literal[False] | None = None,
+          on_status: Callable[[str], None] | None = None) -> Stages:
     """All stages for one listener. The MIDI port opens last, so a missing model fails
     before a port is taken; a busy port fails here, before listening starts.
 
     ``midi_out`` replaces the configured port (benches); ``dry_run`` opens none.
     ``session_log``: ``None`` a new log in the user's sessions folder, ``False`` none.
+    ``on_status(message)`` hears of a MIDI port that went away or came back.
     """
     from djtui.core.midi import MidiOut, open_feedback
     from djtui.core.sessionlog import SessionLog
@@ -166,10 +168,10 @@ def build(config: Config, *, context: Context | None = None, engine: AsrEngine |
     if dry_run:
         midi_out = None
     elif midi_out is None:
-        midi_out = MidiOut(config.midi)
+        midi_out = MidiOut(config.midi, on_status=on_status)
         closers.append(midi_out.close)
         try:  # Rekordbox reports play state here; djtui's own presses fill in meanwhile
-            closers.append(open_feedback(config.midi, decks).close)
+            closers.append(open_feedback(config.midi, decks, on_status=on_status).close)
         except DjtuiError:
             midi_out.close()
             raise

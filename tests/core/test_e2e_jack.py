@@ -24,7 +24,7 @@ from djtui.core import events
 from djtui.core.audio import FileSource, MicrophoneSource, rescan_devices
 from djtui.core.config import Config
 from djtui.core.context import default_context
-from djtui.core.midi import MidiCommand, MidiIn, MidiOut
+from djtui.core.midi import FEEDBACK_OFFSET, MidiCommand, MidiIn, MidiOut
 from djtui.core.pipeline import Pipeline
 
 
@@ -91,10 +91,11 @@ def test_spoken_command_reaches_a_jack_midi_client(portaudio_on_jack, speak) -> 
 
     received: queue.Queue[tuple[float, list[int]]] = queue.Queue()
     receiver = MidiIn("djtui:djtui", lambda raw: received.put((time.perf_counter(), raw)), virtual=False, api="jack")
-    # Rekordbox's side: it reports deck 2 paused on djtui's feedback port, so "play"
-    # on it is safe to send (without feedback the gate would ask for 'confirm').
-    with MidiOut(port="djtui feedback", virtual=False, api="jack") as rekordbox:
-        rekordbox.send(MidiCommand("PlayPause", "note", 1, 11, 0))
+    # Rekordbox's side: it reports deck 2 paused on djtui's input (same name, its own
+    # JACK client), 8 channels above the press, so "play" on it is safe to send
+    # (without feedback the gate would ask for 'confirm').
+    with MidiOut(port="djtui in:djtui", virtual=False, api="jack") as rekordbox:
+        rekordbox.send(MidiCommand("PlayPause", "note", 1 + FEEDBACK_OFFSET, 11, 0))
     deadline = time.monotonic() + 5
     while pipeline.deck_state.playing(2) is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -125,7 +126,7 @@ def test_spoken_command_reaches_a_jack_midi_client(portaudio_on_jack, speak) -> 
     [outcome] = [e for e in seen if isinstance(e, events.Outcome)]
     [sent] = outcome.sent
     assert not outcome.dry_run and (sent.channel, sent.number) == (channel, note)
-    assert set(outcome.stages_ms) == {"vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"}
+    assert set(outcome.stages_ms) == {"vad_endpoint", "asr", "search", "resolve", "rescore", "safety", "midi"}
     assert outcome.engine == "whisper" and outcome.ahead
     assert sum(v for k, v in outcome.stages_ms.items() if k != "vad_endpoint") <= outcome.total_ms
     assert heard_at[events.SpeechStarted] < heard_at[events.SpeechEnded] < pressed_at

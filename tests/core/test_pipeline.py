@@ -89,7 +89,7 @@ def test_a_spoken_command_goes_through_every_stage_in_order(whisper, spoken_file
     assert outcome.dry_run and (sent.type, sent.channel, sent.number) == ("note", 1, 11)
     assert outcome.engine == "whisper" and outcome.number == 1
     assert outcome.ahead  # understood while the hang-over ran
-    assert list(outcome.stages_ms) == ["vad_endpoint", "asr", "resolve", "rescore", "safety", "midi"]
+    assert list(outcome.stages_ms) == ["vad_endpoint", "asr", "search", "resolve", "rescore", "safety", "midi"]
     assert outcome.stages_ms["vad_endpoint"] == config.vad.hangover_ms
     after_endpoint = sum(v for k, v in outcome.stages_ms.items() if k != "vad_endpoint")
     assert after_endpoint <= outcome.total_ms

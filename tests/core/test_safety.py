@@ -176,7 +176,7 @@ def test_state_follows_what_was_sent_when_there_is_no_feedback(context, clock) -
 
 def test_feedback_overrides_what_djtui_sent(gate: SafetyGate, state: DeckState, clock: FakeClock) -> None:
     assert gate.judge([heard("play", deck="1")]).reason == "ok"
-    state.apply_feedback([0x90, 11, 0])  # Rekordbox: deck 1 did not start (no track)
+    state.apply_feedback([0x98, 11, 0])  # Rekordbox reports (channel 9): deck 1 did not start
     clock.advance(2)
     assert gate.judge([heard("play", deck="1")]).reason == "ok"
 
@@ -237,7 +237,7 @@ def test_a_late_confirm_says_it_was_too_late(gate: SafetyGate, state: DeckState,
 def test_confirm_rechecks_the_deck(gate: SafetyGate, state: DeckState) -> None:
     state.set("playing", 0, True, source="feedback")
     assert gate.judge([heard("pause", deck="1")]).reason == "needs_confirm"
-    state.apply_feedback([0x90, 11, 0])  # the DJ stopped it by hand meanwhile
+    state.apply_feedback([0x98, 11, 0])  # Rekordbox reports: the DJ stopped it by hand
     assert gate.judge([heard("confirm")]).reason == "no_change"  # pressing would restart it
 
 

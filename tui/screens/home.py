@@ -1,4 +1,4 @@
-"""Home: is everything ready (microphone, engine, MIDI, context, armed)? And where to go."""
+"""Home: is everything ready (microphone, engine, MIDI, Rekordbox, context, armed)? And where to go."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from djtui.tui.host import user_error
 from djtui.tui.host import asr_summary
 from djtui.tui.keys import SCREENS
 from djtui.tui.screens.base import DjtuiScreen
+from djtui.tui.widgets.rekordbox_link import RekordboxLink
 
 TRIGGERS = {"always": "always listening (VAD)", "push_to_talk": "push-to-talk (key)",
             "midi_hold": "push-to-talk (MIDI footswitch)"}
@@ -23,7 +24,9 @@ TRIGGERS = {"always": "always listening (VAD)", "push_to_talk": "push-to-talk (k
 
 class HomeScreen(DjtuiScreen):
     TITLE = "home"
-    CSS_PATH = "home.tcss"
+    CSS_PATH = ["home.tcss", "../widgets/rekordbox_link.tcss"]
+    LINK_REFRESH_S = 1.0
+    """How often the Rekordbox line looks at the live pipeline's feedback."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -35,6 +38,7 @@ class HomeScreen(DjtuiScreen):
         with VerticalScroll(id="home-body"):
             yield Static("Status", classes="section-title")
             yield Static(id="status")
+            yield RekordboxLink()
             yield Static("Screens", classes="section-title")
             yield Static(self._shortcuts(), id="shortcuts")
 
@@ -43,6 +47,7 @@ class HomeScreen(DjtuiScreen):
         self.watch(self.app, "armed", lambda _: self.refresh_status(), init=False)
         self.refresh_status()
         self.probe()
+        self.set_interval(self.LINK_REFRESH_S, self.refresh_link)
 
     def on_screen_resume(self) -> None:
         self.refresh_status()
@@ -79,13 +84,29 @@ class HomeScreen(DjtuiScreen):
         table.add_row("Microphone", Text(self._microphone(config.audio.input_device)))
         table.add_row("Trigger", TRIGGERS.get(config.audio.trigger, config.audio.trigger))
         table.add_row("ASR", asr_summary(config))
-        table.add_row("MIDI out", Text(self._midi(config.midi.output_port, config.midi.virtual)))
         table.add_row("Context", Text(self.context_line))
         table.add_row("Commands", "ARMED — sent to Rekordbox" if app.armed else "disarmed — nothing is sent")
         table.add_row("Live", "listening" if app.session.running else "stopped (l, then space)")
         config_file = app.config_path if app.config_path.exists() else "defaults (no config file yet)"
         table.add_row("Config", Text(f"{config_file} · theme {app.theme}"))
         self.query_one("#status", Static).update(table)
+        self.refresh_link()
+
+    def refresh_link(self) -> None:
+        """The Rekordbox line: djtui's port name, and what the live pipeline has heard."""
+        app: Any = self.app
+        midi = app.config.midi
+        link = self.query_one(RekordboxLink)
+        link.port = midi.output_port
+        link.virtual = midi.virtual
+        link.problem = self._port_problem(midi.output_port, midi.virtual)
+        pipeline = app.session.pipeline
+        deck_state = getattr(pipeline, "deck_state", None)
+        link.listening = pipeline is not None
+        link.dry_run = bool(getattr(pipeline, "dry_run", False))
+        link.heard = bool(deck_state is not None and deck_state.heard)
+        link.reporting = deck_state is not None and any(
+            source == "feedback" for _, source in deck_state.snapshot().values())
 
     def _microphone(self, wanted: str | None) -> str:
         name = wanted or "system default"
@@ -99,14 +120,15 @@ class HomeScreen(DjtuiScreen):
             return f"{name} · NOT FOUND ({len(self.devices)} other inputs)"
         return f"{name} · ok ({len(self.devices)} inputs)"
 
-    def _midi(self, port: str, virtual: bool) -> str:
-        if virtual:
-            return f"virtual port '{port}' (opened when listening)"
+    def _port_problem(self, port: str, virtual: bool) -> str:
+        """Why an existing (loopMIDI) port cannot work; djtui's own virtual ports can."""
+        if virtual or self.ports is None:
+            return ""
         if isinstance(self.ports, DjtuiError):
-            return f"'{port}' · NOT AVAILABLE: {self.ports.message}"
-        if self.ports is not None and port not in self.ports:
-            return f"'{port}' · NOT FOUND"
-        return f"'{port}'"
+            return f"NOT AVAILABLE: {self.ports.message}"
+        if not any(port.lower() in p.lower() for p in self.ports):
+            return "NOT FOUND: create it in loopMIDI, then restart djtui and Rekordbox"
+        return ""
 
     @staticmethod
     def _shortcuts() -> Table:
