@@ -211,6 +211,8 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         import soxr
 
         audio = soxr.resample(audio, rate, sample_rate)
+        if not audio.size:  # a few samples at an odd rate resample to none
+            raise DjtuiError(f"{path}: too short to hold audio", "record or export it again, or leave it out")
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 

@@ -115,8 +115,9 @@ class ResolverConfig(_Section):
 class SafetyConfig(_Section):
     armed_at_start: bool = False
     """Start disarmed: nothing reaches Rekordbox until the DJ arms djtui."""
-    min_confidence: float = Field(0.6, ge=0.0, le=1.0)
-    """Commands below this calibrated confidence are rejected."""
+    min_confidence: float = Field(0.8, ge=0.0, le=1.0)
+    """Commands below this calibrated confidence (the probability the reading is right)
+    are rejected. 0.8 keeps wrong commands under 1 % on the development data."""
     min_margin: float = Field(0.08, ge=0.0, le=1.0)
     """Rejected as ambiguous when the runner-up is closer than this to the best."""
     cooldown_ms: int = Field(1500, ge=0, le=60000)

@@ -224,13 +224,15 @@ def spellings(word: str) -> list[str]:
 class _Parse:
     """Where one reading of a token path stands in the grammar: the determinised
     ``state``, the ``labels`` read so far, the ``pending`` tokens of a word begun, the
-    ``then`` moves once it is done, and ``ended`` (after end punctuation)."""
+    ``then`` moves once it is done, ``ended`` (after end punctuation) and ``comma``."""
 
     state: int
     labels: tuple[Label, ...]
     pending: tuple[int, ...] = ()
     then: tuple[tuple[Label | None, int], ...] = ()
     ended: bool = False
+    comma: bool = False
+    """A comma was just written: a word must come next."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ class GrammarSearch:
     ``max_tokens`` bounds a sentence; ``max_parses`` bounds the readings one prefix
     carries (ambiguity can only grow so far)."""
 
-    def __init__(self, context: Context, tokenizer: Any, decoder: WhisperDecoder, beam: int = 4,
+    def __init__(self, context: Context, tokenizer: Any, decoder: WhisperDecoder, beam: int = 8,
                  token_bonus: float = 1.0, max_tokens: int = 48, max_parses: int = 64) -> None:
         self.graph = WordGraph.compile(context)
         self.states = Determinised(self.graph)
@@ -275,6 +277,7 @@ class GrammarSearch:
         self.end_of_text = int(tokenizer.eot)
         self._stops = tuple(self._token(p) for p in (".", "?", "!"))
         self._comma = self._token(",")
+        self._punctuation = frozenset((*self._stops, self._comma))
         self._spelled: dict[str, tuple[tuple[int, ...], ...]] = {}
 
     def _token(self, text: str) -> int:
@@ -307,12 +310,14 @@ class GrammarSearch:
         for word, moves in self.states.next_words(parse.state).items():
             for tokens in self.word_tokens(word):
                 out.setdefault(tokens[0], []).append(_Parse(parse.state, parse.labels, tokens[1:], tuple(moves)))
+        if parse.comma:  # "…, " then a word, nothing else
+            return out
         if self.states.intents(parse.state):
             out.setdefault(self.end_of_text, []).append(parse)
             for stop in self._stops:
                 out.setdefault(stop, []).append(_Parse(parse.state, parse.labels, ended=True))
         if parse.state != self.states.start:  # "Can I get a large, dark roast …"
-            out.setdefault(self._comma, []).append(parse)
+            out.setdefault(self._comma, []).append(_Parse(parse.state, parse.labels, comma=True))
         return out
 
     def search(self, cross: Any, prompt: list[int], max_tokens: int | None = None) -> SearchResult:
@@ -328,7 +333,9 @@ class GrammarSearch:
         steps = 0
         limit = min(max_tokens or self.max_tokens, self.max_tokens, decoder.max_length - len(prompt) - 1)
         for _ in range(limit):
-            grown: list[tuple[float, float, int, int, list[_Parse]]] = []
+            # the best way to each distinct place in the grammar: two spellings of the same
+            # words (" Cue", " cue") lead to the same parses and would crowd the beam
+            grown: dict[frozenset[_Parse], tuple[float, float, int, int, list[_Parse]]] = {}
             for row, (score, logprob, tokens, parses) in enumerate(live):
                 branches: dict[int, list[_Parse]] = {}
                 for parse in parses:
@@ -337,20 +344,22 @@ class GrammarSearch:
                 for token, after in branches.items():
                     p = float(rows[row, token])
                     if token == self.end_of_text:
-                        meanings = {(intent, p_.labels) for p_ in after for intent in self.states.intents(p_.state)}
+                        meanings = {(intent, tuple(sorted(p_.labels))) for p_ in after for intent in self.states.intents(p_.state)}
                         finished.append((score + p, Reading(tokens, logprob + p, tuple(sorted(meanings)))))
-                    else:
-                        unique = list(dict.fromkeys(after))[: self.max_parses]
-                        grown.append((score + p + self.token_bonus, logprob + p, row, token, unique))
-            grown.sort(key=lambda g: -g[0])
-            grown = grown[: self.beam]
+                        continue
+                    unique = list(dict.fromkeys(after))[: self.max_parses]
+                    bonus = 0.0 if token in self._punctuation else self.token_bonus  # words, not commas, earn it
+                    key = frozenset(unique)
+                    if key not in grown or grown[key][0] < score + p + bonus:
+                        grown[key] = (score + p + bonus, logprob + p, row, token, unique)
+            kept = sorted(grown.values(), key=lambda g: -g[0])[: self.beam]
             best_finished = max((f[0] for f in finished), default=-math.inf)
-            if not grown or grown[0][0] + self.token_bonus * (limit - steps) < best_finished:
+            if not kept or kept[0][0] + self.token_bonus * (limit - steps) < best_finished:
                 break
-            state = state.select([g[2] for g in grown])
-            rows, state = decoder.step([g[3] for g in grown], state, cross)
+            state = state.select([g[2] for g in kept])
+            rows, state = decoder.step([g[3] for g in kept], state, cross)
             steps += 1
-            live = [(g[0], g[1], live[g[2]][2] + (g[3],), g[4]) for g in grown]
+            live = [(g[0], g[1], live[g[2]][2] + (g[3],), g[4]) for g in kept]
         finished.sort(key=lambda f: -f[0])
         return SearchResult([reading for _, reading in finished], steps)
 

@@ -153,9 +153,10 @@ class Listener:
             self.publish(SpeechEnded(now, 0.0, False))
         return utterance
 
-    def understand(self, audio: np.ndarray) -> Understanding:
-        """What the recognizer makes of ``audio`` (no verdict, nothing sent)."""
-        return self.stages.recognizer.understand(audio)
+    def understand(self, audio: np.ndarray, speech_s: float | None = None) -> Understanding:
+        """What the recognizer makes of ``audio`` (no verdict, nothing sent); ``speech_s``
+        is how long the VAD heard speech in it."""
+        return self.stages.recognizer.understand(audio, speech_s)
 
     def handle(self, utterance: Utterance, understanding: Understanding | None = None,
                timings: dict[str, float] | None = None) -> Outcome:
@@ -165,7 +166,7 @@ class Listener:
         parts = self.stages
         number = next(self._numbers)
         if understanding is None:
-            understanding = self.understand(utterance.audio)
+            understanding = self.understand(utterance.audio, utterance.duration_s)
         stages = {"vad_endpoint": float(self.endpointer.hangover_ms)}
         stages.update({k: float(v) for k, v in (timings if timings is not None else understanding.timings).items()})
         candidates = tuple(understanding.candidates[:5])

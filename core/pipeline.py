@@ -228,11 +228,11 @@ class Pipeline:
             return
         if self._speculation is not None:  # speech went on after that draft: drop it if not begun
             self._speculation[2].cancel()
-        self._speculation = (draft.start_time, draft.end_time, self._asr_ahead.submit(self._understand, draft.audio))
+        self._speculation = (draft.start_time, draft.end_time, self._asr_ahead.submit(self._understand, draft.audio, draft.duration_s))
 
-    def _understand(self, audio: Any) -> _Ahead:
+    def _understand(self, audio: Any, speech_s: float) -> _Ahead:
         started = time.perf_counter()
-        understanding = self.listener.understand(audio)
+        understanding = self.listener.understand(audio, speech_s)
         spans, at = {}, started
         for stage in STAGES:  # the recognizer runs its stages one after another, in this order
             if stage in understanding.timings:

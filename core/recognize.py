@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from djtui.core.asr import AsrEngine, AsrResult
-from djtui.core.confidence import Calibration, Evidence
+from djtui.core.audio import SAMPLE_RATE
+from djtui.core.confidence import FEATURES, Calibration, Evidence, Reference
 from djtui.core.rescore import Rescorer, grammar_alternatives
 from djtui.core.resolve import Candidate
 
@@ -76,17 +77,22 @@ class Recognizer:
         # CTC scores a sentence in microseconds; Whisper runs its decoder per sentence.
         self.alternatives = alternatives if alternatives is not None else (24 if engine.name == "wav2vec2" else 8)
 
-    def understand(self, audio: np.ndarray) -> Understanding:
+    def understand(self, audio: np.ndarray, speech_s: float | None = None) -> Understanding:
+        """``speech_s``: how long the VAD heard speech in ``audio`` (default: all of it)."""
         start = time.perf_counter()
         result = self.engine.transcribe(audio)
-        return self.understand_result(result, asr_ms=(time.perf_counter() - start) * 1000)
+        if speech_s is None:
+            speech_s = len(audio) / SAMPLE_RATE
+        return self.understand_result(result, asr_ms=(time.perf_counter() - start) * 1000, speech_s=speech_s)
 
-    def understand_result(self, result: AsrResult, asr_ms: float | None = None) -> Understanding:
+    def understand_result(self, result: AsrResult, asr_ms: float | None = None,
+                          speech_s: float | None = None) -> Understanding:
         """The stages after ASR, for a result transcribed elsewhere (e.g. ahead of the
         endpoint, while the VAD was still waiting out its hang-over)."""
         timings = {"asr": result.seconds * 1000 if asr_ms is None else asr_ms}
         if self.search is not None and result.encoding is not None:
-            return self._search(result, timings)
+            seconds = speech_s if speech_s is not None else result.encoding.frames / 100
+            return self._search(result, timings, seconds)
         start = time.perf_counter()
         candidates = self.resolver.resolve(result.text, k=self.k) if result.text.strip() else []
         timings["resolve"] = (time.perf_counter() - start) * 1000
@@ -101,7 +107,8 @@ class Recognizer:
 
     # --- Whisper: the grammar search ----------------------------------------------------
 
-    def _search(self, result: AsrResult, timings: dict[str, float]) -> Understanding:
+    def _search(self, result: AsrResult, timings: dict[str, float], speech_s: float) -> Understanding:
+        from djtui.core import phonetic
         from djtui.core.grammar_search import commands, log_sum
 
         search = self.search
@@ -118,29 +125,30 @@ class Recognizer:
         timings["resolve"] = (time.perf_counter() - start) * 1000
 
         start = time.perf_counter()
+        # command -> (intent, slots, its best sentence, log-probabilities of its phrasings, tokens)
         readings: dict[tuple, tuple[str, dict[str, str], str, list[float], int]] = {}
         for intent, slots, reading in commands(found.readings):
             key = Candidate(intent, slots, 0.0, "").key()
             paths = [r.logprob for r in found.readings if any(m[0] == intent and dict(m[1]) == slots for m in r.meanings)]
             readings[key] = (intent, slots, search.text(reading.tokens), paths, len(reading.tokens) + 1)
-        text_scores = {c.key(): c for c in text_candidates}
+        text_scores = {c.key(): c.score for c in text_candidates}
         # Commands only the text proposed: how well does the audio fit their sentence?
         missing = [c for c in text_candidates if c.key() not in readings]
-        reference, scored = self._score(cross, result, [c.sentence for c in missing])
+        reference_logprob, scored = self._score(cross, result, [c.sentence for c in missing])
         for candidate, (logprob, tokens) in zip(missing, scored):
             readings[candidate.key()] = (candidate.intent, dict(candidate.slots), candidate.sentence, [logprob], tokens)
         order = list(readings.items())
-        evidence = [Evidence(log_sum(paths), tokens, text_scores[key].score if key in text_scores else 0.0)
-                    for key, (_, _, _, paths, tokens) in order]
+        evidence = [Evidence(log_sum(paths), tokens, text_scores.get(key, 0.0), len(phonetic.phonemes(sentence)))
+                    for key, (_, _, sentence, paths, tokens) in order]
+        reference = Reference(reference_logprob, len(result.tokens) + 1, speech_s)
         confidence = self.calibration.confidences(evidence, reference)
-        fit = self.calibration.fit(evidence, reference)
+        features = self.calibration.features(evidence, reference) if evidence else np.zeros((0, 5))
         candidates = []
         for n in np.argsort(-confidence, kind="stable")[: self.k]:
             key, (intent, slots, sentence, _, _) = order[n]
             candidates.append(Candidate(intent, slots, float(confidence[n]), sentence, {
-                "audio": round(evidence[n].logprob, 3), "fit": round(float(fit[n]), 3),
-                "text": round(evidence[n].text, 4), "tokens": evidence[n].tokens,
-                "reference": round(reference, 3)}))
+                "audio": round(evidence[n].logprob, 3), "tokens": evidence[n].tokens, "text": round(evidence[n].text, 4),
+                **{name: round(float(v), 3) for name, v in zip(FEATURES, features[n])}}))
         timings["rescore"] = (time.perf_counter() - start) * 1000
         return Understanding(result.text, candidates, result, timings)
 

@@ -245,7 +245,7 @@ def test_an_unsure_confirm_releases_nothing(gate: SafetyGate, state: DeckState) 
     state.set("playing", 0, True, source="feedback")
     gate.judge([heard("load", deck="1")])
     assert gate.judge([heard("confirm", 0.5)]).reason == "low_confidence"
-    assert gate.judge([heard("confirm", 0.7), heard("cancel", 0.68)]).reason == "ambiguous"
+    assert gate.judge([heard("confirm", 0.9), heard("cancel", 0.88)]).reason == "ambiguous"
     assert gate.pending is not None
     assert gate.judge([heard("confirm")]).reason == "confirmed"
 
