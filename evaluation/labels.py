@@ -24,6 +24,22 @@ class Label:
         return command_label(self.intent, self.slots)
 
 
+HALVES = ("fit", "report")
+
+
+def half(labels: list[Label], which: str) -> list[Label]:
+    """The ``"fit"`` or ``"report"`` half of ``labels``, split by a hash of each file's
+    name: stable across runs and machines, so constants fitted on one half are reported
+    on the other (djtui's confidence model was fitted on the ``fit`` half of its
+    development data)."""
+    import zlib
+
+    if which not in HALVES:
+        raise ValueError(f"half must be one of {HALVES}, not {which!r}")
+    keep = HALVES.index(which)
+    return [label for label in labels if zlib.crc32(label.path.name.encode()) % 2 == keep]
+
+
 def command_label(intent: str | None, slots: dict[str, str]) -> str:
     """``orderDrink(size=large roast=dark roast)``; ``—`` for no command."""
     if intent is None:

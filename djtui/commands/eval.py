@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
                    help="audio with no command in it (files or folders): false accepts per hour")
     p.add_argument("--segment", choices=("vad", "windows"), default="vad",
                    help="how negatives are cut: the live VAD endpointer (default) or back-to-back 2 s windows")
+    p.add_argument("--half", choices=("fit", "report"),
+                   help="only one half of the labelled files (split by a hash of the file name): djtui's confidence "
+                        "model was fitted on the 'fit' half of its development data, so report on 'report'")
     p.add_argument("--limit", type=int, help="only the first N labelled files")
     p.add_argument("--seed", type=int, default=0, help="noise segment choice (default 0)")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
@@ -58,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.labels and not args.negatives:
         raise DjtuiError("nothing to measure", "give --labels (commands) and/or --negatives (audio with no command)")
-    labels = labels_.read_labels(args.labels, args.data)[: args.limit] if args.labels else []
+    labels = labels_.read_labels(args.labels, args.data) if args.labels else []
+    if args.half:
+        labels = labels_.half(labels, args.half)
+    labels = labels[: args.limit]
     if missing := [str(label.path) for label in labels if not label.path.is_file()]:
         raise DjtuiError(f"{len(missing)} labelled audio file(s) not found, e.g. {missing[0]}",
                          "point --data at the folder the labels' paths are relative to")

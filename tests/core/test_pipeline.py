@@ -226,3 +226,28 @@ def test_listen_with_a_bad_file_is_one_clear_line(tmp_path, capsys) -> None:
     assert main(["listen", "--input", str(bad), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "not a readable audio file" in err and "Traceback" not in err
+
+
+def test_a_clip_gets_the_same_reading_and_verdict_in_djtui_eval_as_live(whisper, spoken_file) -> None:
+    """What is measured is what runs: the same VAD cut, the same readings, the same
+    decision about what was said, whether the clip goes through ``djtui eval``'s trial or
+    the live pipeline (which understands it ahead, during the hang-over)."""
+    from djtui.core.listener import Listener
+    from djtui.evaluation.labels import Label
+    from djtui.evaluation.trials import run_trials
+
+    path = spoken_file()
+    evaluating = Listener(quick_config(), engine=whisper, dry_run=True, session_log=False, act=False)
+    [trial] = run_trials(evaluating, [Label(path, "play", {"deck": "2"})], ["clean"])
+
+    pipeline = Pipeline(quick_config().updated({"safety": {"armed_at_start": True}}), engine=whisper,
+                        dry_run=True, session_log=False)
+    pipeline.deck_state.set("playing", 1, False, source="feedback")  # deck 2 paused: nothing to confirm
+    [live] = of(events.Outcome, run_file(pipeline, path))
+
+    assert live.ahead and trial.utterances == 1
+    assert trial.best == (live.best.intent, live.best.slots)
+    assert trial.score == pytest.approx(live.best.score, abs=1e-9)
+    assert (trial.reason, live.verdict.reason) in {("accepted", "ok"), ("low_confidence", "low_confidence"),
+                                                   ("ambiguous", "ambiguous"), ("out_of_grammar", "out_of_grammar")}
+    assert trial.outcome == "understood" and live.verdict.approved  # and here, both understood it

@@ -55,3 +55,63 @@ def test_wav2vec2_folder_runs_the_whole_path(tiny_wav2vec2, resolver, speak):
     assert understanding.asr.logprobs is not None
     assert len(understanding.candidates) <= 5
     assert set(understanding.timings) == {"asr", "resolve", "rescore"}
+
+
+# --- the grammar search (Whisper) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def searching(whisper_engine) -> Recognizer:
+    from djtui.core.config import Config
+    from djtui.core.stages import recognizer_for
+
+    config = Config().updated({"resolver": {"semantic_weight": 0.0}})
+    return recognizer_for(config, default_context(), whisper_engine, warm_up=False)
+
+
+@pytest.mark.parametrize("spoken, intent, slots", [
+    ("loop eight on the left deck", "loop", {"beats": "8", "deck": "1"}),
+    ("kill the bass on the right", "eq_kill", {"band": "low", "deck": "2"}),
+    ("jump back sixteen beats on deck two", "beat_jump", {"direction": "back", "beats": "16", "deck": "2"}),
+])
+def test_the_grammar_search_decides_from_the_audio(searching, speak, spoken, intent, slots):
+    understanding = searching.understand(speak(spoken))
+    best = understanding.best
+    assert (best.intent, best.slots) == (intent, slots), [(c.label(), round(c.score, 3)) for c in understanding.candidates]
+    assert best.score >= 0.8  # clear enough for the safety gate's default
+    assert [c.score for c in understanding.candidates] == sorted((c.score for c in understanding.candidates), reverse=True)
+    assert {"audio", "gap", "text", "pace", "clarity", "fit"} <= set(best.evidence)
+    assert set(understanding.timings) == {"asr", "search", "resolve", "rescore"}
+
+
+def test_a_garbled_transcript_is_no_obstacle(searching, speak):
+    """espeak's Caribbean voice: Whisper writes nonsense, the grammar search still hears
+    the command in the audio."""
+    understanding = searching.understand(speak("pause deck four", voice="en-029", variant="m1"))
+    assert (understanding.best.intent, understanding.best.slots) == ("pause", {"deck": "4"})
+
+
+@pytest.mark.parametrize("spoken", ["what a great tune tonight", "can I get a drink at the bar", "thanks for coming out"])
+def test_speech_outside_the_grammar_is_rejected(searching, speak, spoken):
+    from djtui.core.safety import SafetyGate
+
+    understanding = searching.understand(speak(spoken))
+    verdict = SafetyGate(default_context()).screen(understanding.candidates)
+    assert verdict is not None and verdict.reason in ("out_of_grammar", "low_confidence"), understanding.candidates[:2]
+
+
+def test_music_is_rejected(searching):
+    from pathlib import Path
+
+    from djtui.core.audio import read_audio
+    from djtui.core.safety import SafetyGate
+
+    songs = sorted(Path("/usr/share/games/fretsonfire/data/songs/muldjord").glob("*/song.ogg"))
+    if not songs:
+        pytest.skip("Debian's fretsonfire-songs-muldjord is not installed")
+    gate = SafetyGate(default_context())
+    for song in songs[:2]:
+        music = read_audio(song)
+        for start in (30, 60, 90):  # three 2 s stretches, as the VAD would hand them over at worst
+            understanding = searching.understand(music[start * 16000:(start + 2) * 16000])
+            assert gate.screen(understanding.candidates) is not None, (song, start, understanding.candidates[:1])

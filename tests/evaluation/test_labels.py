@@ -74,3 +74,16 @@ def test_a_broken_manifest_line_is_named(tmp_path: Path) -> None:
     path.write_text('{"path": "a.wav", "intent": "play"}\n{"path": "b.wav"}\n')
     with pytest.raises(DjtuiError, match=r"manifest.jsonl:2: each line needs 'path' and 'intent'"):
         read_labels(path)
+
+
+def test_the_two_halves_split_the_files_the_same_way_every_time(tmp_path: Path) -> None:
+    from djtui.evaluation.labels import half
+
+    labels = [Label(tmp_path / f"{n:03d}.wav", "play", {}) for n in range(200)]
+    fit, report = half(labels, "fit"), half(labels, "report")
+    assert sorted(fit + report, key=lambda label: label.path) == labels
+    assert not {label.path for label in fit} & {label.path for label in report}
+    assert 70 < len(fit) < 130  # about half
+    assert half(list(reversed(labels)), "fit") == list(reversed(fit))  # by name, not by position
+    with pytest.raises(ValueError):
+        half(labels, "train")
