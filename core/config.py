@@ -82,6 +82,15 @@ class VadConfig(_Section):
     """Utterances are cut here: a command is short, a sung chorus is not a command."""
     energy_threshold_dbfs: float = Field(-35.0, ge=-120.0, le=0.0)
     """Level for the energy gate."""
+    early_finalize: bool = True
+    """Fire a complete, clear command at the first silence instead of after the
+    hang-over, when no longer command could still be coming (README, "Speed")."""
+    glimpse_ms: int = Field(320, ge=64, le=2000)
+    """While the DJ speaks, how often the speech so far is read, to tell a stable
+    command from one still changing. Shorter costs more CPU."""
+    stable_updates: int = Field(2, ge=1, le=5)
+    """How many readings in a row (glimpses and the final one) must agree before a
+    command fires early. 1 trusts the final reading alone."""
 
     @model_validator(mode="after")
     def _speech_bounds(self) -> VadConfig:

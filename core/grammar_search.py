@@ -139,6 +139,7 @@ class Determinised:
         self._sets: list[frozenset[int]] = []
         self._moves: dict[int, dict[str, list[tuple[Label | None, int]]]] = {}
         self._intents: dict[int, tuple[str, ...]] = {}
+        self._more: dict[tuple[int, str], bool] = {}
         self.start = self._intern(self._closure([graph.start]))
 
     def _closure(self, states: Iterable[int]) -> frozenset[int]:
@@ -177,6 +178,37 @@ class Determinised:
         if found is None:
             found = self._intents[state] = tuple(sorted({self.graph.finals[s] for s in self._sets[state]
                                                          if s in self.graph.finals}))
+        return found
+
+    def could_mean_more(self, state: int, intent: str, depth: int = 12) -> bool:
+        """Whether a longer sentence through ``state`` could mean something else than
+        ``intent`` with the slots read so far: more words that fill a slot or end as another
+        intent ("loop" said, "loop eight" meant). Optional words that change nothing ("play
+        deck one" + "deck") don't count. Looks ``depth`` words ahead."""
+        key = (state, intent)
+        found = self._more.get(key)
+        if found is None:
+            found = False
+            frontier, seen = [state], {state}
+            for _ in range(depth):
+                following = []
+                for here in frontier:
+                    for moves in self.next_words(here).values():
+                        for label, there in moves:
+                            if label is not None or any(i != intent for i in self.intents(there)):
+                                found = True
+                                break
+                            if there not in seen:
+                                seen.add(there)
+                                following.append(there)
+                        if found:
+                            break
+                    if found:
+                        break
+                if found or not following:
+                    break
+                frontier = following
+            self._more[key] = found
         return found
 
     @property
@@ -244,6 +276,8 @@ class Reading:
     tokens: tuple[int, ...]
     logprob: float
     meanings: tuple[tuple[str, tuple[Label, ...]], ...]
+    could_mean_more: bool = False
+    """A longer sentence of the grammar would mean something else: the DJ may not be done."""
 
     @property
     def per_token(self) -> float:
@@ -345,7 +379,9 @@ class GrammarSearch:
                     p = float(rows[row, token])
                     if token == self.end_of_text:
                         meanings = {(intent, tuple(sorted(p_.labels))) for p_ in after for intent in self.states.intents(p_.state)}
-                        finished.append((score + p, Reading(tokens, logprob + p, tuple(sorted(meanings)))))
+                        more = any(self.states.could_mean_more(p_.state, intent)
+                                   for p_ in after for intent in self.states.intents(p_.state))
+                        finished.append((score + p, Reading(tokens, logprob + p, tuple(sorted(meanings)), more)))
                         continue
                     unique = list(dict.fromkeys(after))[: self.max_parses]
                     bonus = 0.0 if token in self._punctuation else self.token_bonus  # words, not commas, earn it

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
@@ -34,13 +35,14 @@ from djtui.core import stages as build_stages
 from djtui.core.audio import level
 from djtui.core.config import Config
 from djtui.core.context import Context
+from djtui.core.early import EarlyFinalizer
 from djtui.core.errors import DjtuiError
-from djtui.core.events import (STAGES, ArmedChanged, Error, Event, Expired, ListeningChanged, Outcome, SpeechEnded,
-                               SpeechStarted, Status)
+from djtui.core.events import (STAGES, ArmedChanged, Error, Event, Expired, Hearing, ListeningChanged, Outcome,
+                               SpeechEnded, SpeechStarted, Status)
 from djtui.core.safety import Verdict
 
 if TYPE_CHECKING:
-    from djtui.core.recognize import Understanding
+    from djtui.core.recognize import Glimpse, Understanding
     from djtui.core.stages import Stages
     from djtui.core.vad import Utterance
 
@@ -65,6 +67,14 @@ class Listener:
             self.config, context=context, engine=engine, midi_out=midi_out, dry_run=dry_run,
             session_log=session_log, on_status=lambda message: self.publish(Status(message)))
         self.endpointer = build_stages.endpointer_for(self.config)
+        vad = self.config.vad
+        self.early = EarlyFinalizer(vad.early_finalize, max(1, round(vad.glimpse_ms / 32)), vad.stable_updates)
+        self._draft: tuple[Utterance, Understanding] | None = None
+        self._frames = 0
+        # The safety gate keeps time by the audio heard: a file read faster than real time
+        # gives 'confirm' the same 3 s as a microphone, and the same verdicts every run.
+        self.stages.gate.clock = self.stream_time
+        self._lock = threading.Lock()  # the early finaliser's glimpses, from the pipeline's threads
         self.act = act
         self.dry_run = self.stages.midi_out is None
         self._subscribers: list[Subscriber] = []
@@ -76,10 +86,29 @@ class Listener:
 
     def process(self, frame: np.ndarray) -> Outcome | None:
         """Feed one block of :data:`~djtui.core.audio.BLOCK` samples; the utterance's
-        :class:`Outcome` when a command has just ended, else ``None``."""
+        :class:`Outcome` when a command has just ended, else ``None``.
+
+        Everything runs on this thread: the glimpses of speech in progress, the draft
+        understood at the first silent block and, when the command is complete and clear,
+        its early finalisation (:mod:`djtui.core.early`) happen inline, so a recording
+        gives the same outcomes however fast it is read."""
         self.expire()
         utterance = self.hear(frame)
-        return self.handle(utterance) if utterance is not None else None
+        if utterance is not None:
+            draft = self._draft if self._draft is not None and _same(self._draft[0], utterance) else None
+            self._draft = None
+            return self.handle(utterance, draft[1] if draft else None)
+        if self.glimpse_due():
+            audio = self.endpointer.speech_so_far()
+            if audio is not None:
+                self.note_glimpse(self.stages.recognizer.glimpse(audio))
+        if (draft := self.endpointer.take_draft()) is not None:
+            understanding = self.understand(draft.audio, draft.duration_s)
+            self._draft = (draft, understanding)
+            if (early := self.finalize_early(draft, understanding)) is not None:
+                self._draft = None
+                return self.handle(early, understanding)
+        return None
 
     def flush(self) -> Outcome | None:
         """End of the stream: the utterance still open, if any, without waiting for the
@@ -140,17 +169,48 @@ class Listener:
         """The cheap half, safe on an audio thread: level, VAD, endpointing. The
         :class:`~djtui.core.vad.Utterance` that has just ended, if any."""
         endpointer = self.endpointer
+        self._frames += 1
         if self._subscribers:
             self.publish(level(frame))
         was_speaking = endpointer.speaking
         utterance = endpointer.push(frame)
         if not was_speaking and endpointer.speaking:
+            with self._lock:
+                self.early.start()
             self.publish(SpeechStarted(endpointer.blocks_seen * endpointer.block / endpointer.sample_rate))
         if utterance is not None:
             self.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
         elif was_speaking and not endpointer.speaking:
             now = endpointer.blocks_seen * endpointer.block / endpointer.sample_rate
             self.publish(SpeechEnded(now, 0.0, False))
+        return utterance
+
+    def stream_time(self) -> float:
+        """Seconds of audio heard since this listener was made (never goes back)."""
+        return self._frames * self.endpointer.block / self.endpointer.sample_rate
+
+    # --- finalising early (:mod:`djtui.core.early`) ---------------------------------------
+
+    def glimpse_due(self) -> bool:
+        """Whether the speech in progress should be glimpsed now (at the cadence)."""
+        with self._lock:
+            return self.endpointer.speaking and self.early.glimpse_due(self.endpointer.voiced_blocks)
+
+    def note_glimpse(self, glimpse: Glimpse) -> None:
+        """Remember what a glimpse read, and show it as a reading in progress."""
+        with self._lock:
+            self.early.note(glimpse.key)
+        self.publish(Hearing(glimpse.text, None))
+
+    def finalize_early(self, draft: Utterance, understanding: Understanding) -> Utterance | None:
+        """The utterance, ended now, when ``draft`` understood as ``understanding`` may fire
+        without waiting out the hang-over (and the DJ has not spoken since); else ``None``."""
+        with self._lock:
+            if not self.early.decide(understanding, self.stages.gate):
+                return None
+        utterance = self.endpointer.close_early(draft)
+        if utterance is not None:
+            self.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
         return utterance
 
     def understand(self, audio: np.ndarray, speech_s: float | None = None) -> Understanding:
@@ -167,7 +227,8 @@ class Listener:
         number = next(self._numbers)
         if understanding is None:
             understanding = self.understand(utterance.audio, utterance.duration_s)
-        stages = {"vad_endpoint": float(self.endpointer.hangover_ms)}
+        waited = self.endpointer.tail_ms if utterance.early else self.endpointer.hangover_ms
+        stages = {"vad_endpoint": float(waited)}
         stages.update({k: float(v) for k, v in (timings if timings is not None else understanding.timings).items()})
         candidates = tuple(understanding.candidates[:5])
 
@@ -193,7 +254,7 @@ class Listener:
             total_ms=round(_ms(utterance.endpoint_time), 2),
             engine=engine.name, model=engine.model_id,
             speech_s=(round(utterance.start_time, 3), round(utterance.end_time, 3)), cut=utterance.cut,
-            ahead=timings is not None, audio=utterance.audio,
+            ahead=timings is not None, early=utterance.early, audio=utterance.audio,
         )
         self.publish(outcome)
         if parts.session_log is not None:
@@ -237,6 +298,11 @@ class Listener:
         """Which ASR engine and model run, and why (for the UI)."""
         engine = self.stages.engine
         return str(getattr(engine, "description", "")) or f"{engine.name} {engine.model_id}"
+
+
+def _same(draft: Utterance, utterance: Utterance) -> bool:
+    """The utterance is the draft's (the silence lasted): same speech, same audio."""
+    return (draft.start_time, draft.end_time) == (utterance.start_time, utterance.end_time)
 
 
 def _ms(since: float) -> float:

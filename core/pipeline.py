@@ -16,9 +16,12 @@ safety gate, MIDI send, session log).
 
 Understanding does not wait for the end of the hang-over: when silence begins after
 speech, the endpointer offers a draft (the utterance as it will be if the silence lasts)
-and a third thread understands it at once; if the silence does last, the worker takes
-that result instead of starting again, and only the safety gate and the MIDI send are
-left after the endpoint. The hang-over then hides that work.
+and a third thread understands it at once. If the command is complete and clear
+(:mod:`djtui.core.early`: while the DJ spoke, a fourth thread glimpsed the speech so far
+at a fixed cadence, and those readings agree), it fires then, without waiting out the
+hang-over. Otherwise, if the silence lasts, the worker takes the draft's result instead
+of starting again, and only the safety gate and the MIDI send are left after the
+endpoint.
 
 Nothing is lost without a word: an utterance the worker has no room for, and audio the
 device delivered faster than it was read, are counted, published as
@@ -86,6 +89,8 @@ class Pipeline:
         self._utterances: queue.Queue[_Job | None] = queue.Queue(maxsize=QUEUE_SIZE)
         self._speculation: tuple[float, float, Future[_Ahead]] | None = None
         self._asr_ahead: ThreadPoolExecutor | None = None
+        self._glimpser: ThreadPoolExecutor | None = None
+        self._glimpse: Future[None] | None = None
         self._source: AudioSource | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -114,6 +119,7 @@ class Pipeline:
         self._speculation = None
         self.dropped = {"utterance": 0, "audio": 0}
         self._asr_ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="djtui-asr-ahead")
+        self._glimpser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="djtui-glimpse")
         self._stopping.clear()
         self._finished.clear()
         self._threads = [
@@ -137,9 +143,10 @@ class Pipeline:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads = []
-        if self._asr_ahead is not None:
-            self._asr_ahead.shutdown(wait=True, cancel_futures=True)
-            self._asr_ahead = None
+        for executor in (self._glimpser, self._asr_ahead):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        self._asr_ahead = self._glimpser = None
         if self._trigger is not None:
             self._trigger.close()
             self._trigger = None
@@ -201,6 +208,8 @@ class Pipeline:
                 if self._stopping.is_set():
                     break
                 utterance = listener.hear(block)
+                if listener.glimpse_due():
+                    self._start_glimpse()
                 if (draft := listener.endpointer.take_draft()) is not None:
                     self._start_asr_ahead(draft)
                 if utterance is not None:
@@ -220,6 +229,16 @@ class Pipeline:
         finally:
             self._put(None)
 
+    def _start_glimpse(self) -> None:
+        """Read the speech so far on the glimpse thread, unless the last glimpse is still
+        running (a busy machine glimpses less; it then finalises early less often)."""
+        if self._glimpser is None or (self._glimpse is not None and not self._glimpse.done()):
+            return
+        audio = self.listener.endpointer.speech_so_far()
+        if audio is not None:
+            recognizer = self.listener.stages.recognizer
+            self._glimpse = self._glimpser.submit(lambda: self.listener.note_glimpse(recognizer.glimpse(audio)))
+
     def _start_asr_ahead(self, draft: Utterance) -> None:
         """Understand the draft while the hang-over runs: if the silence lasts, the
         utterance is this audio and its ASR, resolving and rescoring are already (partly)
@@ -228,7 +247,17 @@ class Pipeline:
             return
         if self._speculation is not None:  # speech went on after that draft: drop it if not begun
             self._speculation[2].cancel()
-        self._speculation = (draft.start_time, draft.end_time, self._asr_ahead.submit(self._understand, draft.audio, draft.duration_s))
+        self._speculation = (draft.start_time, draft.end_time, self._asr_ahead.submit(self._understand_draft, draft))
+
+    def _understand_draft(self, draft: Utterance) -> _Ahead:
+        """The draft understood; if it may fire now (:mod:`djtui.core.early`), it goes to
+        the worker at once, ended early, instead of after the hang-over."""
+        ahead = self._understand(draft.audio, draft.duration_s)
+        if (early := self.listener.finalize_early(draft, ahead.understanding)) is not None:
+            done: Future[_Ahead] = Future()
+            done.set_result(ahead)
+            self._put(_Job(early, done))
+        return ahead
 
     def _understand(self, audio: Any, speech_s: float) -> _Ahead:
         started = time.perf_counter()

@@ -55,6 +55,15 @@ class Understanding:
 MAX_TOKENS_PER_S = 6
 """Fast speech is ~4 tokens a second: a sentence longer than 6 a second plus 4 cannot be
 what was said, which bounds the search on music and chatter."""
+@dataclass(frozen=True)
+class Glimpse:
+    """A quick reading of speech still in progress: the grammar search alone, no
+    confidence. ``key`` is the best command's (intent, slots) key, ``text`` its words."""
+
+    key: tuple | None
+    text: str
+
+
 ENCODING_MARGIN_FRAMES = 50
 """Encoder frames (1 s) kept past the audio for the decoder to attend to: cross-attention
 over the padding of a long window costs time and changes nothing."""
@@ -105,6 +114,23 @@ class Recognizer:
             timings["rescore"] = 0.0
         return Understanding(result.text, candidates, result, timings)
 
+    def glimpse(self, audio: np.ndarray) -> Glimpse:
+        """What the speech so far reads as in the grammar (Whisper only; other engines
+        give an empty glimpse): encoding and the grammar search, nothing else."""
+        from djtui.core.grammar_search import commands
+
+        search, engine = self.search, self.engine
+        if search is None or not hasattr(engine, "encode"):
+            return Glimpse(None, "")
+        encoding = engine.encode(audio)  # type: ignore[attr-defined]
+        cross = search.decoder.cross(np.asarray(encoding.output)[:, : encoding.frames // 2 + ENCODING_MARGIN_FRAMES])
+        found = search.search(cross, engine.prompt, max_tokens=int(MAX_TOKENS_PER_S * encoding.frames / 100) + 4)  # type: ignore[attr-defined]
+        best = commands(found.readings)[:1]
+        if not best:
+            return Glimpse(None, "")
+        intent, slots, reading = best[0]
+        return Glimpse(Candidate(intent, slots, 0.0, "").key(), search.text(reading.tokens))
+
     # --- Whisper: the grammar search ----------------------------------------------------
 
     def _search(self, result: AsrResult, timings: dict[str, float], speech_s: float) -> Understanding:
@@ -127,10 +153,12 @@ class Recognizer:
         start = time.perf_counter()
         # command -> (intent, slots, its best sentence, log-probabilities of its phrasings, tokens)
         readings: dict[tuple, tuple[str, dict[str, str], str, list[float], int]] = {}
+        could_mean_more: dict[tuple, bool] = {}
         for intent, slots, reading in commands(found.readings):
             key = Candidate(intent, slots, 0.0, "").key()
             paths = [r.logprob for r in found.readings if any(m[0] == intent and dict(m[1]) == slots for m in r.meanings)]
             readings[key] = (intent, slots, search.text(reading.tokens), paths, len(reading.tokens) + 1)
+            could_mean_more[key] = reading.could_mean_more
         text_scores = {c.key(): c.score for c in text_candidates}
         # Commands only the text proposed: how well does the audio fit their sentence?
         missing = [c for c in text_candidates if c.key() not in readings]
@@ -148,7 +176,9 @@ class Recognizer:
             key, (intent, slots, sentence, _, _) = order[n]
             candidates.append(Candidate(intent, slots, float(confidence[n]), sentence, {
                 "audio": round(evidence[n].logprob, 3), "tokens": evidence[n].tokens, "text": round(evidence[n].text, 4),
-                **{name: round(float(v), 3) for name, v in zip(FEATURES, features[n])}}))
+                **{name: round(float(v), 3) for name, v in zip(FEATURES, features[n])},
+                # a command only the text proposed: its grammar neighbours are unknown, so assume more may come
+                "more": float(could_mean_more.get(key, True))}))
         timings["rescore"] = (time.perf_counter() - start) * 1000
         return Understanding(result.text, candidates, result, timings)
 

@@ -118,6 +118,9 @@ class Utterance:
     endpoint_time: float
     cut: bool = False
     """True when ``max_speech_ms`` cut it short (the speaker was still going)."""
+    early: bool = False
+    """Closed at the first silence because the command was understood and complete,
+    not after the hang-over (:meth:`Endpointer.close_early`)."""
 
     @property
     def duration_s(self) -> float:
@@ -155,6 +158,7 @@ class Endpointer:
         self.release_threshold = max(0.0, threshold - 0.15)
         block_ms = 1000 * block / sample_rate
         self.hangover_ms = hangover_ms
+        self.tail_ms = tail_ms
         self._hangover_blocks = max(1, round(hangover_ms / block_ms))
         self._min_blocks = max(1, round(min_speech_ms / block_ms))
         self._max_blocks = max(1, round(max_speech_ms / block_ms))
@@ -166,6 +170,7 @@ class Endpointer:
         self._listening = threading.Event()
         if listening:
             self._listening.set()
+        self._lock = threading.Lock()  # push (audio thread) against close_early (another thread)
         self.blocks_seen = 0
         self.last_probability = 0.0
         self._draft: Utterance | None = None
@@ -183,6 +188,10 @@ class Endpointer:
     def reset(self) -> None:
         """Forget the stream so far (a new recording starts): no speech open, no
         pre-roll, the VAD's own state cleared. The microphone gate stays as it is."""
+        with self._lock:
+            self._reset()
+
+    def _reset(self) -> None:
         self._reset_speech()
         self._pre_roll.clear()
         self._draft = None
@@ -206,6 +215,10 @@ class Endpointer:
 
     def push(self, block: np.ndarray) -> Utterance | None:
         """Feed one block; returns an :class:`Utterance` when one has just ended."""
+        with self._lock:
+            return self._push(block)
+
+    def _push(self, block: np.ndarray) -> Utterance | None:
         index = self.blocks_seen
         self.blocks_seen += 1
         if not self._listening.is_set():
@@ -242,7 +255,7 @@ class Endpointer:
             if self._silent_blocks >= self._hangover_blocks:
                 return self._finish(trailing_silence=self._silent_blocks)
             if self._silent_blocks == self._tail_blocks and self._speech_blocks - self._silent_blocks >= self._min_blocks:
-                self._draft = self._utterance(self._silent_blocks, endpoint_time=0.0)
+                self._draft = self._utterance(self._silent_blocks, endpoint_time=time.perf_counter())
         else:
             if self._silent_blocks:
                 self._draft = None  # speech went on: that draft is not the utterance
@@ -253,14 +266,48 @@ class Endpointer:
 
     def flush(self) -> Utterance | None:
         """End of stream: close an utterance still open (no hang-over to wait for)."""
+        with self._lock:
+            return self._flush()
+
+    def _flush(self) -> Utterance | None:
         if self.speaking and not self._cut:
             return self._finish(trailing_silence=self._silent_blocks)
         self._reset_speech()
         return None
 
+    @property
+    def voiced_blocks(self) -> int:
+        """Blocks of speech in the utterance open now (0 when none is)."""
+        return self._speech_blocks - self._silent_blocks if self.speaking and not self._cut else 0
+
+    def speech_so_far(self) -> np.ndarray | None:
+        """The audio of the utterance still being spoken (pre-roll included), for a
+        reading of it before it ends; ``None`` when no speech is open."""
+        with self._lock:
+            if not self.speaking or self._cut or not self._speech:
+                return None
+            return np.concatenate(self._pre + self._speech)
+
+    def close_early(self, draft: Utterance) -> Utterance | None:
+        """End the open utterance now, as ``draft`` (from :meth:`take_draft`), instead of
+        after the hang-over: the command was understood and is complete. ``None`` when
+        speech went on since the draft (it is not the utterance any more). The silence
+        that follows starts no utterance of its own."""
+        with self._lock:
+            if not self.speaking or self._cut or not self._silent_blocks:
+                return None
+            voiced = self._speech_blocks - self._silent_blocks
+            if (self._time(self._start_block), self._time(self._start_block + voiced)) != (draft.start_time, draft.end_time):
+                return None
+            self._draft = None
+            self._reset_speech()
+            self._pre_roll.clear()
+            return Utterance(draft.audio, draft.start_time, draft.end_time, time.perf_counter(), early=True)
+
     def take_draft(self) -> Utterance | None:
         """The utterance as it will be if the silence that just began lasts the
-        hang-over (``endpoint_time`` 0), once; ``None`` if there is no new one. Its audio
+        hang-over (``endpoint_time``: when the silence began), once; ``None`` if there is
+        no new one. Its audio
         is exactly the final utterance's, so ASR can start while the hang-over runs:
         the final :class:`Utterance` equals it in ``start_time``/``end_time``."""
         draft, self._draft = self._draft, None

@@ -79,8 +79,9 @@ def test_a_spoken_command_goes_through_every_stage_in_order(whisper, spoken_file
 
     seen = run_file(pipeline, spoken_file())
 
-    order = [type(e) for e in seen if not isinstance(e, events.Level)]
+    order = [type(e) for e in seen if not isinstance(e, (events.Level, events.Hearing))]
     assert order == [events.SpeechStarted, events.SpeechEnded, events.Outcome, events.Finished]
+    assert of(events.Hearing, seen)  # the speech in progress was read while the DJ spoke
     [outcome] = of(events.Outcome, seen)
     assert (outcome.best.intent, outcome.best.slots) == ("play", {"deck": "2"})
     assert 1 <= len(outcome.candidates) <= 5
@@ -89,6 +90,7 @@ def test_a_spoken_command_goes_through_every_stage_in_order(whisper, spoken_file
     assert outcome.dry_run and (sent.type, sent.channel, sent.number) == ("note", 1, 11)
     assert outcome.engine == "whisper" and outcome.number == 1
     assert outcome.ahead  # understood while the hang-over ran
+    assert not outcome.early  # "play the second deck" could go on: "… backwards" would reverse it
     assert list(outcome.stages_ms) == ["vad_endpoint", "asr", "search", "resolve", "rescore", "safety", "midi"]
     assert outcome.stages_ms["vad_endpoint"] == config.vad.hangover_ms
     after_endpoint = sum(v for k, v in outcome.stages_ms.items() if k != "vad_endpoint")
@@ -251,3 +253,55 @@ def test_a_clip_gets_the_same_reading_and_verdict_in_djtui_eval_as_live(whisper,
     assert (trial.reason, live.verdict.reason) in {("accepted", "ok"), ("low_confidence", "low_confidence"),
                                                    ("ambiguous", "ambiguous"), ("out_of_grammar", "out_of_grammar")}
     assert trial.outcome == "understood" and live.verdict.approved  # and here, both understood it
+
+
+# --- finalising early ---------------------------------------------------------------------
+
+
+def _outcomes(listener, audio) -> list[Any]:
+    from djtui.evaluation.trials import hear
+
+    return hear(listener, audio)
+
+
+@pytest.fixture(scope="module")
+def listeners(whisper):
+    from djtui.core.listener import Listener
+
+    def make(early: bool) -> Listener:
+        config = quick_config().updated({"vad": {"early_finalize": early}})
+        return Listener(config, engine=whisper, dry_run=True, session_log=False, act=False)
+
+    return make(True), make(False)
+
+
+def test_a_complete_command_fires_at_the_first_silence(listeners, speak) -> None:
+    early, late = listeners
+    audio = np.concatenate([speak("sync deck two", pad_s=0.5), np.zeros(SAMPLE_RATE, np.float32)])
+    [fast] = _outcomes(early, audio)
+    [slow] = _outcomes(late, audio)
+    assert fast.early and not slow.early
+    assert fast.stages_ms["vad_endpoint"] == early.endpointer.tail_ms < slow.stages_ms["vad_endpoint"]
+    # the same command either way: finalising early costs nothing in what is understood
+    assert (fast.best.intent, fast.best.slots) == (slow.best.intent, slow.best.slots) == ("sync", {"deck": "2"})
+    assert fast.verdict.reason == slow.verdict.reason == "accepted"
+
+
+def test_a_command_that_is_the_start_of_a_longer_one_never_fires_early(listeners, speak) -> None:
+    """ "play deck one" is complete, but "play deck one backwards" means reverse: a pause
+    between them must not fire play."""
+    early, _ = listeners
+    def silence(seconds: float) -> np.ndarray:
+        return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+
+    def said(text: str) -> np.ndarray:  # espeak's own silence trimmed off
+        audio = speak(text, pad_s=0.0)
+        loud = np.flatnonzero(np.abs(audio) > 0.02)
+        return audio[loud[0]:loud[-1] + 1]
+
+    # a pause longer than a block (a draft is understood) and shorter than the hang-over
+    audio = np.concatenate([silence(0.4), said("play deck one"), silence(0.15), said("backwards"), silence(1.0)])
+    outcomes = _outcomes(early, audio)
+    assert len(outcomes) == 1  # one utterance: the pause did not end it
+    assert not outcomes[0].early or outcomes[0].best.intent != "play"
+    assert [o.best.intent for o in outcomes if o.verdict.approved] in ([], ["reverse"])
