@@ -39,16 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     resolve.set_defaults(func=_resolve)
 
     latency = kinds.add_parser(
-        "latency", help="end of speech and endpoint to MIDI sent, per stage, in the live pipeline",
-        description="Play synthesized DJ commands in real time into the live pipeline (VAD, endpointer, "
-                    "recognizer, safety, a MIDI send); report p50/p95 per stage and in total.")
-    latency.add_argument("--asr", choices=("wav2vec2", "whisper", "both"), default="both",
-                         help="engine(s) to measure (default both, with their ratio)")
-    latency.add_argument("--model", metavar="PATH",
-                         help="wav2vec2 model folder or hub id (default: the hub's wav2vec2-base-960h, "
-                              "or a random-weights base-sized model when it is not available)")
-    latency.add_argument("--precision", choices=("int8", "fp32", "both"), default="both",
-                         help="wav2vec2 weights: int8 dynamic quantization, fp32, or both (default)")
+        "latency", help="end of speech to MIDI sent in the live pipeline, early finalisation on and off",
+        description="Play synthesized DJ commands in real time into the live pipeline (VAD, glimpses, early "
+                    "finalisation, safety, a MIDI send), twice: early finalisation on and off. Report end of "
+                    "speech → MIDI and endpoint → MIDI (p50/p95), the share finalised early, CPU per command "
+                    "and accuracy on the same clips.")
+    latency.add_argument("--asr", choices=("whisper", "wav2vec2"), help="ASR engine (default: [asr] engine)")
+    latency.add_argument("--model", metavar="PATH", help="ASR model (default: [asr] model)")
     latency.add_argument("--clips", type=int, default=30, metavar="N", help="spoken commands to time (default 30)")
     latency.add_argument("--threads", type=int, default=0, help="CPU threads for ASR (default: the config's, 0 = all)")
     latency.add_argument("--context", metavar="FILE", help="context the commands come from (default: the configured one)")
