@@ -205,7 +205,7 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise DjtuiError(f"{path}: holds NaN or infinite samples", "re-export it from your editor as 16-bit PCM wav")
     audio = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
     if np.abs(audio).max() > 1.0:
-        logging.getLogger(__name__).warning("%s: samples past full scale, clipped", path)
+        logging.getLogger(__name__).info("%s: samples past full scale, clipped", path)
         audio = np.clip(audio, -1.0, 1.0)
     if rate != sample_rate:
         import soxr
@@ -386,6 +386,8 @@ class MicrophoneSource:
     @staticmethod
     def _callback_for(ring: _Ring) -> Callable[..., None]:
         def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            if status and status.input_overflow:  # the device (or JACK) dropped input before us
+                ring.overruns += 1
             ring.write(indata)
 
         return callback
@@ -448,7 +450,9 @@ class MicrophoneSource:
 
     @property
     def overruns(self) -> int:
-        """Blocks dropped because the reader fell a whole ring (~2 s) behind."""
+        """Audio lost since the device was opened: blocks the reader fell a whole ring
+        (~2 s) behind on, plus the input overflows PortAudio reported (the device or the
+        JACK server dropped input before djtui saw it)."""
         return self._ring.overruns if self._ring else 0
 
     def blocks(self) -> Iterator[np.ndarray]:

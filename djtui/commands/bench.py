@@ -20,6 +20,12 @@ def _latency(args: argparse.Namespace) -> int:
     return latency.run(args)
 
 
+def _soak(args: argparse.Namespace) -> int:
+    from djtui.bench import soak
+
+    return soak.run(args)
+
+
 def _hud(args: argparse.Namespace) -> int:
     from djtui.bench import hud
 
@@ -27,7 +33,7 @@ def _hud(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="measure speed (resolve, latency, hud)")
+    parser = sub.add_parser("bench", help="measure speed and endurance (resolve, latency, hud, soak)")
     kinds = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
 
     resolve = kinds.add_parser("resolve", help="resolver latency on a fixed transcript set, DJ and coffee_maker contexts")
@@ -52,6 +58,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     latency.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_set_option(latency)
     latency.set_defaults(func=_latency)
+
+    soak = kinds.add_parser(
+        "soak", help="commands over music through a private JACK server for N minutes: heard, audio lost, memory",
+        description="Play music with a spoken command every --interval seconds into the live pipeline through a "
+                    "private JACK server (dummy driver); report commands played, heard and understood, JACK xruns, "
+                    "djtui's overruns, dropped utterances and memory over time.")
+    soak.add_argument("--minutes", type=float, default=60.0, help="how long (default 60)")
+    soak.add_argument("--interval", type=float, default=6.0, help="seconds between commands (default 6)")
+    soak.add_argument("--snr", type=float, default=10.0, help="command over music, dB, peak-frame rule (default 10)")
+    soak.add_argument("--commands", type=int, default=20, help="distinct spoken commands, played in turn (default 20)")
+    soak.add_argument("--music", nargs="+", metavar="FILE", help="music to play (default: Debian's fretsonfire songs)")
+    soak.add_argument("--context", metavar="FILE", help="context the commands come from (default: the configured one)")
+    soak.add_argument("--json", action="store_true", help="print JSON instead of a line")
+    add_set_option(soak)
+    soak.set_defaults(func=_soak)
 
     hud = kinds.add_parser("hud", help="end-of-speech-to-MIDI latency with the Live HUD drawing vs headless")
     hud.add_argument("--clips", type=int, default=6, metavar="N", help="spoken commands (default 6)")

@@ -11,8 +11,6 @@ with a second client. Outside CI a missing ``jackd`` skips this test (see
 from __future__ import annotations
 
 import queue
-import subprocess
-import threading
 import time
 from typing import Any
 
@@ -20,51 +18,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from djtui.bench.jack import Player, patch
 from djtui.core import events
 from djtui.core.audio import FileSource, MicrophoneSource, rescan_devices
 from djtui.core.config import Config
 from djtui.core.context import default_context
 from djtui.core.midi import FEEDBACK_OFFSET, MidiCommand, MidiIn, MidiOut
 from djtui.core.pipeline import Pipeline
-
-
-class Player:
-    """A JACK client (through PortAudio) that outputs silence until :meth:`play`."""
-
-    def __init__(self, device: str, rate: int) -> None:
-        import sounddevice as sd
-
-        self._lock = threading.Lock()
-        self._audio = np.zeros(0, dtype=np.float32)
-        self._position = 0
-        self.stream = sd.OutputStream(device=device, channels=1, samplerate=rate, blocksize=512,
-                                      dtype="float32", callback=self._callback)
-        self.stream.start()
-
-    def _callback(self, out: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        with self._lock:
-            chunk = self._audio[self._position : self._position + frames]
-            self._position += len(chunk)
-        out[: len(chunk), 0] = chunk
-        out[len(chunk) :, 0] = 0.0
-
-    def play(self, audio: np.ndarray) -> None:
-        with self._lock:
-            self._audio, self._position = audio.astype(np.float32), 0
-
-    def close(self) -> None:
-        self.stream.close()
-
-
-def jack_ports(direction: str) -> list[str]:
-    listing = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True, check=True).stdout.splitlines()
-    ports, current = [], None
-    for line in listing:
-        if not line.startswith(("\t", " ")):
-            current = line.strip()
-        elif current and f"{direction}," in line and current.startswith("PortAudio"):
-            ports.append(current)
-    return ports
 
 
 @pytest.fixture
@@ -103,9 +63,7 @@ def test_spoken_command_reaches_a_jack_midi_client(portaudio_on_jack, speak) -> 
     microphone = MicrophoneSource("system", sample_rate=jack.sample_rate)
     player = Player("system", jack.sample_rate)
     try:
-        [capture] = jack_ports("input")
-        [playback] = jack_ports("output")
-        subprocess.run(["jack_connect", playback, capture], check=True)
+        patch()
         pipeline.start(microphone)
 
         player.play(speak("play the second deck"))  # play(deck=2)
