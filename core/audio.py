@@ -290,9 +290,11 @@ def rescan_devices() -> None:
     server started since). For code that keeps PortAudio open here (the tests' and
     benches' player); djtui itself captures in a child process and initialises PortAudio
     afresh for each listing and playback. Closes every open stream of this process."""
-    sd = _sounddevice()
-    sd._terminate()
-    sd._initialize()
+    with _portaudio_lock:
+        sd = _sounddevice()
+        if sd._initialized:  # not after a listing or playback here, which let it go
+            sd._terminate()
+        sd._initialize()
 
 
 def list_input_devices() -> list[dict[str, Any]]:
