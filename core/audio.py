@@ -4,19 +4,24 @@ Everything downstream (VAD, endpointing, ASR) sees one thing: ``float32`` blocks
 :data:`BLOCK` samples at :data:`SAMPLE_RATE`. A device running at another rate is
 resampled with soxr's streaming resampler; a file is decoded with soundfile.
 
-The PortAudio callback is the one place that must never stall: it copies the device's
-block into a preallocated ring and moves an index. Resampling, level metering and
-everything else happen on the reader's thread.
+A microphone is captured by a child process (:mod:`djtui.core.capture`), so a sound
+server or device that dies under PortAudio can take only that process down; djtui
+reports the loss and starts a fresh one until the input is back. A thread reads the
+child's blocks into a preallocated ring; resampling, level metering and everything else
+happen on the thread that iterates :meth:`MicrophoneSource.blocks`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +29,8 @@ import numpy as np
 
 from djtui.core.errors import DjtuiError
 from djtui.core.events import Level
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 BLOCK = 512
@@ -205,7 +212,7 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise DjtuiError(f"{path}: holds NaN or infinite samples", "re-export it from your editor as 16-bit PCM wav")
     audio = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
     if np.abs(audio).max() > 1.0:
-        logging.getLogger(__name__).info("%s: samples past full scale, clipped", path)
+        log.info("%s: samples past full scale, clipped", path)
         audio = np.clip(audio, -1.0, 1.0)
     if rate != sample_rate:
         import soxr
@@ -230,61 +237,79 @@ def _sounddevice() -> Any:
     return sounddevice
 
 
+_portaudio_lock = threading.Lock()
+
+
+@contextmanager
+def _portaudio() -> Iterator[Any]:
+    """sounddevice, with PortAudio initialised for the ``with`` block only (unless someone
+    in this process already holds it): under JACK, initialised PortAudio is a client of
+    the server, and if that server dies first, terminating PortAudio at exit aborts the
+    whole process (an assert in pa_jack.c). A fresh initialisation also sees devices
+    plugged in, and JACK servers started, since the last one. One block at a time: one
+    must not terminate PortAudio under another."""
+    with _portaudio_lock:
+        ours = "sounddevice" not in sys.modules  # importing it initialises PortAudio
+        sd = _sounddevice()
+        if not sd._initialized:
+            sd._initialize()
+            ours = True
+        try:
+            yield sd
+        finally:
+            if ours:
+                sd._terminate()
+
+
 def play(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Play ``audio`` on the default output and wait until it has played."""
-    sd = _sounddevice()
-    try:
-        sd.play(audio, sample_rate, blocking=True)
-    except Exception as exc:  # noqa: BLE001 - PortAudio raises many kinds
-        raise DjtuiError(f"cannot play back ({exc})", "check the audio output device") from None
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    played = threading.Event()
+    position = 0
+    with _portaudio() as sd:
+
+        def callback(out: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+            nonlocal position
+            chunk = audio[position : position + frames]
+            out[: len(chunk), 0] = chunk
+            out[len(chunk) :, 0] = 0.0
+            position += len(chunk)
+            if len(chunk) < frames:
+                raise sd.CallbackStop
+
+        try:
+            with sd.OutputStream(samplerate=sample_rate, channels=1, dtype="float32", callback=callback,
+                                 finished_callback=played.set):
+                played.wait(len(audio) / sample_rate + 5.0)  # a device gone mid-way never finishes
+        except Exception as exc:  # noqa: BLE001 - PortAudio raises many kinds
+            raise DjtuiError(f"cannot play back ({exc})", "check the audio output device") from None
 
 
 def rescan_devices() -> None:
-    """Make PortAudio enumerate devices again (a device plugged in, a JACK server
-    started since). Closes every open stream of this process: call it before opening."""
-    sd = _sounddevice()
-    sd._terminate()
-    sd._initialize()
+    """Make this process's PortAudio enumerate devices again (a device plugged in, a JACK
+    server started since). For code that keeps PortAudio open here (the tests' and
+    benches' player); djtui itself captures in a child process and initialises PortAudio
+    afresh for each listing and playback. Closes every open stream of this process."""
+    with _portaudio_lock:
+        sd = _sounddevice()
+        if sd._initialized:  # not after a listing or playback here, which let it go
+            sd._terminate()
+        sd._initialize()
 
 
 def list_input_devices() -> list[dict[str, Any]]:
     """Input devices as ``{"index", "name", "hostapi", "channels", "sample_rate", "default"}``."""
-    sd = _sounddevice()
-    hostapis = sd.query_hostapis()
-    try:
-        default_input = sd.default.device[0]
-    except Exception:  # noqa: BLE001 - no default device is a normal state
-        default_input = -1
-    devices = []
-    for index, device in enumerate(sd.query_devices()):
-        if device["max_input_channels"] > 0:
-            devices.append(
-                {
-                    "index": index,
-                    "name": device["name"],
-                    "hostapi": hostapis[device["hostapi"]]["name"],
-                    "channels": device["max_input_channels"],
-                    "sample_rate": int(device["default_samplerate"]),
-                    "default": index == default_input,
-                }
-            )
-    return devices
+    from djtui.core.capture import input_devices
 
-
-def _device_hint() -> str:
-    try:
-        names = [f"{d['index']}: {d['name']} ({d['hostapi']})" for d in list_input_devices()]
-    except DjtuiError:
-        names = []
-    if not names:
-        return "no input devices found: plug in a microphone or audio interface (or start JACK)"
-    return "set [audio] input_device to one of: " + "; ".join(names)
+    with _portaudio() as sd:
+        return input_devices(sd)
 
 
 class _Ring:
-    """Fixed blocks of device audio shared by the PortAudio callback (writer) and the
-    reader thread. The writer only copies and bumps ``written``; when the reader falls a
-    whole ring behind, the oldest blocks are overwritten and counted in ``overruns``."""
+    """Fixed blocks of device audio shared by the thread reading the capture process
+    (writer) and :meth:`MicrophoneSource.blocks` (reader). The writer fills the next slot
+    and bumps ``written``; when the reader falls a whole ring behind, the oldest blocks
+    are dropped and counted in ``overruns``."""
 
     def __init__(self, slots: int, frames: int) -> None:
         self.data = np.zeros((slots, frames), dtype=np.float32)
@@ -295,24 +320,138 @@ class _Ring:
         self.overruns = 0
         self.last_write = time.monotonic()
 
-    def write(self, indata: np.ndarray) -> None:
+    def fill(self, stream: Any, size: int) -> bool:
+        """Read one block of ``size`` bytes of float32 samples from ``stream`` straight
+        into the next slot; ``False`` at the end of the stream."""
         slot = self.written % self.slots
-        n = min(len(indata), self.data.shape[1])
-        np.copyto(self.data[slot, :n], indata[:n, 0])
-        self.frames_in[slot] = n
+        frames = min(size // 4, self.data.shape[1])
+        if stream.readinto(self.data[slot, :frames]) != frames * 4:
+            return False
+        if size > frames * 4 and len(stream.read(size - frames * 4)) != size - frames * 4:  # never, by the protocol
+            return False
+        self.frames_in[slot] = frames
         self.written += 1
         self.last_write = time.monotonic()
+        return True
 
     def take(self) -> np.ndarray | None:
         if self.read >= self.written:
             return None
-        if self.written - self.read > self.slots:
-            self.overruns += self.written - self.read - self.slots
-            self.read = self.written - self.slots
+        if self.written - self.read >= self.slots:  # the slot after the newest may be being filled
+            self.overruns += self.written - self.read - self.slots + 1
+            self.read = self.written - self.slots + 1
         slot = self.read % self.slots
         block = self.data[slot, : self.frames_in[slot]].copy()
         self.read += 1
         return block
+
+
+class _CaptureProcess:
+    """One capture process (:mod:`djtui.core.capture`) and the thread reading its blocks
+    into a ring. ``opened`` is set once the child has opened the input (``chosen`` says
+    what it delivers), failed (``failure``: message and hint) or ended (``ended``)."""
+
+    RING_SLOTS = 64
+    """~2 s of 32 ms blocks for a reader that falls behind."""
+
+    def __init__(self, device: str | int | None, sample_rate: int, block: int) -> None:
+        import subprocess
+
+        from djtui.core import capture
+
+        self.opened = threading.Event()
+        self.arrived = threading.Event()
+        self.chosen: dict[str, Any] = {}
+        self.failure: tuple[str, str] | None = None
+        self.ring: _Ring | None = None
+        self.lost = 0
+        self.ended = False
+        self.stderr_tail: deque[str] = deque(maxlen=20)
+        self._stopping = threading.Lock()
+        self.process = subprocess.Popen(capture.command(device, sample_rate, block), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        threading.Thread(target=self._read, name="djtui-capture-read", daemon=True).start()
+        threading.Thread(target=self._log_stderr, name="djtui-capture-log", daemon=True).start()
+
+    @property
+    def overruns(self) -> int:
+        """Blocks lost: the child's (input overflows, its ring) plus this side's ring."""
+        return self.lost + (self.ring.overruns if self.ring else 0)
+
+    def alive(self, stall_s: float) -> bool:
+        """Still delivering: not ended, and a block arrived within ``stall_s``."""
+        ring = self.ring
+        return not self.ended and ring is not None and time.monotonic() - ring.last_write < stall_s
+
+    def _read(self) -> None:
+        from djtui.core import capture
+
+        stream = self.process.stdout
+        header = bytearray(capture.HEADER.size)
+        try:
+            while stream.readinto(header) == len(header):
+                tag, size = capture.HEADER.unpack(header)
+                if tag == capture.PCM and self.ring is not None:
+                    if not self.ring.fill(stream, size):
+                        break
+                    self.arrived.set()
+                    continue
+                payload = stream.read(size)
+                if len(payload) < size:
+                    break
+                if tag == capture.NEWS:
+                    self._hear(json.loads(payload))
+        except (OSError, ValueError) as exc:  # a child killed mid-message, a pipe closed under us
+            log.debug("capture process: %s", exc)
+        finally:
+            self.ended = True
+            self.opened.set()
+            self.arrived.set()
+            stream.close()
+
+    def _hear(self, news: dict[str, Any]) -> None:
+        if "opened" in news:
+            self.chosen = news["opened"]
+            self.ring = _Ring(self.RING_SLOTS, int(self.chosen["frames"]))
+            self.opened.set()
+        elif "failed" in news:
+            self.failure = (str(news["failed"]["message"]), str(news["failed"]["hint"]))
+            self.opened.set()
+        elif "lost" in news:
+            self.lost = int(news["lost"])
+        elif "stopped" in news:
+            log.info("audio input: %s", news["stopped"])
+
+    def _log_stderr(self) -> None:
+        for raw in self.process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            self.stderr_tail.append(line)
+            log.debug("capture process: %s", line)
+        self.process.stderr.close()
+
+    def stop(self, wait: bool = True) -> None:
+        """End the child: close its stdin (it leaves the sound server cleanly), then
+        terminate it, then kill it. ``wait=False`` does it on a helper thread (a child
+        whose server vanished may not answer)."""
+        if wait:
+            self._stop()
+        else:
+            threading.Thread(target=self._stop, name="djtui-capture-stop", daemon=True).start()
+
+    def _stop(self) -> None:
+        import subprocess
+
+        with self._stopping:
+            for end, grace_s in ((self.process.stdin.close, 3.0), (self.process.terminate, 2.0), (self.process.kill, 5.0)):
+                try:
+                    end()
+                    self.process.wait(timeout=grace_s)
+                    return
+                except subprocess.TimeoutExpired:
+                    continue
+                except OSError:  # the pipe or the process already gone
+                    if self.process.poll() is not None:
+                        return
 
 
 class MicrophoneSource:
@@ -320,10 +459,17 @@ class MicrophoneSource:
 
     ``device`` is a name substring (matched like sounddevice does: every word must appear
     in "device name, host API") or an index; ``None`` is the system default. A missing
-    device raises :class:`DjtuiError` at once. A device that disappears while listening
-    is reported through ``on_status(message, hint)`` and reopened every ``retry_s`` until
-    it is back; :meth:`blocks` simply pauses meanwhile.
+    device raises :class:`DjtuiError` at once. PortAudio runs in a child process (see
+    :mod:`djtui.core.capture`): a device that disappears while listening (unplugged, its
+    JACK server stopped) is reported once through ``on_status(message, hint)``, a fresh
+    child is started every ``retry_s`` until the device is back (reported too), and
+    :meth:`blocks` simply pauses meanwhile. An input that delivers nothing for
+    ``stall_s`` counts as gone.
     """
+
+    open_timeout_s = 30.0
+    """How long a capture process may take to open the device: Python starting on a
+    loaded machine is slow, and a hung sound server never answers."""
 
     def __init__(
         self,
@@ -344,145 +490,98 @@ class MicrophoneSource:
         self.hostapi = ""
         self.device_rate = sample_rate
         self._closed = threading.Event()
-        self._stream: Any = None
-        self._ring: _Ring | None = None
-        self._lost = False
+        self._capture: _CaptureProcess | None = None
+        self._overruns_before = 0
         self._open()  # fail now, not on the first block, if the device is not there
 
     def _open(self) -> None:
-        sd = _sounddevice()
+        """Start a capture process and wait until it has the device; :class:`DjtuiError`
+        (and no process left) when it cannot."""
         try:
-            info = sd.query_devices(self.device, kind="input")
-        except (ValueError, sd.PortAudioError) as exc:
-            what = f"audio input {self.device!r}" if self.device is not None else "the default audio input"
-            raise DjtuiError(f"{what} not found ({exc})", _device_hint()) from None
-        self.device_name = str(info["name"])
-        self.hostapi = str(sd.query_hostapis(info["hostapi"])["name"])
-        self.device_rate = int(info["default_samplerate"])
-        try:  # take the model's rate directly when the device offers it
-            sd.check_input_settings(device=self.device, channels=1, samplerate=self.sample_rate, dtype="float32")
-            self.device_rate = self.sample_rate
-        except (ValueError, sd.PortAudioError):
-            pass
-        frames = max(1, self.device_rate * self.block // self.sample_rate)
-        ring = _Ring(slots=64, frames=frames)
-        try:
-            stream = sd.InputStream(
-                device=self.device,
-                channels=1,
-                samplerate=self.device_rate,
-                blocksize=frames,
-                dtype="float32",
-                callback=self._callback_for(ring),
-            )
-            stream.start()
-        except (ValueError, sd.PortAudioError) as exc:
-            raise DjtuiError(
-                f"cannot open audio input {self.device_name!r} ({exc})",
-                "close other programs using it, or pick another device with [audio] input_device",
-            ) from None
-        self._ring, self._stream = ring, stream
-
-    @staticmethod
-    def _callback_for(ring: _Ring) -> Callable[..., None]:
-        def callback(indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-            if status and status.input_overflow:  # the device (or JACK) dropped input before us
-                ring.overruns += 1
-            ring.write(indata)
-
-        return callback
-
-    def _close_stream(self, wait: bool = True) -> None:
-        """Stop and close the stream. ``wait=False`` (a vanished device) closes it on a
-        helper thread: PortAudio's abort can block for good when its server is gone."""
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return
-
-        def close() -> None:
-            try:
-                stream.abort(ignore_errors=True)
-                stream.close(ignore_errors=True)
-            except Exception:  # noqa: BLE001 - a vanished device can fail any call
-                pass
-
-        if wait:
-            close()
-        else:
-            threading.Thread(target=close, name="djtui-audio-close", daemon=True).start()
+            capture = self._capture = _CaptureProcess(self.device, self.sample_rate, self.block)
+        except OSError as exc:  # no process to be had (out of memory, of process slots)
+            raise DjtuiError(f"cannot start djtui's audio capture ({exc})", "close other programs and try again") from None
+        if self._closed.is_set():  # close() ran before it could see this process
+            capture.stop()
+        opened = capture.opened.wait(self.open_timeout_s)
+        if not opened or capture.failure or capture.ring is None:
+            self._capture = None
+            capture.stop(wait=False)
+            if capture.failure:
+                raise DjtuiError(*capture.failure)
+            if not opened:
+                raise DjtuiError(f"the audio input did not open within {self.open_timeout_s:.0f} s",
+                                 "check the sound system (a JACK server that hangs?), or pick another [audio] input_device")
+            raise DjtuiError(f"cannot use the sound system: the capture process ended ({_last(capture.stderr_tail)})",
+                             "see djtui's log; check that PortAudio works (djtui listen --list-devices)")
+        self.device_name = str(capture.chosen["device"])
+        self.hostapi = str(capture.chosen["hostapi"])
+        self.device_rate = int(capture.chosen["rate"])
 
     def _status(self, message: str, hint: str = "") -> None:
         if self.on_status is not None:
             self.on_status(message, hint)
 
-    def _alive(self) -> bool:
-        stream, ring = self._stream, self._ring
-        if stream is None or ring is None:
-            return False
-        try:
-            active = bool(stream.active)
-        except Exception:  # noqa: BLE001
-            active = False
-        return active and time.monotonic() - ring.last_write < self.stall_s
-
-    def _reconnect(self) -> bool:
-        """One attempt to reopen the device after it vanished, with PortAudio
-        re-initialised so a device plugged back in is seen again. Not under JACK:
-        PortAudio's JACK host API cannot rejoin a restarted server (re-initialising
-        aborts the process), so there the hint asks for a restart instead."""
-        sd = _sounddevice()
-        if self._on_jack():
-            return False
-        try:
-            rescan_devices()
-            self._open()
-        except (DjtuiError, sd.PortAudioError, OSError):
-            return False
-        return True
-
-    def _on_jack(self) -> bool:
-        return "JACK" in self.hostapi
-
     def _lost_hint(self) -> str:
-        if self._on_jack():
-            return "the JACK server stopped: restart it, then restart djtui (PortAudio cannot rejoin a new server)"
-        return "reconnect the device; listening resumes when it is back"
+        if "JACK" in self.hostapi:
+            return "the JACK server stopped: start it again; djtui rejoins it by itself"
+        return "reconnect the device; listening resumes by itself when it is back"
 
     @property
     def overruns(self) -> int:
-        """Audio lost since the device was opened: blocks the reader fell a whole ring
-        (~2 s) behind on, plus the input overflows PortAudio reported (the device or the
-        JACK server dropped input before djtui saw it)."""
-        return self._ring.overruns if self._ring else 0
+        """Audio lost since the source was created, in blocks: blocks djtui fell a whole
+        ring (~2 s) behind on, plus the input overflows PortAudio reported (the device or
+        the JACK server dropped input before djtui saw it)."""
+        capture = self._capture
+        return self._overruns_before + (capture.overruns if capture else 0)
 
     def blocks(self) -> Iterator[np.ndarray]:
-        rebuffer = _Rebuffer(self.block)
-        resampler = _resampler(self.device_rate, self.sample_rate) if self.device_rate != self.sample_rate else None
-        poll_s = self.block / self.sample_rate / 4
         while not self._closed.is_set():
-            if self._lost:
-                if not self._reconnect():
+            capture = self._capture
+            if capture is None:  # lost: a fresh capture process every retry_s until one opens
+                try:
+                    self._open()
+                except DjtuiError:
                     self._closed.wait(self.retry_s)
                     continue
-                self._lost = False
-                rebuffer = _Rebuffer(self.block)
-                resampler = _resampler(self.device_rate, self.sample_rate) if self.device_rate != self.sample_rate else None
-                self._status(f"audio input back: {self.device_name}")
+                if not self._closed.is_set():
+                    self._status(f"audio input back: {self.device_name}")
                 continue
-            chunk = self._ring.take() if self._ring else None
+            yield from self._blocks_of(capture)
+            if not self._closed.is_set():
+                self._capture = None
+                self._overruns_before += capture.overruns
+                capture.stop(wait=False)
+                self._status(f"audio input lost: {self.device_name}", self._lost_hint())
+
+    def _blocks_of(self, capture: _CaptureProcess) -> Iterator[np.ndarray]:
+        """``capture``'s blocks, resampled and cut to :attr:`block`, until it ends or
+        stalls, or the source is closed."""
+        ring = capture.ring
+        rebuffer = _Rebuffer(self.block)
+        resampler = _resampler(self.device_rate, self.sample_rate) if self.device_rate != self.sample_rate else None
+        check_s = min(0.1, self.stall_s / 4)
+        while ring is not None and not self._closed.is_set():
+            capture.arrived.clear()
+            chunk = ring.take()
             if chunk is None:
-                if not self._alive():
-                    self._lost = True
-                    self._close_stream(wait=False)
-                    self._status(f"audio input lost: {self.device_name}", self._lost_hint())
-                    continue
-                time.sleep(poll_s)
+                if not capture.alive(self.stall_s):
+                    return
+                capture.arrived.wait(check_s)
                 continue
             if resampler is not None:
                 chunk = resampler.resample_chunk(chunk)
             yield from rebuffer.push(chunk)
-        self._close_stream()
 
     def close(self) -> None:
+        """Stop listening: :meth:`blocks` ends, and the capture process is gone when this
+        returns (closed, else terminated, else killed: a few seconds at worst)."""
         self._closed.set()
-        self._close_stream()
+        capture = self._capture
+        if capture is not None:
+            capture.arrived.set()
+            capture.stop()
+
+
+def _last(lines: deque[str]) -> str:
+    return lines[-1] if lines else "no message"

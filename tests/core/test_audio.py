@@ -1,14 +1,28 @@
-"""Audio in: file blocks, resampling, levels, and clear errors for bad input."""
+"""Audio in: file blocks, resampling, levels, clear errors for bad input, and a microphone
+that survives its JACK server being killed and restarted (real servers, real ports)."""
 
 from __future__ import annotations
 
 import math
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 import soundfile as sf
 
-from djtui.core.audio import BLOCK, SAMPLE_RATE, SILENCE_DBFS, FileSource, level, read_audio
+from djtui.bench.jack import accepts_clients
+from djtui.core.audio import BLOCK, SAMPLE_RATE, SILENCE_DBFS, FileSource, MicrophoneSource, level, read_audio
 from djtui.core.errors import DjtuiError
 
 
@@ -103,64 +117,257 @@ def test_a_file_with_nan_or_inf_samples_is_one_clear_error_naming_it(tmp_path, b
 
 
 def test_a_missing_input_device_is_one_clear_error() -> None:
-    from djtui.core.audio import MicrophoneSource
-
     with pytest.raises(DjtuiError, match="not found") as error:
         MicrophoneSource("no such microphone anywhere")
     assert "input_device" in error.value.hint or "no input devices" in error.value.hint
 
 
-LISTENER = r"""
-import sys
-from djtui.core.audio import MicrophoneSource
-source = MicrophoneSource("system", on_status=lambda m, h: print("status:", m, "|", h, flush=True), stall_s=0.5)
-print("rate", source.device_rate, flush=True)
-for n, block in enumerate(source.blocks()):
-    assert block.shape == (512,)
-    if n == 20:
-        print("listening", flush=True)
+class NamedJackServer:
+    """jackd (dummy driver, 48 kHz so the capture is resampled) under a fixed name, so it
+    can be killed and started again as a DJ's would be; this test's env points at it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, rate: int = 48000) -> None:
+        if shutil.which("jackd") is None:
+            if os.environ.get("CI"):
+                pytest.fail("jackd is required in CI")
+            pytest.skip("jackd not found (Debian: apt install jackd2)")
+        settings = {"JACK_DEFAULT_SERVER": f"djtui-loss-{uuid.uuid4().hex[:8]}", "JACK_NO_START_SERVER": "1",
+                    "JACK_NO_AUDIO_RESERVATION": "1"}
+        for key, value in settings.items():
+            monkeypatch.setenv(key, value)  # djtui's capture processes inherit it
+        self.rate = rate
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p", "1024"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not accepts_clients(dict(os.environ)):
+            assert time.monotonic() < deadline and self.process.poll() is None, "jackd did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """Stop the server under its clients (SIGTERM; it may take a while to go)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def named_jack_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[NamedJackServer]:
+    server = NamedJackServer(monkeypatch)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+class Listening:
+    """A :class:`MicrophoneSource` read on a thread, as the pipeline reads it: blocks and
+    status messages land in queues."""
+
+    def __init__(self, device: str = "system", **options: Any) -> None:
+        self.statuses: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.blocks: queue.Queue[np.ndarray] = queue.Queue()
+        self.source = MicrophoneSource(device, on_status=lambda message, hint: self.statuses.put((message, hint)),
+                                       **options)
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            for block in self.source.blocks():
+                self.blocks.put(block)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            self.failure = exc
+
+    def next_blocks(self, count: int, timeout_s: float = 30.0) -> list[np.ndarray]:
+        return [self.blocks.get(timeout=timeout_s) for _ in range(count)]
+
+    def drain(self) -> None:
+        while not self.blocks.empty():
+            self.blocks.get_nowait()
+
+    def close(self) -> float:
+        """Close the source; how long it took."""
+        started = time.monotonic()
+        self.source.close()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+        assert self.failure is None
+        return time.monotonic() - started
+
+
+def capture_processes() -> list[psutil.Process]:
+    """This process's capture children (``python -m djtui.core.capture``)."""
+    return [child for child in psutil.Process().children(recursive=True)
+            if "djtui.core.capture" in " ".join(_cmdline(child))]
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:  # gone meanwhile
+        return []
+
+
+def test_losing_the_device_mid_set_is_reported_not_a_crash(named_jack_server) -> None:
+    """A 48 kHz JACK server (so the stream is resampled) is killed under a listening
+    source: the source reports the loss, with what to do, and waits; no traceback. In
+    this process: PortAudio runs in the capture process, which alone may die of it."""
+    listening = Listening()
+    try:
+        assert listening.source.device_rate == 48000 and "JACK" in listening.source.hostapi
+        assert all(block.shape == (BLOCK,) for block in listening.next_blocks(20))  # resampled 48k -> 16k blocks
+        named_jack_server.kill()
+        message, hint = listening.statuses.get(timeout=30)
+        assert message == "audio input lost: system"
+        assert "JACK server stopped" in hint and "by itself" in hint
+        time.sleep(2 * listening.source.retry_s)
+        assert listening.thread.is_alive() and listening.failure is None  # still there, waiting
+        assert listening.statuses.empty()  # said once, not once per retry
+    finally:
+        took = listening.close()
+    assert took < 15  # closing never hangs, even mid-retry
+    assert capture_processes() == []
+
+
+def test_a_restarted_jack_server_is_rejoined_by_itself(named_jack_server) -> None:
+    """The server killed and started again under the same name: djtui's input comes back
+    without a restart, and carries sound (a metronome patched into it) as before."""
+    listening = Listening(retry_s=0.5)
+    try:
+        assert level(np.concatenate(listening.next_blocks(30))).peak_dbfs == SILENCE_DBFS  # the dummy driver: silence
+        with metronome():
+            assert loudest(listening, seconds=2) > -20  # the clicks reach djtui
+        named_jack_server.kill()
+        assert listening.statuses.get(timeout=30)[0] == "audio input lost: system"
+        time.sleep(1.0)  # a few retries with no server
+        named_jack_server.start()
+        assert listening.statuses.get(timeout=60) == ("audio input back: system", "")
+        with metronome():
+            assert loudest(listening, seconds=2) > -20
+        assert listening.thread.is_alive() and listening.failure is None
+    finally:
+        listening.close()
+    assert capture_processes() == []
+
+
+def test_a_capture_that_stops_answering_is_replaced(named_jack_server) -> None:
+    """A capture process that hangs (here: stopped by a signal; a USB device that
+    vanished without a word looks the same) delivers nothing for ``stall_s``: it is
+    reported lost, killed, and a fresh one takes over."""
+    listening = Listening(retry_s=0.5, stall_s=1.0)
+    try:
+        listening.next_blocks(10)
+        [hung] = capture_processes()
+        hung.suspend()
+        assert listening.statuses.get(timeout=30)[0] == "audio input lost: system"
+        assert listening.statuses.get(timeout=60) == ("audio input back: system", "")
+        listening.drain()
+        assert len(listening.next_blocks(20)) == 20
+        hung.wait(timeout=30)  # killed, not left behind
+        assert [process.pid for process in capture_processes()] != [hung.pid]
+    finally:
+        listening.close()
+    assert capture_processes() == []
+
+
+@contextmanager
+def metronome() -> Iterator[None]:
+    """jack_metro clicking 10 times a second (50 ms of 1 kHz at -6 dBFS), patched into
+    djtui's capture port."""
+    name = f"metro-{uuid.uuid4().hex[:6]}"
+    metro = subprocess.Popen(["jack_metro", "-n", name, "-b", "600", "-f", "1000", "-A", "0.5", "-D", "50"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (outputs := [p for p in jack_ports() if p.startswith(f"{name}:")]):
+            assert time.monotonic() < deadline and metro.poll() is None, "jack_metro did not start"
+            time.sleep(0.1)
+        [capture_port] = [p for p in jack_ports() if p.startswith("PortAudio") and ":in" in p]
+        subprocess.run(["jack_connect", outputs[0], capture_port], check=True, timeout=30)
+        yield
+    finally:
+        metro.terminate()
+        metro.wait(timeout=30)
+
+
+def jack_ports() -> list[str]:
+    return subprocess.run(["jack_lsp"], capture_output=True, text=True, timeout=30).stdout.split()
+
+
+def loudest(listening: Listening, seconds: float) -> float:
+    """Peak dBFS of the next ``seconds`` of blocks (what arrived before is dropped)."""
+    listening.drain()
+    return level(np.concatenate(listening.next_blocks(int(seconds * SAMPLE_RATE / BLOCK)))).peak_dbfs
+
+
+EXITING_LISTENER = r"""
+import threading, time
+import numpy as np
+from djtui.core.audio import MicrophoneSource, list_input_devices, play
+from djtui.core.errors import DjtuiError
+print("devices", [d["name"] for d in list_input_devices()], flush=True)  # PortAudio in this process, briefly
+try:
+    play(np.zeros(1600, dtype=np.float32))  # and again (the default output: JACK's, without a sound card)
+except DjtuiError:
+    pass  # a machine whose default output is busy: not what this test is about
+statuses = []
+source = MicrophoneSource("system", on_status=lambda message, hint: statuses.append(message))
+blocks = source.blocks()
+for _ in range(20):
+    next(blocks)
+print("listening", flush=True)
+reader = threading.Thread(target=lambda: [None for _ in blocks], daemon=True)
+reader.start()
+while not statuses:  # the server is killed meanwhile
+    time.sleep(0.05)
+print(statuses[0], flush=True)
+source.close()
+reader.join(30)
+print("closed", flush=True)
 """
 
 
-def test_losing_the_device_mid_set_is_reported_not_a_crash() -> None:
-    """A 48 kHz JACK server (so the stream is resampled) is killed under a listening
-    source: the source reports the loss, with what to do, and waits; no traceback. In a
-    child process: PortAudio cannot shut down cleanly once its JACK server is gone."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import time
-    import uuid
-
-    if shutil.which("jackd") is None:
-        if os.environ.get("CI"):
-            pytest.fail("jackd is required in CI")
-        pytest.skip("jackd not found (Debian: apt install jackd2)")
-    env = {**os.environ, "JACK_DEFAULT_SERVER": f"djtui-loss-{uuid.uuid4().hex[:8]}", "JACK_NO_START_SERVER": "1",
-           "JACK_NO_AUDIO_RESERVATION": "1"}
-    server = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    listener = None
+def test_djtui_exits_cleanly_after_its_jack_server_died(named_jack_server) -> None:
+    """A djtui that listed devices, played a take and listened on a JACK server that then
+    died exits normally: PortAudio's JACK client, which aborts a process at exit once its
+    server is gone (pa_jack.c), lived only in the capture process, and in this one only
+    while listing and playing."""
+    listener = subprocess.Popen([sys.executable, "-c", EXITING_LISTENER], text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 10
-        while subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode != 0:
-            assert time.monotonic() < deadline and server.poll() is None, "jackd did not start"
-            time.sleep(0.05)
-        listener = subprocess.Popen([sys.executable, "-c", LISTENER], env=env, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert listener.stdout.readline().split() == ["rate", "48000"]
-        assert listener.stdout.readline().strip() == "listening"  # resampled 48k -> 16k blocks
-        server.terminate()
-        server.wait(timeout=10)
-        status = listener.stdout.readline()
-        assert status.startswith("status: audio input lost: system |")
-        assert "JACK server stopped" in status
-        assert listener.poll() is None  # still there, waiting
+        assert "'system'" in listener.stdout.readline()
+        assert listener.stdout.readline().strip() == "listening"
+        named_jack_server.kill()
+        assert listener.stdout.readline().strip() == "audio input lost: system"
+        assert listener.stdout.readline().strip() == "closed"
+        out, err = listener.communicate(timeout=60)
     finally:
-        if listener is not None:
-            listener.kill()
-            assert "Traceback" not in listener.communicate(timeout=10)[1]
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=10)
+        listener.kill()
+    assert listener.returncode == 0, err
+    assert "Traceback" not in err and "Assertion" not in err
+
+
+def test_overruns_count_the_audio_djtui_fell_behind_on(jack_server) -> None:
+    """A reader that stops reading for longer than the ring (~2 s) loses the oldest
+    blocks; they are counted, and the stream goes on."""
+    source = MicrophoneSource("system")
+    try:
+        blocks = source.blocks()
+        for _ in range(10):
+            next(blocks)
+        before = source.overruns
+        time.sleep(4)
+        for _ in range(80):  # the ~2 s the ring kept, then fresh ones
+            assert next(blocks).shape == (BLOCK,)
+        assert source.overruns - before >= 30  # ~2 s of 32 ms blocks
+    finally:
+        source.close()

@@ -1,0 +1,248 @@
+"""The capture process: one PortAudio input as a stream of float32 blocks on stdout.
+
+djtui records through a child process (``python -m djtui.core.capture``), never through
+PortAudio in its own: PortAudio's JACK host API cannot rejoin a JACK server that was
+restarted, and re-initialising PortAudio after its server died, or merely exiting,
+aborts the process (an assert in pa_jack.c). A child may die of that; djtui must not.
+A fresh child sees a restarted server or a device plugged back in
+(:class:`djtui.core.audio.MicrophoneSource` starts one until it does).
+
+The child writes messages, each an 8-byte header (a 4-byte tag, the payload's length in
+bytes, little-endian) and a payload:
+
+- ``news``: one JSON object. First ``{"opened": {"device", "hostapi", "rate", "frames"}}``,
+  or ``{"failed": {"message", "hint"}}`` and the child exits; later ``{"lost": n}`` when
+  its count of lost blocks rises (input overflows PortAudio reported, plus blocks the
+  reader was a whole ring behind on), and ``{"stopped": reason}`` just before it exits
+  because its stream ended (the server or the device went away).
+- ``pcm ``: one block of mono float32 samples at the device's rate (``frames`` long).
+
+It stops when its stdin reaches end of file (djtui closed it, or djtui is gone). The
+PortAudio callback only copies into a preallocated ring; a writer thread hands blocks
+on, so a reader that falls behind never stalls the audio thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import struct
+import sys
+import threading
+from typing import Any, BinaryIO
+
+HEADER = struct.Struct("<4sI")
+NEWS = b"news"
+PCM = b"pcm "
+SAMPLE_BYTES = 4  # float32
+RING_SLOTS = 64
+"""Blocks the child holds for a reader that falls behind: ~2 s of 32 ms blocks."""
+
+
+def command(device: str | int | None, sample_rate: int, block: int) -> list[str]:
+    """The command line of a capture process for ``device`` (``None``: the default input)
+    delivering blocks that resample to ``block`` samples at ``sample_rate``."""
+    argv = [sys.executable, "-m", "djtui.core.capture", "--rate", str(sample_rate), "--block", str(block)]
+    return argv + ([f"--device={device}"] if device is not None else [])  # "=": a name may start with "-"
+
+
+def input_devices(sd: Any) -> list[dict[str, Any]]:
+    """Input devices known to an initialised ``sounddevice`` as ``{"index", "name",
+    "hostapi", "channels", "sample_rate", "default"}``."""
+    hostapis = sd.query_hostapis()
+    try:
+        default_input = sd.default.device[0]
+    except Exception:  # noqa: BLE001 - no default device is a normal state
+        default_input = -1
+    return [
+        {
+            "index": index,
+            "name": device["name"],
+            "hostapi": hostapis[device["hostapi"]]["name"],
+            "channels": device["max_input_channels"],
+            "sample_rate": int(device["default_samplerate"]),
+            "default": index == default_input,
+        }
+        for index, device in enumerate(sd.query_devices())
+        if device["max_input_channels"] > 0
+    ]
+
+
+def device_hint(devices: list[dict[str, Any]]) -> str:
+    """What to set when the configured input is not there."""
+    if not devices:
+        return "no input devices found: plug in a microphone or audio interface (or start JACK)"
+    return "set [audio] input_device to one of: " + "; ".join(f"{d['index']}: {d['name']} ({d['hostapi']})" for d in devices)
+
+
+class Failure(Exception):
+    """The input cannot be opened: ``message`` and ``hint`` go to djtui as they are."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+class _Ring:
+    """Device blocks shared by the PortAudio callback (writer) and the writer thread
+    (reader). The callback copies into a preallocated slot and bumps ``written``; a reader
+    that falls a whole ring behind loses the oldest blocks. Each side counts what it saw
+    lost in its own field, so neither races the other."""
+
+    def __init__(self, slots: int, frame_bytes: int) -> None:
+        self.slots, self.frame_bytes = slots, frame_bytes
+        self.data = memoryview(bytearray(slots * frame_bytes))
+        self.sizes = [0] * slots
+        self.written = self.read = 0
+        self.overflows = 0  # PortAudio's input overflows (the callback's count)
+        self.overrun = 0  # blocks overwritten before the reader took them (the reader's count)
+        self.arrived = threading.Event()
+
+    @property
+    def lost(self) -> int:
+        return self.overflows + self.overrun
+
+    def callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        if status.input_overflow:  # the device (or JACK) dropped input before us
+            self.overflows += 1
+        slot = self.written % self.slots
+        size = min(len(indata), self.frame_bytes)
+        start = slot * self.frame_bytes
+        self.data[start : start + size] = indata if size == len(indata) else bytes(indata)[:size]
+        self.sizes[slot] = size
+        self.written += 1
+        self.arrived.set()
+
+    def take(self, into: memoryview) -> int:
+        """Copy the oldest unread block into ``into``; its size in bytes, 0 if none."""
+        if self.read >= self.written:
+            return 0
+        if self.written - self.read > self.slots:
+            self.overrun += self.written - self.read - self.slots
+            self.read = self.written - self.slots
+        slot = self.read % self.slots
+        size = self.sizes[slot]
+        start = slot * self.frame_bytes
+        into[:size] = self.data[start : start + size]  # copied under the GIL: the callback cannot tear it
+        self.read += 1
+        return size
+
+
+def send(out: BinaryIO, tag: bytes, payload: bytes | memoryview) -> None:
+    out.write(HEADER.pack(tag, len(payload)))
+    out.write(payload)
+    out.flush()
+
+
+def send_news(out: BinaryIO, news: dict[str, Any]) -> None:
+    send(out, NEWS, json.dumps(news).encode())
+
+
+def choose_input(sd: Any, device: str | int | None, sample_rate: int, block: int) -> dict[str, Any]:
+    """What ``device`` will deliver: its name, host API, ``rate`` (``sample_rate`` when it
+    offers it, else its own) and ``frames`` per block (``block`` samples once resampled).
+    :class:`Failure` when it is not there."""
+    try:
+        info = sd.query_devices(device, kind="input")
+    except (ValueError, sd.PortAudioError) as exc:
+        what = f"audio input {device!r}" if device is not None else "the default audio input"
+        raise Failure(f"{what} not found ({exc})", device_hint(input_devices(sd))) from None
+    rate = int(info["default_samplerate"])
+    try:  # take the model's rate directly when the device offers it
+        sd.check_input_settings(device=device, channels=1, samplerate=sample_rate, dtype="float32")
+        rate = sample_rate
+    except (ValueError, sd.PortAudioError):
+        pass
+    return {"device": str(info["name"]), "hostapi": str(sd.query_hostapis(info["hostapi"])["name"]),
+            "rate": rate, "frames": max(1, rate * block // sample_rate)}
+
+
+def start_input(sd: Any, device: str | int | None, chosen: dict[str, Any], ring: _Ring) -> Any:
+    """The started input stream, filling ``ring``; :class:`Failure` when it won't open."""
+    try:
+        stream = sd.RawInputStream(device=device, channels=1, samplerate=chosen["rate"], blocksize=chosen["frames"],
+                                   dtype="float32", callback=ring.callback)
+        stream.start()
+    except (ValueError, sd.PortAudioError) as exc:
+        raise Failure(f"cannot open audio input {chosen['device']!r} ({exc})",
+                      "close other programs using it, or pick another device with [audio] input_device") from None
+    return stream
+
+
+def capture(out: BinaryIO, stream: Any, ring: _Ring, stop: threading.Event, poll_s: float) -> str:
+    """Hand blocks to ``out`` until ``stop`` or the stream ends; why it ended."""
+    block = memoryview(bytearray(ring.frame_bytes))
+    reported = 0
+    while not stop.is_set():
+        ring.arrived.wait(poll_s)
+        ring.arrived.clear()
+        while size := ring.take(block):
+            send(out, PCM, block[:size])
+        if ring.lost != reported:
+            reported = ring.lost
+            send_news(out, {"lost": reported})
+        if not stream.active:
+            return "the audio stream stopped (its server or device went away)"
+    return ""
+
+
+def run(out: BinaryIO, device: str | int | None, sample_rate: int, block: int) -> None:
+    """Open ``device``, announce it on ``out`` and capture until stdin ends or the stream
+    does (see the module)."""
+    try:
+        import sounddevice as sd
+    except OSError as exc:  # the module loads libportaudio at import
+        raise Failure(f"cannot use the sound system: PortAudio is missing ({exc})",
+                      "install PortAudio (Debian/Ubuntu: apt install libportaudio2; macOS: brew install portaudio)") from None
+    chosen = choose_input(sd, device, sample_rate, block)
+    ring = _Ring(RING_SLOTS, chosen["frames"] * SAMPLE_BYTES)
+    stream = start_input(sd, device, chosen, ring)
+    send_news(out, {"opened": chosen})
+    stop = threading.Event()
+
+    def stop_at_end_of_stdin() -> None:
+        sys.stdin.buffer.read()
+        stop.set()
+        ring.arrived.set()
+
+    threading.Thread(target=stop_at_end_of_stdin, name="djtui-capture-stdin", daemon=True).start()
+    stopped = capture(out, stream, ring, stop, poll_s=0.1)
+    if stopped:
+        send_news(out, {"stopped": stopped})
+    else:  # asked to stop with the stream alive: leave the server (JACK) cleanly
+        stream.close(ignore_errors=True)
+        sd._terminate()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m djtui.core.capture", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", help="input name (every word must match) or index; default: the system's")
+    parser.add_argument("--rate", type=int, required=True, help="the rate djtui wants, taken when the device offers it")
+    parser.add_argument("--block", type=int, required=True, help="samples per block at --rate")
+    args = parser.parse_args(argv)
+    device = int(args.device) if args.device and args.device.strip().isdigit() else args.device
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in djtui's terminal is for djtui: it closes our stdin
+    out = sys.stdout.buffer
+    code = 0
+    try:
+        try:
+            run(out, device, args.rate, args.block)
+        except Failure as failure:
+            send_news(out, {"failed": {"message": failure.message, "hint": failure.hint}})
+    except BrokenPipeError:  # djtui went away: nobody to tell
+        pass
+    except Exception:  # noqa: BLE001 - djtui reads the end of our output as a lost input and logs stderr
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    # Never through Python's exit: sounddevice's exit handler terminates PortAudio, which
+    # aborts when its JACK server died first.
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
