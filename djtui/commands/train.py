@@ -1,4 +1,5 @@
-"""``djtui train``: fine-tune wav2vec2 (or train a small one from scratch) on a manifest."""
+"""``djtui train``: fine-tune the bundled Whisper tiny.en (offline, the default), a
+Whisper folder, or wav2vec2 (a hub base, or a small model from scratch) on a manifest."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 from djtui.core.errors import DjtuiError
 
-HELP = "fine-tune a wav2vec2 model on recorded or synthetic takes"
-# Mirrors training.finetune (DEFAULT_BASE, SCRATCH_SIZES), which is not imported here so
+HELP = "fine-tune the speech model on recorded or synthetic takes (default: the bundled Whisper tiny.en)"
+# Mirrors training.wav2vec2 (DEFAULT_BASE, SCRATCH_SIZES), which is not imported here so
 # that `djtui --help` stays free of numpy and torch; a test keeps them in step.
 DEFAULT_BASE = "facebook/wav2vec2-base-960h"
 SCRATCH_SIZES = ("tiny", "small")
@@ -18,12 +19,14 @@ SCRATCH_SIZES = ("tiny", "small")
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train", help=HELP,
-        description=HELP + ". The output folder is the model (djtui listen --model OUTPUT) and holds "
-                    "training_report.md/.json comparing it with the base. Ctrl-C stops and keeps the best checkpoint.")
+        description=HELP + ". Offline, in minutes on a CPU. The output folder is the model (djtui listen "
+                    "--model OUTPUT) and holds training_report.md/.json comparing it with the base. Ctrl-C stops "
+                    "and keeps the best checkpoint. wav2vec2 (--base HUB_ID|DIR, --from-scratch) is the route "
+                    "for those with a hub model.")
     p.add_argument("--data", required=True, metavar="MANIFEST", help="manifest.jsonl (from a recording session or djtui synth)")
     p.add_argument("--output", required=True, metavar="DIR", help="where the model and its report go")
-    p.add_argument("--epochs", type=int, default=30, help="at most this many epochs (default 30)")
-    p.add_argument("--batch-size", type=int, default=4, help="takes per forward pass (default 4)")
+    p.add_argument("--epochs", type=int, help="at most this many epochs (default: Whisper 5, wav2vec2 30)")
+    p.add_argument("--batch-size", type=int, help="takes per forward pass (default: Whisper 8, wav2vec2 4)")
     p.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step (default 1)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-4; 1e-3 from scratch)")
     p.add_argument("--max-minutes", type=float, help="stop after this much wall time, keeping the best checkpoint")
@@ -31,11 +34,15 @@ def register(subparsers: Any) -> None:
                    help="speed, pitch, gain, reverb and (with --noise-dir) music at random SNR (default on)")
     p.add_argument("--noise-dir", metavar="DIR", help="folder of music or crowd recordings to mix in (any format libsndfile reads)")
     p.add_argument("--seed", type=int, default=0, help="split, shuffling, augmentation and init (default 0)")
-    p.add_argument("--base", default=DEFAULT_BASE, help=f"hub id or local folder to fine-tune (default {DEFAULT_BASE})")
-    p.add_argument("--from-scratch", choices=tuple(SCRATCH_SIZES), help="train a new small model instead of fine-tuning --base")
+    p.add_argument("--base", metavar="HUB_ID|DIR",
+                   help="model to start from (default: the bundled Whisper tiny.en): a Whisper folder written by "
+                        f"djtui train (e.g. a context model), or a wav2vec2 folder or hub id such as {DEFAULT_BASE}")
+    p.add_argument("--from-scratch", choices=tuple(SCRATCH_SIZES), help="train a new small wav2vec2 instead of fine-tuning")
+    p.add_argument("--train-encoder", action="store_true",
+                   help="Whisper: let the encoder learn too (slower; by default only the decoder learns)")
     p.add_argument("--context", metavar="FILE", help="context for command accuracy (default: the bundled DJ context)")
-    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation WER before stopping (default 5)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation (command accuracy, then WER) before stopping (default 5)")
+    p.add_argument("--device", default="auto", help="wav2vec2: cpu, cuda, mps or auto (default); Whisper trains on the CPU")
     p.set_defaults(func=run)
 
 
@@ -46,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from djtui.training.finetune import TrainConfig, TrainEvent, train
 
     for name in ("epochs", "batch_size", "grad_accum", "patience"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise DjtuiError(f"--{name.replace('_', '-')} must be at least 1", "e.g. --batch-size 4")
     if args.lr is not None and not 0 < args.lr < 1:
         raise DjtuiError(f"--lr {args.lr} is not a learning rate", "try 1e-4 (fine-tuning) or 1e-3 (from scratch)")
@@ -54,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
         data=Path(args.data), output=Path(args.output), epochs=args.epochs, batch_size=args.batch_size,
         grad_accum=args.grad_accum, lr=args.lr, max_minutes=args.max_minutes, augment=args.augment,
         noise_dir=Path(args.noise_dir) if args.noise_dir else None, seed=args.seed, base=args.base,
-        from_scratch=args.from_scratch, context=Path(args.context) if args.context else None,
-        patience=args.patience, device=args.device)
+        from_scratch=args.from_scratch, train_encoder=args.train_encoder,
+        context=Path(args.context) if args.context else None, patience=args.patience, device=args.device)
     console = Console()
     with Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]} · lr {task.fields[lr]} · val WER {task.fields[wer]}"),
@@ -65,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
         def on_event(event: TrainEvent) -> None:
             if event.kind == "start":
                 bar.update(task, total=event.total_steps)
+                stock = "" if event.stock_accuracy is None else f" (stock model: {_pct(event.stock_accuracy)})"
                 console.print(f"{event.message}; before training: WER {_pct(event.val_wer)}, "
-                              f"command accuracy {_pct(event.accuracy)}")
+                              f"command accuracy {_pct(event.accuracy)}{stock}")
             elif event.kind == "step":
                 bar.update(task, completed=event.step, epoch=f"{event.epoch}/{event.epochs}",
                            loss=f"{event.loss:.3f}", lr=f"{event.lr:.2e}")
@@ -80,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         result = train(config, on_event=on_event)  # Ctrl-C: stops, keeps the best checkpoint
     # Plain prints: paths must stay whole on one line to be copied.
     print(f"before: WER {_pct(result.before.wer)}, accuracy {_pct(result.before.accuracy)} → "
-          f"after: WER {_pct(result.after.wer)}, accuracy {_pct(result.after.accuracy)}")
+          f"after: WER {_pct(result.after.wer)}, accuracy {_pct(result.after.accuracy)} "
+          f"({result.steps} steps, {result.duration_s / 60:.1f} min)")
     print(f"model: {result.output}\nuse it: djtui listen --model {result.output}\n"
           f"report: {result.output / 'training_report.md'}")
     return 0

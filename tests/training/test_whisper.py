@@ -1,0 +1,120 @@
+"""Fine-tuning the bundled Whisper tiny.en, the default of ``djtui train``: a few steps on
+synthetic takes lower the loss, the folder it writes is a CTranslate2 Whisper model the
+live engine loads, and training sees what the live engine computes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from djtui.cli import main
+from djtui.core.asr import WhisperEngine, bundled_whisper_path, load_engine
+from djtui.core.config import AsrConfig
+from djtui.training.finetune import TrainConfig, TrainEvent, train
+from djtui.training.manifest import load_audio, read_manifest
+from djtui.training.whisper import WhisperTrainee, live_window, whisper_text
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(synthetic_set, small_context, tmp_path_factory):
+    """Three decoder-only steps on the 24-take small-context set (6 takes held back)."""
+    events: list[TrainEvent] = []
+    config = TrainConfig(data=synthetic_set, output=tmp_path_factory.mktemp("whisper-model"), epochs=1,
+                         batch_size=6, augment=False, context=small_context.source)
+    return train(config, on_event=events.append), events
+
+
+def training_loss(folder, synthetic_set) -> float:
+    """The loss of a model on the set's first 12 takes, clean."""
+    import torch
+
+    takes = read_manifest(synthetic_set)[:12]
+    clips = [load_audio(synthetic_set.parent / t.path) for t in takes]
+    trainee = WhisperTrainee(folder)
+    with torch.no_grad():
+        return float(trainee.loss(clips, [t.text for t in takes]))
+
+
+def test_a_short_fine_tune_lowers_the_loss(fine_tuned, synthetic_set):
+    result, _ = fine_tuned
+    assert result.steps == 3 and result.device == "cpu"
+    assert training_loss(result.output, synthetic_set) < 0.8 * training_loss(None, synthetic_set)
+
+
+def test_its_folder_loads_in_the_live_engine(fine_tuned, speak):
+    result, _ = fine_tuned
+    engine = load_engine(AsrConfig(model=str(result.output)))  # engine "auto" picks it
+    assert isinstance(engine, WhisperEngine) and engine.model_id == str(result.output)
+    assert (result.output / "tokenizer.json").is_file()  # or faster-whisper would ask the hub
+    assert isinstance(engine.transcribe(speak("sync deck two")).text, str)
+    assert not (result.output / ".candidate").exists()
+
+
+def test_the_report_and_events_compare_with_the_model_it_started_from(fine_tuned):
+    result, events = fine_tuned
+    report = json.loads((result.output / "training_report.json").read_text())
+    assert report["base"] == "Whisper tiny.en (bundled)" and report["stock"] is None
+    assert report["validation_takes"] == 6 and report["train_takes"] == 18  # one take of each command held back
+    assert [e.kind for e in events][0] == "start" and events[-1].kind == "done"
+    assert events[0].accuracy is not None and events[-1].accuracy == result.after.accuracy
+
+
+def test_a_model_trained_on_top_of_another_reports_the_stock_model(fine_tuned, synthetic_set, small_context, tmp_path):
+    result, _ = fine_tuned
+    events: list[TrainEvent] = []
+    again = train(TrainConfig(data=synthetic_set, output=tmp_path, base=str(result.output), max_steps=1, batch_size=6,
+                              augment=False, context=small_context.source), on_event=events.append)
+    assert again.stock is not None and events[0].stock_accuracy == again.stock.accuracy
+    assert "| Stock (Whisper tiny.en) |" in (tmp_path / "training_report.md").read_text()
+
+
+def test_labels_are_the_text_as_whisper_writes_it_after_the_engines_prompt():
+    trainee = WhisperTrainee()
+    assert whisper_text("play deck one") == " Play deck one"
+    inputs, targets = trainee.labels(["play deck one", "sync"])
+    tokenizer = trainee.processor.tokenizer
+    prompt = trainee.prompt
+    assert tokenizer.convert_ids_to_tokens(prompt) == ["<|startoftranscript|>", "<|notimestamps|>"]
+    text = tokenizer.encode(" Play deck one", add_special_tokens=False)
+    assert inputs[0].tolist() == prompt + text
+    assert targets[0].tolist() == [-100] * (len(prompt) - 1) + text + [trainee.eot]
+    assert targets[1].tolist()[len(prompt) - 1:].count(-100) == len(text) - len(tokenizer.encode(" Sync", add_special_tokens=False))
+
+
+def test_the_torch_encoder_on_the_live_window_is_the_live_encoder(whisper_transformers, whisper_engine, speak):
+    """Cut to the 10 s window, the torch encoder computes what CTranslate2's does on the
+    same zero-padded features (float32 both)."""
+    import ctranslate2
+    import torch
+
+    from djtui.core.asr import whisper_features
+
+    model, _ = whisper_transformers
+    features, _ = whisper_features(whisper_engine.feature_extractor, speak("play deck one"), 1000)
+    ct2 = ctranslate2.models.Whisper(str(bundled_whisper_path()), device="cpu", compute_type="float32")
+    expected = np.asarray(ct2.encode(ctranslate2.StorageView.from_array(features[np.newaxis]), to_cpu=True))
+    with live_window(model, 1000), torch.no_grad():
+        states = model.model.encoder(torch.from_numpy(features[np.newaxis])).last_hidden_state.numpy()
+    assert states.shape == expected.shape == (1, 500, 384)
+    np.testing.assert_allclose(states, expected, atol=2e-3)
+    assert model.config.max_source_positions == 1500 and model.model.encoder.embed_positions.num_embeddings == 1500
+
+
+def test_decoder_only_training_leaves_the_encoder_and_the_vocabulary_alone():
+    trainee = WhisperTrainee()
+    learning = {name for name, p in trainee.model.named_parameters() if p.requires_grad}
+    assert learning and all(name.startswith("model.decoder.layers.") or name.startswith("model.decoder.layer_norm")
+                            for name in learning)
+    assert not any("encoder_attn.k_proj" in n or "encoder_attn.v_proj" in n for n in learning)
+    everything = {name for name, p in WhisperTrainee(train_encoder=True).model.named_parameters() if p.requires_grad}
+    assert "model.encoder.conv1.weight" in everything and "model.encoder.embed_positions.weight" not in everything
+
+
+def test_cli_train_fine_tunes_whisper_by_default(synthetic_set, small_context, tmp_path, capsys):
+    code = main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--epochs", "1", "--batch-size", "12",
+                 "--no-augment", "--context", str(small_context.source)])
+    assert code == 0
+    assert (tmp_path / "model.bin").is_file() and (tmp_path / "training_report.md").is_file()
+    assert f"djtui listen --model {tmp_path}" in capsys.readouterr().out
