@@ -34,6 +34,11 @@ from djtui.training.validation import Metrics, command_checker, hold_back, score
 
 SAMPLE_RATE = 16000
 MAX_CLIP_S = 10.0
+MUSIC_ALONE_SHARE = 0.25
+"""With a music folder, this share of every batch is music alone (1-4 s, no command),
+labelled with what the stock model writes for it (:meth:`Trainee.music_labels`): a model
+that only ever heard commands finds them in any music, sung lyrics above all."""
+MUSIC_ALONE_S = (1.0, 4.0)
 MAX_WARMUP_STEPS = 200
 REPORT_JSON = "training_report.json"
 REPORT_MD = "training_report.md"
@@ -71,6 +76,9 @@ class TrainConfig:
     device: str = "auto"
     warmup_fraction: float = 0.1
     accuracy: bool = True
+    threads: int = 0
+    """CPU threads for training (0: all); a build in the background leaves the live
+    pipeline its cores with 1."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,9 @@ class Trainee(Protocol):
     def transcribe_stock(self, clips: Sequence[np.ndarray]) -> list[str] | None:
         """The stock model's transcripts, when training did not start from it."""
 
+    def music_labels(self, clips: Sequence[np.ndarray]) -> list[str]:
+        """What the model should write for clips of music with no command in them."""
+
     def save(self, output: Path) -> None:
         """The weights as they are now, as a model folder in ``output``."""
 
@@ -174,7 +185,7 @@ def open_trainee(config: TrainConfig, takes: Sequence[Take]) -> tuple[Trainee, s
         return trainee, device
     from djtui.training.whisper import WhisperTrainee
 
-    return WhisperTrainee(config.base, output, train_encoder=config.train_encoder), "cpu"
+    return WhisperTrainee(config.base, output, train_encoder=config.train_encoder, threads=config.threads), "cpu"
 
 
 @dataclass
@@ -222,6 +233,28 @@ class StopRules:
         return None
 
 
+class MusicAlone:
+    """``count`` clips of music with no command per batch: 1-4 s excerpts of the tracks
+    in ``folder`` at a random level (-30 to -6 dBFS RMS), seeded."""
+
+    def __init__(self, folder: Path, count: int, seed: int = 0) -> None:
+        from djtui.training.augment import NoiseBank
+
+        self.bank = NoiseBank(folder)
+        self.count = count
+        self.rng = np.random.default_rng(seed + 1)
+
+    def clips(self) -> list[np.ndarray]:
+        from djtui.training.augment import rms
+
+        out = []
+        for _ in range(self.count):
+            excerpt = self.bank.excerpt(float(self.rng.uniform(*MUSIC_ALONE_S)), self.rng)
+            level = 10 ** (float(self.rng.uniform(-30.0, -6.0)) / 20)
+            out.append(np.clip(excerpt * (level / max(rms(excerpt), 1e-6)), -1.0, 1.0).astype(np.float32))
+        return out
+
+
 def lr_factor(step: int, warmup: int, total: int) -> float:
     """Linear warm-up to the full rate, then linear decay to zero at ``total``."""
     if step < warmup:
@@ -248,6 +281,8 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
 
     data = Path(config.data)
     takes = read_manifest(data)
@@ -278,6 +313,7 @@ def _fit(trainee: Trainee, device: str, config: TrainConfig, train_takes: list[T
         from djtui.training.augment import Augmenter
 
         augmenter = Augmenter(config.noise_dir, seed=config.seed)
+    music = MusicAlone(config.noise_dir, math.ceil(batch_size * MUSIC_ALONE_SHARE), config.seed) if config.noise_dir else None
     checker = command_checker(config.context) if config.accuracy else None
     val_clips = [audio[t.path] for t in val_takes]
 
@@ -326,8 +362,12 @@ def _fit(trainee: Trainee, device: str, config: TrainConfig, train_takes: list[T
                 clips = [audio[t.path] for t in batch_takes]
                 if augmenter is not None:
                     clips = [augmenter(c) for c in clips]
+                texts = [t.text for t in batch_takes]
+                if music is not None:
+                    negatives = music.clips()
+                    clips, texts = clips + negatives, texts + trainee.music_labels(negatives)
                 try:
-                    loss = trainee.loss(clips, [t.text for t in batch_takes])
+                    loss = trainee.loss(clips, texts)
                     (loss / config.grad_accum).backward()
                 except (RuntimeError, MemoryError) as exc:
                     if _is_oom(exc):

@@ -1,9 +1,9 @@
 """How a training run is judged: the takes it holds back, and how the model's
 transcripts of them score.
 
-One take of every command said at least twice is held back (a seeded choice): the model
-never trains on it, and every epoch it is asked "which command is this?" — the question
-the DJ cares about. Scores are word and character error rates (jiwer) and command
+One take of every command (a context intent: play, sync, loop…) said at least twice is
+held back (a seeded choice): the model never trains on it, and every epoch it is asked
+"which command is this?" — the question the DJ cares about. Scores are word and character error rates (jiwer) and command
 accuracy: the resolver's top candidate for the transcript must be the take's intent
 with its slots.
 """
@@ -31,18 +31,13 @@ class Metrics:
     n: int
 
 
-def command_of(take: Take) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """What a take asks for: its intent and slot values (``play``, deck 1)."""
-    return take.intent, tuple(sorted(take.slots.items()))
-
-
 def hold_back(takes: Sequence[Take], seed: int = 0) -> tuple[list[Take], list[Take]]:
-    """``(train, validation)``: one take of every command that has at least two goes to
-    validation, chosen with ``seed``; a command said once stays in training. The order
+    """``(train, validation)``: one take of every intent that has at least two goes to
+    validation, chosen with ``seed``; an intent said once stays in training. The order
     of the manifest is kept on both sides."""
-    by_command: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
+    by_command: dict[str, list[int]] = {}
     for index, take in enumerate(takes):
-        by_command.setdefault(command_of(take), []).append(index)
+        by_command.setdefault(take.intent, []).append(index)
     rng = random.Random(seed)
     held = {rng.choice(indices) for _, indices in sorted(by_command.items()) if len(indices) >= 2}
     if not held:

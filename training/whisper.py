@@ -49,9 +49,10 @@ CANDIDATE = ".candidate"
 def whisper_text(text: str) -> str:
     """A transcript as Whisper writes it at the start of a segment: a leading space and a
     capital first letter (``"play deck one"`` -> ``" Play deck one"``). The label the
-    decoder learns, and the form a constrained decoder should score."""
+    decoder learns, and the form a constrained decoder should score. Nothing said (music
+    alone) is nothing written: the decoder ends the transcript at once."""
     text = normalize_text(text)
-    return " " + text[:1].upper() + text[1:]
+    return " " + text[:1].upper() + text[1:] if text else ""
 
 
 @contextmanager
@@ -94,6 +95,7 @@ class WhisperTrainee:
         self.train_encoder = train_encoder
         self.threads = threads
         self.work_dir = Path(work_dir) if work_dir else None
+        self._stock: WhisperEngine | None = None
         tokenizer = self.processor.tokenizer
         self.prompt = list(self.engine.prompt)
         self.eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
@@ -172,6 +174,15 @@ class WhisperTrainee:
             return None
         stock = WhisperEngine(threads=self.threads, window_s=self.window_frames / 100)
         return [stock.transcribe(c).text for c in clips]
+
+    def music_labels(self, clips: Sequence[np.ndarray]) -> list[str]:
+        """What the bundled tiny.en writes for music with no command — a lyric, a "You",
+        often nothing: keeping that, the model does not learn to hear commands in a
+        song, and the resolver goes on refusing what it writes."""
+        if self._stock is None:
+            self._stock = self.engine if self.base is None else WhisperEngine(threads=self.threads,
+                                                                             window_s=self.window_frames / 100)
+        return [self._stock.transcribe(c).text for c in clips]
 
     def save(self, output: Path) -> None:
         """The weights as they are now, as a CTranslate2 float16 Whisper folder."""

@@ -142,3 +142,34 @@ def test_the_cli_offers_what_training_knows():
 
     assert command.DEFAULT_BASE == wav2vec2.DEFAULT_BASE
     assert command.SCRATCH_SIZES == tuple(wav2vec2.SCRATCH_SIZES)
+
+
+def test_music_alone_is_drawn_from_the_music_folder(tmp_path):
+    """With a music folder, every batch also holds music with no command (labelled with
+    nothing): 1-4 s excerpts at a random level."""
+    import numpy as np
+    import soundfile as sf
+
+    from djtui.training.augment import rms
+    from djtui.training.finetune import MUSIC_ALONE_S, MusicAlone
+
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "track.wav", (0.3 * rng.standard_normal(16000 * 10)).astype(np.float32), 16000)
+    clips = MusicAlone(tmp_path, 2, seed=3).clips() + MusicAlone(tmp_path, 2, seed=3).clips()
+    assert len(clips) == 4 and np.array_equal(clips[0], clips[2])  # seeded
+    for clip in clips:
+        assert MUSIC_ALONE_S[0] * 16000 <= len(clip) <= MUSIC_ALONE_S[1] * 16000 + 1
+        assert -31 < 20 * np.log10(rms(clip)) < -5
+
+
+def test_a_model_learns_music_alone_as_nothing(synthetic_set, tmp_path):
+    """CTC too takes an empty label: music alone should decode to blanks."""
+    import numpy as np
+    import soundfile as sf
+
+    music = tmp_path / "music"
+    music.mkdir()
+    sf.write(music / "track.wav", (0.2 * np.random.default_rng(1).standard_normal(16000 * 8)).astype(np.float32), 16000)
+    result = train(TrainConfig(data=synthetic_set, output=tmp_path / "out", from_scratch="tiny", max_steps=2,
+                               batch_size=8, noise_dir=music, accuracy=False))
+    assert result.steps == 2 and all(np.isfinite(result.losses))

@@ -6,7 +6,7 @@ import pytest
 
 from djtui.core.errors import DjtuiError
 from djtui.training.manifest import Take, read_manifest
-from djtui.training.validation import command_of, hold_back, score
+from djtui.training.validation import hold_back, score
 
 
 def take(text: str, intent: str, deck: str, number: int, speaker: str = "ana") -> Take:
@@ -19,9 +19,9 @@ def test_one_take_of_every_command_said_twice_is_held_back(synthetic_set):
     for seed in range(5):
         train, held = hold_back(takes, seed)
         assert len(train) + len(held) == len(takes) and not set(map(id, train)) & set(map(id, held))
-        commands = [command_of(t) for t in held]
-        assert len(commands) == len(set(commands)) == len({command_of(t) for t in takes})
-        assert {command_of(t) for t in train} == {command_of(t) for t in takes}  # every command still trains
+        intents = [t.intent for t in held]
+        assert len(intents) == len(set(intents)) == len({t.intent for t in takes})
+        assert {t.intent for t in train} == {t.intent for t in takes}  # every command still trains
 
 
 def test_a_command_said_once_stays_in_training():

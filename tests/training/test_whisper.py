@@ -19,28 +19,33 @@ from djtui.training.whisper import WhisperTrainee, live_window, whisper_text
 
 @pytest.fixture(scope="module")
 def fine_tuned(synthetic_set, small_context, tmp_path_factory):
-    """Three decoder-only steps on the 24-take small-context set (6 takes held back)."""
+    """Three decoder-only steps on the 24-take small-context set (3 takes held back)."""
     events: list[TrainEvent] = []
     config = TrainConfig(data=synthetic_set, output=tmp_path_factory.mktemp("whisper-model"), epochs=1,
-                         batch_size=6, augment=False, context=small_context.source)
+                         batch_size=7, augment=False, context=small_context.source)
     return train(config, on_event=events.append), events
 
 
-def training_loss(folder, synthetic_set) -> float:
+@pytest.fixture(scope="module")
+def stock_trainee() -> WhisperTrainee:
+    """The bundled model ready to fine-tune, decoder only (read-only in these tests)."""
+    return WhisperTrainee()
+
+
+def training_loss(trainee: WhisperTrainee, synthetic_set) -> float:
     """The loss of a model on the set's first 12 takes, clean."""
     import torch
 
     takes = read_manifest(synthetic_set)[:12]
     clips = [load_audio(synthetic_set.parent / t.path) for t in takes]
-    trainee = WhisperTrainee(folder)
     with torch.no_grad():
         return float(trainee.loss(clips, [t.text for t in takes]))
 
 
-def test_a_short_fine_tune_lowers_the_loss(fine_tuned, synthetic_set):
+def test_a_short_fine_tune_lowers_the_loss(fine_tuned, synthetic_set, stock_trainee):
     result, _ = fine_tuned
     assert result.steps == 3 and result.device == "cpu"
-    assert training_loss(result.output, synthetic_set) < 0.8 * training_loss(None, synthetic_set)
+    assert training_loss(WhisperTrainee(result.output), synthetic_set) < 0.8 * training_loss(stock_trainee, synthetic_set)
 
 
 def test_its_folder_loads_in_the_live_engine(fine_tuned, speak):
@@ -56,7 +61,7 @@ def test_the_report_and_events_compare_with_the_model_it_started_from(fine_tuned
     result, events = fine_tuned
     report = json.loads((result.output / "training_report.json").read_text())
     assert report["base"] == "Whisper tiny.en (bundled)" and report["stock"] is None
-    assert report["validation_takes"] == 6 and report["train_takes"] == 18  # one take of each command held back
+    assert report["validation_takes"] == 3 and report["train_takes"] == 21  # one take of each command held back
     assert [e.kind for e in events][0] == "start" and events[-1].kind == "done"
     assert events[0].accuracy is not None and events[-1].accuracy == result.after.accuracy
 
@@ -70,8 +75,8 @@ def test_a_model_trained_on_top_of_another_reports_the_stock_model(fine_tuned, s
     assert "| Stock (Whisper tiny.en) |" in (tmp_path / "training_report.md").read_text()
 
 
-def test_labels_are_the_text_as_whisper_writes_it_after_the_engines_prompt():
-    trainee = WhisperTrainee()
+def test_labels_are_the_text_as_whisper_writes_it_after_the_engines_prompt(stock_trainee):
+    trainee = stock_trainee
     assert whisper_text("play deck one") == " Play deck one"
     inputs, targets = trainee.labels(["play deck one", "sync"])
     tokenizer = trainee.processor.tokenizer
@@ -102,8 +107,8 @@ def test_the_torch_encoder_on_the_live_window_is_the_live_encoder(whisper_transf
     assert model.config.max_source_positions == 1500 and model.model.encoder.embed_positions.num_embeddings == 1500
 
 
-def test_decoder_only_training_leaves_the_encoder_and_the_vocabulary_alone():
-    trainee = WhisperTrainee()
+def test_decoder_only_training_leaves_the_encoder_and_the_vocabulary_alone(stock_trainee):
+    trainee = stock_trainee
     learning = {name for name, p in trainee.model.named_parameters() if p.requires_grad}
     assert learning and all(name.startswith("model.decoder.layers.") or name.startswith("model.decoder.layer_norm")
                             for name in learning)
@@ -118,3 +123,22 @@ def test_cli_train_fine_tunes_whisper_by_default(synthetic_set, small_context, t
     assert code == 0
     assert (tmp_path / "model.bin").is_file() and (tmp_path / "training_report.md").is_file()
     assert f"djtui listen --model {tmp_path}" in capsys.readouterr().out
+
+
+def test_music_alone_is_labelled_as_nothing_written(stock_trainee):
+    trainee = stock_trainee
+    inputs, targets = trainee.labels(["play deck one", ""])
+    assert whisper_text("") == ""
+    row = targets[1].tolist()
+    assert row[len(trainee.prompt) - 1] == trainee.eot and set(row[len(trainee.prompt):]) == {-100}
+
+
+def test_music_alone_is_labelled_with_what_the_stock_model_writes(stock_trainee, whisper_engine):
+    """So the model keeps writing a lyric as a lyric, not as the nearest command."""
+    import numpy as np
+
+    from djtui.training.augment import NoiseBank
+
+    bank = NoiseBank("/usr/share/games/fretsonfire/data/songs/muldjord/mutilated_mime")
+    music = [bank.excerpt(2.0, np.random.default_rng(seed)) for seed in range(2)]
+    assert stock_trainee.music_labels(music) == [whisper_engine.transcribe(m).text for m in music]
