@@ -22,6 +22,7 @@ from djtui.core.errors import DjtuiError
 
 if TYPE_CHECKING:
     from djtui.core.config import AsrConfig
+    from djtui.core.context import Context
 
 SAMPLE_RATE = 16000
 DEFAULT_WAV2VEC2 = "facebook/wav2vec2-base-960h"
@@ -303,15 +304,25 @@ def drop_repeats(text: str) -> str:
 # --------------------------------------------------------------------------- choosing
 
 
-def load_engine(config: AsrConfig) -> AsrEngine:
+def load_engine(config: AsrConfig, context: Context | None = None) -> AsrEngine:
     """The engine the config asks for. ``engine = 'auto'``: the model in ``config.model``
     when it is a local folder djtui can run — a fine-tuned wav2vec2, or a CTranslate2
-    Whisper (what ``djtui train`` writes by default) — else the bundled Whisper tiny.en
-    (works offline, out of the box). ``description`` says which and why."""
+    Whisper (what ``djtui train`` writes by default); else the context model of
+    ``context`` once it is built (``djtui train --context-model``, or the TUI in the
+    background); else the bundled Whisper tiny.en (works offline, out of the box).
+    ``engine = 'whisper'`` without a model is always the bundled tiny.en.
+    ``description`` says which and why."""
+    from djtui.core import paths
+
     engine = config.engine
+    built = paths.context_model_dir(context.name, context.text) if context is not None else None
+    if engine == "auto" and not config.model and built is not None and is_whisper_folder(built):
+        chosen: AsrEngine = WhisperEngine(built, threads=config.threads)
+        chosen.description += f" — auto: the context model for {context.name}"
+        return chosen
     if engine == "auto":
         if config.model and is_wav2vec2_folder(Path(config.model).expanduser()):
-            chosen: AsrEngine = Wav2Vec2Engine(config.model, quantize=config.quantize, threads=config.threads)
+            chosen = Wav2Vec2Engine(config.model, quantize=config.quantize, threads=config.threads)
             chosen.description += " — auto: fine-tuned model set"
         elif config.model and is_whisper_folder(config.model):
             chosen = WhisperEngine(config.model, threads=config.threads)

@@ -568,7 +568,7 @@ def _build(config: Config, context: Context | None, engine: Any, midi_out: Any, 
     if engine is None:
         from djtui.core.asr import load_engine
 
-        engine = load_engine(config.asr)
+        engine = load_engine(config.asr, context)
     warm_up = getattr(engine, "warm_up", None)
     if warm_up is not None:  # the first command must not pay for lazy initialisation
         warm_up()

@@ -63,6 +63,9 @@ def asr_summary(config: Config) -> str:
 class Host:
     """The real machine."""
 
+    background_builds = True
+    """Whether djtui may build models in the background (the context model on first run)."""
+
     def input_devices(self) -> list[str]:
         """Names of the sound inputs; raises :class:`DjtuiError` when PortAudio is missing."""
         list_input_devices = _attr("djtui.core.audio", "list_input_devices", "audio input")
@@ -96,9 +99,11 @@ class Host:
         source = _attr("djtui.core.audio", "FileSource", "audio files as input")
         return source(path, realtime=realtime)
 
-    def recording_session(self, out_dir: Path, context: Context, speaker: str) -> Any:
+    def recording_session(self, out_dir: Path, context: Context, speaker: str, **script: Any) -> Any:
+        """A :class:`djtui.training.recording.RecordingSession`; ``script`` sets its
+        ``takes``, ``phrasings``…"""
         session = _attr("djtui.training.recording", "RecordingSession", "recording sessions")
-        return session(out_dir, context, speaker)
+        return session(out_dir, context, speaker, **script)
 
     def clock(self) -> str:
         """Wall-clock time for logs on screen (tests fix it)."""

@@ -106,7 +106,7 @@ def _recognizer(config: Any, context: Any) -> tuple[Any, str]:
     from djtui.core.rescore import Rescorer
     from djtui.core.resolve import Resolver
 
-    engine = load_engine(config.asr)
+    engine = load_engine(config.asr, context)
     engine.warm_up()
     resolver = Resolver(context, embedding_model=config.resolver.embedding_model,
                         semantic_weight=config.resolver.semantic_weight)

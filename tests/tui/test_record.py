@@ -24,7 +24,10 @@ async def test_a_good_take_is_kept_and_the_next_prompt_comes_up(make_app, wav_of
         screen = await open_record(app, pilot)
         first = screen.prompt
         done, total = screen.session.progress()
-        assert done == 0 and total > 0
+        intents = len(app.host.context(app.config).intents)
+        assert done == 0 and total == 3 * intents  # one phrasing of every command, three takes each
+        assert {p.take for p in screen.session.prompts} == {1, 2, 3}
+        assert len({p.text for p in screen.session.prompts}) == intents
         assert screen.query_one("#prompt").text == first.text
         assert "╭" in text_of(screen.query_one("#prompt"))  # large letters
         assert f"take 1 of {total}" in text_of(screen.query_one("#record-progress-label", Static))
