@@ -293,127 +293,172 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
     trainee, device = open_trainee(config, takes)
     rules = StopRules(stop, started + config.max_minutes * 60 if config.max_minutes else None, config.max_steps)
     try:
-        return _fit(trainee, device, config, train_takes, val_takes, audio, emit, rules, started)
+        run = _Run(trainee, device, config, train_takes, val_takes, audio, emit, rules, started)
+        return run.fit()
     finally:
         trainee.close()
 
 
-def _fit(trainee: Trainee, device: str, config: TrainConfig, train_takes: list[Take], val_takes: list[Take],
-         audio: dict[str, np.ndarray], emit: Callable[[TrainEvent], None], rules: StopRules,
-         started: float) -> TrainResult:
-    """The epochs: batches of augmented clips, optimizer steps, a validation and maybe
-    a checkpoint after each epoch."""
-    import torch
+class _Run:
+    """One training run: the optimizer and its schedule, the augmented batches, the
+    steps, validations and checkpoints so far, and the events that report them."""
 
-    output = Path(config.output)
-    epochs = config.epochs or trainee.default_epochs
-    batch_size = config.batch_size or trainee.default_batch_size
-    augmenter = None
-    if config.augment:
-        from djtui.training.augment import Augmenter
+    def __init__(self, trainee: Trainee, device: str, config: TrainConfig, train_takes: list[Take],
+                 val_takes: list[Take], audio: dict[str, np.ndarray], emit: Callable[[TrainEvent], None],
+                 rules: StopRules, started: float) -> None:
+        import torch
 
-        augmenter = Augmenter(config.noise_dir, seed=config.seed)
-    music = MusicAlone(config.noise_dir, math.ceil(batch_size * MUSIC_ALONE_SHARE), config.seed) if config.noise_dir else None
-    checker = command_checker(config.context) if config.accuracy else None
-    val_clips = [audio[t.path] for t in val_takes]
+        self.trainee, self.device, self.config, self.emit, self.rules = trainee, device, config, emit, rules
+        self.train_takes, self.val_takes, self.audio = train_takes, val_takes, audio
+        self.started = started
+        self.epochs = config.epochs or trainee.default_epochs
+        self.batch_size = config.batch_size or trainee.default_batch_size
+        per_epoch = math.ceil(len(train_takes) / (self.batch_size * config.grad_accum))
+        self.total_steps = min(per_epoch * self.epochs, config.max_steps or per_epoch * self.epochs)
+        self.augmenter = None
+        if config.augment:
+            from djtui.training.augment import Augmenter
 
-    def validate() -> Metrics:
-        return score(trainee.transcribe(val_clips), val_takes, checker)
+            self.augmenter = Augmenter(config.noise_dir, seed=config.seed)
+        self.music = (MusicAlone(config.noise_dir, math.ceil(self.batch_size * MUSIC_ALONE_SHARE), config.seed)
+                      if config.noise_dir else None)
+        self.checker = command_checker(config.context) if config.accuracy else None
+        self.params = trainee.parameters()
+        self.optimizer = torch.optim.AdamW(self.params, lr=config.lr or trainee.default_lr, weight_decay=0.005)
+        warmup = max(1, min(int(config.warmup_fraction * self.total_steps), MAX_WARMUP_STEPS))
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, warmup, self.total_steps))
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.early = EarlyStopping(config.patience)
+        self.history: list[dict[str, Any]] = []
+        self.losses: list[float] = []
+        self.step = 0
+        self.validated = 0
+        self.loop_started = time.monotonic()
 
-    before = validate()
-    stock_transcripts = trainee.transcribe_stock(val_clips)
-    stock = score(stock_transcripts, val_takes, checker) if stock_transcripts is not None else None
-    per_epoch = math.ceil(len(train_takes) / (batch_size * config.grad_accum))
-    total_steps = min(per_epoch * epochs, config.max_steps or per_epoch * epochs)
-    params = trainee.parameters()
-    optimizer = torch.optim.AdamW(params, lr=config.lr or trainee.default_lr, weight_decay=0.005)
-    warmup = max(1, min(int(config.warmup_fraction * total_steps), MAX_WARMUP_STEPS))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total_steps))
-    emit(TrainEvent("start", 0, total_steps, 0, epochs, val_wer=before.wer, val_cer=before.cer,
-                    accuracy=before.accuracy, stock_accuracy=stock.accuracy if stock else None,
-                    message=f"{len(train_takes)} train / {len(val_takes)} held-back takes on {device}"))
-
-    early = EarlyStopping(config.patience)
-    history: list[dict[str, Any]] = []
-    losses: list[float] = []
-    step, epoch, validated, stopped = 0, 0, 0, "epochs"
-    generator = torch.Generator().manual_seed(config.seed)
-    loop_started = time.monotonic()
-
-    def end_of_epoch() -> None:
-        nonlocal validated
-        validated = epoch
-        metrics = validate()
-        history.append({"epoch": epoch, "step": step, **asdict(metrics)})
-        emit(TrainEvent("eval", step, total_steps, epoch, epochs, val_wer=metrics.wer, val_cer=metrics.cer,
-                        accuracy=metrics.accuracy, elapsed_s=time.monotonic() - started))
-        if early.improved(metrics, epoch):
-            trainee.save(output)
-            emit(TrainEvent("checkpoint", step, total_steps, epoch, epochs, val_wer=metrics.wer,
-                            accuracy=metrics.accuracy, message=f"saved best checkpoint (epoch {epoch}) to {output}"))
-
-    try:
-        for epoch in range(1, epochs + 1):
-            order = torch.randperm(len(train_takes), generator=generator).tolist()
-            batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-            running: list[float] = []
-            for index, batch in enumerate(batches):
-                batch_takes = [train_takes[i] for i in batch]
-                clips = [audio[t.path] for t in batch_takes]
-                if augmenter is not None:
-                    clips = [augmenter(c) for c in clips]
-                texts = [t.text for t in batch_takes]
-                if music is not None:
-                    negatives = music.clips()
-                    clips, texts = clips + negatives, texts + trainee.music_labels(negatives)
-                try:
-                    loss = trainee.loss(clips, texts)
-                    (loss / config.grad_accum).backward()
-                except (RuntimeError, MemoryError) as exc:
-                    if _is_oom(exc):
-                        raise DjtuiError(f"out of memory on {device} at --batch-size {batch_size}",
-                                         "lower --batch-size and raise --grad-accum to keep the effective batch") from None
-                    raise
-                running.append(float(loss.detach()))
-                if (index + 1) % config.grad_accum and index + 1 < len(batches):
-                    continue
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimizer.step()
-                schedule.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                losses.append(float(np.mean(running)))
-                running = []
-                eta = (time.monotonic() - loop_started) / step * (total_steps - step)
-                if rules.deadline is not None:
-                    eta = min(eta, rules.deadline - time.monotonic())
-                emit(TrainEvent("step", step, total_steps, epoch, epochs, loss=losses[-1], lr=schedule.get_last_lr()[0],
-                                elapsed_s=time.monotonic() - started, eta_s=max(0.0, eta)))
-                if (reason := rules.reason(step)) is not None:
+    def fit(self) -> TrainResult:
+        """Score the model as it starts, train epoch by epoch, write the report."""
+        before, stock = self.start()
+        epoch, stopped = 0, "epochs"
+        try:
+            for epoch in range(1, self.epochs + 1):
+                if (reason := self.run_epoch(epoch)) is not None:
                     stopped = reason
                     break
-            if stopped != "epochs":
-                break
-            end_of_epoch()
-            if early.exhausted:
-                stopped = "early stopping"
-                break
-    except KeyboardInterrupt:
-        stopped = "interrupted"
-    if validated != epoch and step > 0:
-        end_of_epoch()
-    if stopped != "epochs":
-        emit(TrainEvent("stop", step, total_steps, epoch, epochs, message=stopped))
-    if early.best is None:
-        raise DjtuiError("training stopped before the first step; no model was saved",
-                         "let it run at least one step (check --max-minutes / --max-steps)")
-    result = TrainResult(output, before, early.best, early.best_epoch, step, stopped, device, history, losses, stock,
-                         time.monotonic() - started)
-    write_report(result, config, trainee.description, len(train_takes), len(val_takes))
-    emit(TrainEvent("done", step, total_steps, epoch, epochs, val_wer=early.best.wer, val_cer=early.best.cer,
-                    accuracy=early.best.accuracy, elapsed_s=result.duration_s,
-                    message=f"best checkpoint: epoch {early.best_epoch}, saved in {output}"))
-    return result
+                self.end_of_epoch(epoch)
+                if self.early.exhausted:
+                    stopped = "early stopping"
+                    break
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        return self.finish(epoch, stopped, before, stock)
+
+    def validate(self) -> Metrics:
+        clips = [self.audio[t.path] for t in self.val_takes]
+        return score(self.trainee.transcribe(clips), self.val_takes, self.checker)
+
+    def start(self) -> tuple[Metrics, Metrics | None]:
+        """The model before training and, when it is not the stock model, the stock
+        model, on the held-back takes."""
+        before = self.validate()
+        stock_transcripts = self.trainee.transcribe_stock([self.audio[t.path] for t in self.val_takes])
+        stock = score(stock_transcripts, self.val_takes, self.checker) if stock_transcripts is not None else None
+        self.emit(TrainEvent("start", 0, self.total_steps, 0, self.epochs, val_wer=before.wer, val_cer=before.cer,
+                             accuracy=before.accuracy, stock_accuracy=stock.accuracy if stock else None,
+                             message=f"{len(self.train_takes)} train / {len(self.val_takes)} held-back takes on "
+                                     f"{self.device}"))
+        self.loop_started = time.monotonic()
+        return before, stock
+
+    def batch(self, takes: list[Take]) -> tuple[list[np.ndarray], list[str]]:
+        """The takes' clips, augmented, and their texts; plus music alone, when there is music."""
+        clips = [self.audio[t.path] for t in takes]
+        if self.augmenter is not None:
+            clips = [self.augmenter(c) for c in clips]
+        texts = [t.text for t in takes]
+        if self.music is not None:
+            negatives = self.music.clips()
+            clips, texts = clips + negatives, texts + self.trainee.music_labels(negatives)
+        return clips, texts
+
+    def backward(self, clips: list[np.ndarray], texts: list[str]) -> float:
+        """Accumulate one batch's gradients; its loss. Out of memory is a clear error."""
+        try:
+            loss = self.trainee.loss(clips, texts)
+            (loss / self.config.grad_accum).backward()
+        except (RuntimeError, MemoryError) as exc:
+            if _is_oom(exc):
+                raise DjtuiError(f"out of memory on {self.device} at --batch-size {self.batch_size}",
+                                 "lower --batch-size and raise --grad-accum to keep the effective batch") from None
+            raise
+        return float(loss.detach())
+
+    def optimizer_step(self, epoch: int, loss: float) -> str | None:
+        """Apply the accumulated gradients, report the step; why to stop now, if so."""
+        import torch
+
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        self.losses.append(loss)
+        eta = (time.monotonic() - self.loop_started) / self.step * (self.total_steps - self.step)
+        if self.rules.deadline is not None:
+            eta = min(eta, self.rules.deadline - time.monotonic())
+        self.emit(TrainEvent("step", self.step, self.total_steps, epoch, self.epochs, loss=loss,
+                             lr=self.schedule.get_last_lr()[0], elapsed_s=time.monotonic() - self.started,
+                             eta_s=max(0.0, eta)))
+        return self.rules.reason(self.step)
+
+    def run_epoch(self, epoch: int) -> str | None:
+        """One pass over the training takes in a seeded order; why to stop, if so."""
+        import torch
+
+        order = torch.randperm(len(self.train_takes), generator=self.generator).tolist()
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        running: list[float] = []
+        for index, batch in enumerate(batches):
+            running.append(self.backward(*self.batch([self.train_takes[i] for i in batch])))
+            if (index + 1) % self.config.grad_accum and index + 1 < len(batches):
+                continue
+            reason = self.optimizer_step(epoch, float(np.mean(running)))
+            running = []
+            if reason is not None:
+                return reason
+        return None
+
+    def end_of_epoch(self, epoch: int) -> None:
+        """Validate; a new best is saved at once."""
+        self.validated = epoch
+        metrics = self.validate()
+        self.history.append({"epoch": epoch, "step": self.step, **asdict(metrics)})
+        self.emit(TrainEvent("eval", self.step, self.total_steps, epoch, self.epochs, val_wer=metrics.wer,
+                             val_cer=metrics.cer, accuracy=metrics.accuracy, elapsed_s=time.monotonic() - self.started))
+        if self.early.improved(metrics, epoch):
+            self.trainee.save(Path(self.config.output))
+            self.emit(TrainEvent("checkpoint", self.step, self.total_steps, epoch, self.epochs, val_wer=metrics.wer,
+                                 accuracy=metrics.accuracy,
+                                 message=f"saved best checkpoint (epoch {epoch}) to {self.config.output}"))
+
+    def finish(self, epoch: int, stopped: str, before: Metrics, stock: Metrics | None) -> TrainResult:
+        """Validate an epoch cut short, write the report, say it is done."""
+        if self.validated != epoch and self.step > 0:
+            self.end_of_epoch(epoch)
+        if stopped != "epochs":
+            self.emit(TrainEvent("stop", self.step, self.total_steps, epoch, self.epochs, message=stopped))
+        best = self.early.best
+        if best is None:
+            raise DjtuiError("training stopped before the first step; no model was saved",
+                             "let it run at least one step (check --max-minutes / --max-steps)")
+        output = Path(self.config.output)
+        result = TrainResult(output, before, best, self.early.best_epoch, self.step, stopped, self.device,
+                             self.history, self.losses, stock, time.monotonic() - self.started)
+        write_report(result, self.config, self.trainee.description, len(self.train_takes), len(self.val_takes))
+        self.emit(TrainEvent("done", self.step, self.total_steps, epoch, self.epochs, val_wer=best.wer,
+                             val_cer=best.cer, accuracy=best.accuracy, elapsed_s=result.duration_s,
+                             message=f"best checkpoint: epoch {self.early.best_epoch}, saved in {output}"))
+        return result
 
 
 def _pct(value: float | None) -> str:
