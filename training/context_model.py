@@ -3,9 +3,9 @@ synthetic voices and music, built on this machine, offline.
 
 Nobody records anything: :func:`build` speaks :data:`PER_INTENT` sentences of every
 command with the training split of the TTS voices (:func:`djtui.training.synth.split_voices`),
-then fine-tunes the decoder for :data:`EPOCHS` epochs with music mixed in (and music
-alone, labelled as the stock model hears it) from the first of :data:`MUSIC_DIRS` that
-is installed. On voices it never heard, over music, it understands far more commands
+then fine-tunes it (:mod:`djtui.training.whisper`'s defaults) for :data:`EPOCHS` epochs
+with music mixed in (and music alone, labelled as the stock model hears it) from the
+first of :data:`MUSIC_DIRS` that is installed. On voices it never heard, over music, it understands far more commands
 than the stock model (README, "Train a model on your voice").
 
 It lives in ``paths.context_model_dir(context)``: one folder per context text, so editing

@@ -50,8 +50,9 @@ class TrainConfig:
     tiny.en, a CTranslate2 Whisper folder, or a wav2vec2 hub id or folder;
     ``from_scratch`` (a size of :data:`djtui.training.wav2vec2.SCRATCH_SIZES`) trains a
     new wav2vec2 and ignores ``base``. ``epochs``, ``batch_size`` and ``lr`` default to
-    the trainee's own (Whisper: 5, 8, 1e-4; wav2vec2: 30, 4, 1e-4 or 1e-3 from scratch).
-    ``train_encoder`` lets Whisper's encoder learn too. ``max_steps`` bounds optimizer
+    the trainee's own (Whisper: 5, 8, 3e-5; wav2vec2: 30, 4, 1e-4 or 1e-3 from scratch).
+    ``decoder_only`` keeps Whisper's encoder as it is (faster; it learns by default, which
+    measurably helps in music). ``max_steps`` bounds optimizer
     steps (tests), ``max_minutes`` wall time; both stop with the best checkpoint kept.
     ``accuracy`` False skips command accuracy (the resolver); ``context`` (default: the
     bundled DJ context) is what it resolves against. ``device`` applies to wav2vec2;
@@ -70,7 +71,7 @@ class TrainConfig:
     seed: int = 0
     base: str | None = None
     from_scratch: str | None = None
-    train_encoder: bool = False
+    decoder_only: bool = False
     context: Path | None = None
     patience: int = 5
     device: str = "auto"
@@ -185,7 +186,7 @@ def open_trainee(config: TrainConfig, takes: Sequence[Take]) -> tuple[Trainee, s
         return trainee, device
     from djtui.training.whisper import WhisperTrainee
 
-    return WhisperTrainee(config.base, output, train_encoder=config.train_encoder, threads=config.threads), "cpu"
+    return WhisperTrainee(config.base, output, decoder_only=config.decoder_only, threads=config.threads), "cpu"
 
 
 @dataclass

@@ -5,16 +5,17 @@ offline on the features the live engine computes.
 The live engine (:class:`djtui.core.asr.WhisperEngine`) encodes faster-whisper's log-mel
 features zero-padded to a 10 s window, not transformers' 30 s; training sees the same:
 
-- **Decoder only** (the default). The encoder is frozen, so what the decoder trains on is
-  exactly what the live engine's encoder (CTranslate2, int8) outputs for the clip — and
-  CTranslate2 computes it several times faster than torch. The decoder's self-attention,
-  feed-forward, layer norms and cross-attention queries and outputs learn; the
-  cross-attention keys and values (projections of the frozen encoder output, ~half the
-  decoder's cost on a 10 s window), the token embeddings (tied to the output layer) and
-  the positions stay as they are.
-- **Encoder too** (``train_encoder``). The whole model learns in torch; the encoder's
-  positional embedding is cut to the window for each pass (:func:`live_window`), which is
-  what CTranslate2's encoder does with a short input.
+- **Encoder and decoder** (the default). The whole model learns in torch, but for the
+  token embeddings (tied to the output layer) and the positions; the encoder's positional
+  table is cut to the window for each pass (:func:`live_window`), which is what
+  CTranslate2's encoder does with a short input. The encoder is what hears through the
+  music: measured (README), it learning too bought 8–16 points at 10 dB over decoder-only
+  training, with fewer misunderstood commands, for ~60 % more time.
+- **Decoder only** (``decoder_only``). The encoder is frozen, so what the decoder trains
+  on is exactly what the live engine's encoder (CTranslate2, int8) outputs for the clip.
+  The decoder's self-attention, feed-forward, layer norms and cross-attention queries and
+  outputs learn; the cross-attention keys and values (projections of the frozen encoder
+  output, ~half the decoder's cost on a 10 s window) stay as they are.
 
 Labels are the text as Whisper writes it (:func:`whisper_text`) after the engine's prompt
 (start of transcript, no timestamps), closed by end-of-text. Checkpoints are CTranslate2
@@ -82,9 +83,10 @@ class WhisperTrainee:
 
     default_epochs = 5
     default_batch_size = 8
-    default_lr = 1e-4
+    default_lr = 3e-5
+    """Measured against 1e-4 for a model of one voice: 4 points more at 10 dB, 6 at 0 dB."""
 
-    def __init__(self, base: str | Path | None = None, work_dir: Path | None = None, *, train_encoder: bool = False,
+    def __init__(self, base: str | Path | None = None, work_dir: Path | None = None, *, decoder_only: bool = False,
                  window_s: float = WINDOW_S, threads: int = 0) -> None:
         self.base = Path(base).expanduser() if base else None
         self.engine = WhisperEngine(self.base, threads=threads, window_s=window_s)
@@ -92,7 +94,7 @@ class WhisperTrainee:
         self.model, self.processor = load_transformers(self.base or bundled_whisper_path())
         self.window_frames = int(window_s * 100)
         self.max_samples = self.window_frames * HOP - HOP  # the extractor adds a frame of padding
-        self.train_encoder = train_encoder
+        self.train_encoder = not decoder_only
         self.threads = threads
         self.work_dir = Path(work_dir) if work_dir else None
         self._stock: WhisperEngine | None = None

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--epochs", type=int, help="at most this many epochs (default: Whisper 5, wav2vec2 30)")
     p.add_argument("--batch-size", type=int, help="takes per forward pass (default: Whisper 8, wav2vec2 4)")
     p.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step (default 1)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-4; 1e-3 from scratch)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: Whisper 3e-5; wav2vec2 1e-4, 1e-3 from scratch)")
     p.add_argument("--max-minutes", type=float, help="stop after this much wall time, keeping the best checkpoint")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="speed, pitch, gain, reverb and (with --noise-dir) music at random SNR (default on)")
@@ -45,8 +45,9 @@ def register(subparsers: Any) -> None:
                    help="model to start from (default: the bundled Whisper tiny.en): a Whisper folder written by "
                         f"djtui train (e.g. a context model), or a wav2vec2 folder or hub id such as {DEFAULT_BASE}")
     p.add_argument("--from-scratch", choices=tuple(SCRATCH_SIZES), help="train a new small wav2vec2 instead of fine-tuning")
-    p.add_argument("--train-encoder", action="store_true",
-                   help="Whisper: let the encoder learn too (slower; by default only the decoder learns)")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="Whisper: keep the encoder as it is (~40 %% faster; by default it learns too, which "
+                        "hears better through music)")
     p.add_argument("--context", metavar="FILE",
                    help="context for command accuracy and --context-model (default: the configured one, else the DJ context)")
     p.add_argument("--patience", type=int, default=5, help="epochs without a better validation (command accuracy, then WER) before stopping (default 5)")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise DjtuiError(f"--{name.replace('_', '-')} must be at least 1", "e.g. --batch-size 4")
     if args.lr is not None and not 0 < args.lr < 1:
-        raise DjtuiError(f"--lr {args.lr} is not a learning rate", "try 1e-4 (fine-tuning) or 1e-3 (from scratch)")
+        raise DjtuiError(f"--lr {args.lr} is not a learning rate", "try 3e-5 (Whisper), 1e-4 (wav2vec2) or 1e-3 (from scratch)")
     if args.context_model:
         return _context_model(args)
     if not args.data or not args.output:
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         data=Path(args.data), output=Path(args.output), epochs=args.epochs, batch_size=args.batch_size,
         grad_accum=args.grad_accum, lr=args.lr, max_minutes=args.max_minutes, augment=args.augment,
         noise_dir=Path(args.noise_dir) if args.noise_dir else None, seed=args.seed, base=args.base,
-        from_scratch=args.from_scratch, train_encoder=args.train_encoder,
+        from_scratch=args.from_scratch, decoder_only=args.decoder_only,
         context=Path(args.context) if args.context else None, patience=args.patience, device=args.device)
     with _progress() as on_event:
         from djtui.training.finetune import train

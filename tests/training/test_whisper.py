@@ -28,7 +28,7 @@ def fine_tuned(synthetic_set, small_context, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stock_trainee() -> WhisperTrainee:
-    """The bundled model ready to fine-tune, decoder only (read-only in these tests)."""
+    """The bundled model ready to fine-tune, encoder and decoder (read-only in these tests)."""
     return WhisperTrainee()
 
 
@@ -70,7 +70,7 @@ def test_a_model_trained_on_top_of_another_reports_the_stock_model(fine_tuned, s
     result, _ = fine_tuned
     events: list[TrainEvent] = []
     again = train(TrainConfig(data=synthetic_set, output=tmp_path, base=str(result.output), max_steps=1, batch_size=6,
-                              augment=False, context=small_context.source), on_event=events.append)
+                              augment=False, decoder_only=True, context=small_context.source), on_event=events.append)
     assert again.stock is not None and events[0].stock_accuracy == again.stock.accuracy
     assert "| Stock (Whisper tiny.en) |" in (tmp_path / "training_report.md").read_text()
 
@@ -107,19 +107,30 @@ def test_the_torch_encoder_on_the_live_window_is_the_live_encoder(whisper_transf
     assert model.config.max_source_positions == 1500 and model.model.encoder.embed_positions.num_embeddings == 1500
 
 
-def test_decoder_only_training_leaves_the_encoder_and_the_vocabulary_alone(stock_trainee):
-    trainee = stock_trainee
-    learning = {name for name, p in trainee.model.named_parameters() if p.requires_grad}
+def test_what_learns(stock_trainee):
+    """By default everything but the tied vocabulary and the positions; decoder only, the
+    encoder and the cross-attention's keys and values (its projections) stay too."""
+    everything = {name for name, p in stock_trainee.model.named_parameters() if p.requires_grad}
+    assert "model.encoder.conv1.weight" in everything and "model.decoder.layers.0.fc1.weight" in everything
+    assert not {"model.encoder.embed_positions.weight", "model.decoder.embed_positions.weight",
+                "model.decoder.embed_tokens.weight", "proj_out.weight"} & everything
+    decoder_only = WhisperTrainee(decoder_only=True)
+    learning = {name for name, p in decoder_only.model.named_parameters() if p.requires_grad}
     assert learning and all(name.startswith("model.decoder.layers.") or name.startswith("model.decoder.layer_norm")
                             for name in learning)
     assert not any("encoder_attn.k_proj" in n or "encoder_attn.v_proj" in n for n in learning)
-    everything = {name for name, p in WhisperTrainee(train_encoder=True).model.named_parameters() if p.requires_grad}
-    assert "model.encoder.conv1.weight" in everything and "model.encoder.embed_positions.weight" not in everything
+
+
+def test_decoder_only_trains_on_the_live_engines_own_encoder_output(speak):
+    trainee = WhisperTrainee(decoder_only=True)
+    audio = speak("play deck one")
+    states = trainee.encoder_states([audio]).numpy()
+    assert np.array_equal(states[0], np.asarray(trainee.engine.encode(audio).output)[0])
 
 
 def test_cli_train_fine_tunes_whisper_by_default(synthetic_set, small_context, tmp_path, capsys):
-    code = main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--epochs", "1", "--batch-size", "12",
-                 "--no-augment", "--context", str(small_context.source)])
+    code = main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--epochs", "1", "--batch-size", "21",
+                 "--decoder-only", "--no-augment", "--context", str(small_context.source)])
     assert code == 0
     assert (tmp_path / "model.bin").is_file() and (tmp_path / "training_report.md").is_file()
     assert f"djtui listen --model {tmp_path}" in capsys.readouterr().out
