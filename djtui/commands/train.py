@@ -42,8 +42,9 @@ def register(subparsers: Any) -> None:
                         "(any format libsndfile reads)")
     p.add_argument("--seed", type=int, default=0, help="split, shuffling, augmentation and init (default 0)")
     p.add_argument("--base", metavar="HUB_ID|DIR",
-                   help="model to start from (default: the bundled Whisper tiny.en): a Whisper folder written by "
-                        f"djtui train (e.g. a context model), or a wav2vec2 folder or hub id such as {DEFAULT_BASE}")
+                   help="model to start from (default: the bundled Whisper tiny.en): 'context' for the context "
+                        "model, a Whisper folder written by djtui train, or a wav2vec2 folder or hub id such as "
+                        f"{DEFAULT_BASE}")
     p.add_argument("--from-scratch", choices=tuple(SCRATCH_SIZES), help="train a new small wav2vec2 instead of fine-tuning")
     p.add_argument("--decoder-only", action="store_true",
                    help="Whisper: keep the encoder as it is (~40 %% faster; by default it learns too, which "
@@ -67,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return _context_model(args)
     if not args.data or not args.output:
         raise DjtuiError("--data and --output are required", "e.g. djtui train --data takes/manifest.jsonl --output models/mine")
+    if args.base == "context":
+        args.base = str(_context_model_of(args))
     config = TrainConfig(
         data=Path(args.data), output=Path(args.output), epochs=args.epochs, batch_size=args.batch_size,
         grad_accum=args.grad_accum, lr=args.lr, max_minutes=args.max_minutes, augment=args.augment,
@@ -81,16 +84,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _context_model(args: argparse.Namespace) -> int:
+def _context(args: argparse.Namespace) -> Any:
+    """--context, else the configured context, else the bundled DJ context."""
     from djtui.core.config import load_config
     from djtui.core.context import default_context, load_context
+
+    source = args.context or load_config(getattr(args, "config", None)).resolver.context
+    return load_context(Path(source)) if source else default_context()
+
+
+def _context_model_of(args: argparse.Namespace) -> Path:
+    from djtui.training import context_model
+
+    context = _context(args)
+    built = context_model.ready(context)
+    if built is None:
+        raise DjtuiError(f"the context model for {context.name} is not built yet",
+                         "build it with `djtui train --context-model` (or let the TUI build it), or leave out --base")
+    return built
+
+
+def _context_model(args: argparse.Namespace) -> int:
     from djtui.training import context_model
 
     if args.data or args.output:
         raise DjtuiError("--context-model makes its own takes and chooses its own folder",
                          "leave out --data and --output (or train your own model without --context-model)")
-    source = args.context or load_config(getattr(args, "config", None)).resolver.context
-    context = load_context(Path(source)) if source else default_context()
+    context = _context(args)
     if (built := context_model.ready(context)) is not None:
         print(f"the context model for {context.name} is built: {built}")
         return 0

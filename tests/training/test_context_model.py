@@ -63,3 +63,19 @@ def test_a_stopped_build_leaves_no_model(small_context, music):
     assert context_model.ready(small_context) is None
     assert not context_model.folder(small_context).exists()
     assert not context_model.folder(small_context).with_name(context_model.folder(small_context).name + ".building").exists()
+
+
+def test_cli_context_model(small_context, synthetic_set, tmp_path, capsys):
+    from djtui.cli import main
+
+    context = ["--context", str(small_context.source)]
+    assert main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--base", "context", *context]) == 2
+    assert "djtui train --context-model" in capsys.readouterr().err
+    assert main(["train", "--context-model", "--output", str(tmp_path), *context]) == 2
+    built = context_model.folder(small_context)
+    built.mkdir(parents=True)
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        (built / name).symlink_to(bundled_whisper_path() / name)
+    capsys.readouterr()
+    assert main(["train", "--context-model", *context]) == 0
+    assert f"the context model for small is built: {built}" in capsys.readouterr().out
