@@ -133,11 +133,12 @@ def run(args: Any) -> int:
     if args.clips < 1 or args.rounds < 1:
         raise DjtuiError("--clips and --rounds must be at least 1", "e.g. --clips 6 --rounds 2")
     config = config_for(args).updated({"audio": {"trigger": "always"}})
-    engine = engine_for(config)
+    context = context_for(config)
+    engine = engine_for(config, context)
     engine.warm_up()
     with tempfile.TemporaryDirectory(prefix="djtui-bench-hud-") as scratch:
         clips = []
-        for i, (_, speech) in enumerate(synthesize_clips(context_for(config), args.clips)):
+        for i, (_, speech) in enumerate(synthesize_clips(context, args.clips)):
             path = Path(scratch) / f"{i:02d}.wav"
             silence = np.zeros(int(0.5 * SAMPLE_RATE), np.float32)
             sf.write(path, np.concatenate([silence, speech, silence, silence]), SAMPLE_RATE)

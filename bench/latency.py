@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     config = bench_config(config_for(args, asr={"engine": args.asr, "model": args.model,
                                                 "threads": args.threads or None}))
     context = context_for(args, config)
-    engine = engine_for(config)
+    engine = engine_for(config, context)
     engine.warm_up()
     clips = synthesize_clips(context, args.clips)
     midi_out, midi_note = _open_midi(config)

@@ -23,6 +23,7 @@ from djtui.core.errors import DjtuiError
 
 if TYPE_CHECKING:
     from djtui.core.config import AsrConfig
+    from djtui.core.context import Context
 
 DEFAULT_WAV2VEC2 = "facebook/wav2vec2-base-960h"
 
@@ -249,12 +250,8 @@ class WhisperEngine:
         """Log-mel features of ``audio``, zero-padded to the window, through the encoder."""
         import ctranslate2
 
-        features = self.feature_extractor(_as_audio(audio))
-        frames = min(features.shape[1], 3000)
-        window = min(3000, max(self.window_frames, -(-frames // 100) * 100))
-        padded = np.zeros((1, features.shape[0], window), dtype=np.float32)
-        padded[0, :, :frames] = features[:, :frames]
-        output = self.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=True)
+        padded, frames = whisper_features(self.feature_extractor, audio, self.window_frames)
+        output = self.model.encode(ctranslate2.StorageView.from_array(padded[np.newaxis]), to_cpu=True)
         return WhisperEncoding(output, frames)
 
     def transcribe(self, audio: np.ndarray) -> AsrResult:
@@ -276,6 +273,30 @@ class WhisperEngine:
         self.transcribe(np.zeros(SAMPLE_RATE, dtype=np.float32))
 
 
+def whisper_features(extractor: Any, audio: np.ndarray, window_frames: int) -> tuple[np.ndarray, int]:
+    """``(features, frames)``: the log-mel features of ``audio`` (faster-whisper's
+    ``extractor``, 100 frames a second) zero-padded to ``window_frames`` — or to the next
+    whole second beyond it, at most 30 s — and how many frames hold audio. What the live
+    engine encodes, and what fine-tuning trains on."""
+    features = extractor(_as_audio(audio))
+    frames = min(features.shape[1], 3000)
+    window = min(3000, max(window_frames, -(-frames // 100) * 100))
+    padded = np.zeros((features.shape[0], window), dtype=np.float32)
+    padded[:, :frames] = features[:, :frames]
+    return padded, frames
+
+
+def is_whisper_folder(path: str | Path) -> bool:
+    """True when ``path`` holds a CTranslate2 Whisper model (``model.bin`` whose spec is
+    a WhisperSpec): the bundled tiny.en, or a folder written by ``djtui train``."""
+    try:
+        with open(Path(path).expanduser() / "model.bin", "rb") as f:
+            header = f.read(6 + len(b"WhisperSpec"))
+    except OSError:
+        return False
+    return header[6:] == b"WhisperSpec"  # after the binary version and the name's length
+
+
 def drop_repeats(text: str) -> str:
     """One copy of a transcript that is a phrase said over and over (Whisper's loop),
     the last copy possibly cut short: ``"go back go back go ba"`` -> ``"go back"``."""
@@ -291,18 +312,32 @@ def drop_repeats(text: str) -> str:
 # --------------------------------------------------------------------------- choosing
 
 
-def load_engine(config: AsrConfig) -> AsrEngine:
-    """The engine the config asks for. ``engine = 'auto'``: the fine-tuned wav2vec2 in
-    ``config.model`` when it is a local wav2vec2 folder, else the bundled Whisper tiny.en
-    (works offline, out of the box). ``description`` says which and why."""
+def load_engine(config: AsrConfig, context: Context | None = None) -> AsrEngine:
+    """The engine the config asks for. ``engine = 'auto'``: the model in ``config.model``
+    when it is a local folder djtui can run — a fine-tuned wav2vec2, or a CTranslate2
+    Whisper (what ``djtui train`` writes by default); else the context model of
+    ``context`` once it is built (``djtui train --context-model``, or the TUI in the
+    background); else the bundled Whisper tiny.en (works offline, out of the box).
+    ``engine = 'whisper'`` without a model is always the bundled tiny.en.
+    ``description`` says which and why."""
+    from djtui.core import paths
+
     engine = config.engine
+    built = paths.context_model_dir(context.name, context.text) if context is not None else None
+    if engine == "auto" and not config.model and built is not None and is_whisper_folder(built):
+        chosen: AsrEngine = WhisperEngine(built, threads=config.threads)
+        chosen.description += f" — auto: the context model for {context.name}"
+        return chosen
     if engine == "auto":
         if config.model and is_wav2vec2_folder(Path(config.model).expanduser()):
-            chosen: AsrEngine = Wav2Vec2Engine(config.model, quantize=config.quantize, threads=config.threads)
+            chosen = Wav2Vec2Engine(config.model, quantize=config.quantize, threads=config.threads)
+            chosen.description += " — auto: fine-tuned model set"
+        elif config.model and is_whisper_folder(config.model):
+            chosen = WhisperEngine(config.model, threads=config.threads)
             chosen.description += " — auto: fine-tuned model set"
         else:
             chosen = WhisperEngine(threads=config.threads)
-            why = f"{config.model} is not a wav2vec2 folder" if config.model else "no fine-tuned model set"
+            why = f"{config.model} is not a model folder" if config.model else "no fine-tuned model set"
             chosen.description += f" — auto: {why}"
         return chosen
     if engine == "wav2vec2":

@@ -101,11 +101,13 @@ class VadConfig(_Section):
 
 class AsrConfig(_Section):
     engine: Annotated[AsrEngineName, Strict(False)] = AsrEngineName.AUTO
-    """'auto' (a fine-tuned wav2vec2 if one is set, else Whisper tiny.en, which works
-    offline), 'wav2vec2' or 'whisper'."""
+    """'auto': the model ``model`` names if it is a folder djtui can run (a fine-tuned
+    Whisper or wav2vec2), else the context's own model once it is built (``djtui train
+    --context-model``, or the TUI in the background), else the bundled Whisper tiny.en,
+    which works offline. 'wav2vec2' or 'whisper' pick the engine outright."""
     model: str | None = None
-    """wav2vec2: a hub id or a local folder (a fine-tuned model). Whisper: a CTranslate2
-    folder; empty = the bundled tiny.en."""
+    """A folder ``djtui train`` wrote (Whisper, CTranslate2; or wav2vec2), or a wav2vec2
+    hub id; empty = the context model if built, else the bundled tiny.en."""
     quantize: bool = True
     """int8 dynamic quantization of wav2vec2's linear layers on CPU: ~2x faster."""
     threads: int = Field(0, ge=0, le=256)

@@ -59,6 +59,16 @@ def models_dir() -> Path:
     return data_dir() / "models"
 
 
+def context_model_dir(context_name: str, context_text: str) -> Path:
+    """Where the context model of a context lives (the bundled Whisper adapted to its
+    words, see ``djtui.training.context_model``): one folder per context text, so an
+    edited context gets a model of its own."""
+    import hashlib
+
+    digest = hashlib.sha1(context_text.encode("utf-8")).hexdigest()[:12]
+    return models_dir() / "context" / f"{context_name}-{digest}"
+
+
 def embeddings_cache_dir() -> Path:
     return cache_dir() / "embeddings"
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy as np
 from djtui.core import phonetic
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
-from djtui.core.grammar import Choice, Seq, Slot, Word
+from djtui.core.grammar import Seq, Slot, Word
 
 INF = 1e9
 MAX_TRANSCRIPT_CHARS = 400

@@ -52,11 +52,12 @@ def resolver_for(context: Context, config: Config) -> Resolver:
     return Resolver(context, config.resolver.embedding_model, config.resolver.semantic_weight)
 
 
-def engine_for(config: Config) -> AsrEngine:
-    """The ASR engine ``[asr]`` asks for (see :func:`djtui.core.asr.load_engine`)."""
+def engine_for(config: Config, context: Context | None = None) -> AsrEngine:
+    """The ASR engine ``[asr]`` asks for; with ``engine = "auto"`` the context model of
+    ``context`` once it is built (see :func:`djtui.core.asr.load_engine`)."""
     from djtui.core.asr import load_engine
 
-    return load_engine(config.asr)
+    return load_engine(config.asr, context)
 
 
 def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = None, *,
@@ -68,7 +69,7 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer, can_rescore
 
-    engine = engine if engine is not None else engine_for(config)
+    engine = engine if engine is not None else engine_for(config, context)
     text = resolver_for(context, config)
     search = grammar_search_for(context, engine) if isinstance(engine, WhisperEngine) else None
     if warm_up:

@@ -5,6 +5,10 @@ re-recording, and in tests. Writes ``OUT/synth/*.wav`` and ``OUT/manifest.jsonl`
 recording format (:mod:`djtui.training.manifest`); ``speaker`` is the voice id, so a
 model can be validated on voices it never heard (pick them with ``voices``).
 
+:func:`synthesize_session` speaks the Record screen's script instead (one phrasing of
+every command, a few takes each, :func:`djtui.training.recording.prompts_for`): a DJ's
+recording session, by a TTS voice — for measuring what a model of one voice gains.
+
 Voice ids: ``espeak:<language>`` or ``espeak:<language>+<variant>`` (``espeak:en-gb+f2``)
 and ``piper:joe``. Each clip also gets a random speaking rate and pitch.
 """
@@ -23,7 +27,7 @@ from djtui.core.errors import DjtuiError
 from djtui.training import tts
 from djtui.core.text import normalize_text
 from djtui.training.manifest import ManifestWriter, Reconciliation, ScriptedTake, Take
-from djtui.training.recording import check_take
+from djtui.training.recording import check_take, prompts_for
 
 ESPEAK_LANGUAGES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 ESPEAK_VARIANTS = (None, "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt")
@@ -113,25 +117,57 @@ def synthesize(context: Context, out_dir: str | Path, *, per_intent: int = 20,
     for name in context.intents:
         for sentence in context.sample(per_intent, rng, intent=name):
             voice = rng.choice(voices)
-            text = normalize_text(sentence.text)
-            take = counts[(voice.id, text)] = counts.get((voice.id, text), 0) + 1
-            jobs.append((text, sentence, voice, rng.random(), take))
-    script = [ScriptedTake(voice.id, text, sentence.intent, sentence.slots, take)
-              for text, sentence, voice, _, take in jobs]
-    writer = ManifestWriter(out_dir, "synth", script=script, check=_synthetic_qc)
+            jobs.append((normalize_text(sentence.text), sentence, voice, rng.random()))
+    counts: dict[tuple[str, str], int] = {}
+    script = []
+    for text, sentence, voice, voice_seed in jobs:
+        take = counts[(voice.id, text)] = counts.get((voice.id, text), 0) + 1
+        script.append(_Job(text, sentence.intent, dict(sentence.slots), take, voice, voice_seed))
+    return _speak_all(script, out_dir, pad_s, on_progress, on_reconciled)
+
+
+def synthesize_session(context: Context, out_dir: str | Path, voices: list[Voice], *, takes: int = 3,
+                       phrasings: int = 1, seed: int = 0, pad_s: float = 0.2,
+                       on_progress: Callable[[SynthProgress], None] | None = None,
+                       on_reconciled: Callable[[Reconciliation], None] | None = None) -> Path:
+    """Each of ``voices`` speaks the Record screen's script: ``phrasings`` sentences of
+    every intent, ``takes`` takes each, every take at its own random rate and pitch.
+    Deterministic for a seed and resumable, like :func:`synthesize`. Returns the manifest."""
+    if not voices:
+        raise DjtuiError("no voices to synthesize with", "pick voices that exist")
+    rng = random.Random(seed)
+    prompts = prompts_for(context, takes=takes, phrasings=phrasings, seed=seed, shuffle=False)
+    script = [_Job(p.text, p.intent, dict(p.slots), p.take, voice, rng.random()) for voice in voices for p in prompts]
+    return _speak_all(script, out_dir, pad_s, on_progress, on_reconciled)
+
+
+@dataclass(frozen=True)
+class _Job:
+    text: str
+    intent: str
+    slots: dict[str, str]
+    take: int
+    voice: Voice
+    voice_seed: float
+
+
+def _speak_all(script: list[_Job], out_dir: str | Path, pad_s: float,
+               on_progress: Callable[[SynthProgress], None] | None,
+               on_reconciled: Callable[[Reconciliation], None] | None) -> Path:
+    scripted = [ScriptedTake(job.voice.id, job.text, job.intent, job.slots, job.take) for job in script]
+    writer = ManifestWriter(out_dir, "synth", script=scripted, check=_synthetic_qc)
     if on_reconciled:
         on_reconciled(writer.reconciled)
-    total = len(jobs)
     already = writer.done()
-    for done, (text, sentence, voice, voice_seed, take) in enumerate(jobs, 1):
+    for done, job in enumerate(script, 1):
         entry = None
-        if (voice.id, text, take) not in already:
-            audio = voice.speak(text, random.Random(voice_seed))
+        if (job.voice.id, job.text, job.take) not in already:
+            audio = job.voice.speak(job.text, random.Random(job.voice_seed))
             pad = np.zeros(int(pad_s * tts.SAMPLE_RATE), dtype=np.float32)
             peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
             audio = np.concatenate([pad, audio * (0.7 / peak if peak > 0 else 1.0), pad])
-            entry = writer.add(audio, text=text, intent=sentence.intent, slots=sentence.slots, take=take,
-                               speaker=voice.id, qc=_synthetic_qc(audio))
+            entry = writer.add(audio, text=job.text, intent=job.intent, slots=job.slots, take=job.take,
+                               speaker=job.voice.id, qc=_synthetic_qc(audio))
         if on_progress:
-            on_progress(SynthProgress(done, total, entry))
+            on_progress(SynthProgress(done, len(script), entry))
     return writer.manifest

@@ -1,4 +1,4 @@
-"""The djtui app: six screens (one mode each, so the live HUD keeps running while you look
+"""The djtui app: seven screens (one mode each, so the live HUD keeps running while you look
 elsewhere), app-wide keys for arming and panic, themes, and notifications for every
 :class:`DjtuiError` instead of a traceback."""
 
@@ -19,13 +19,15 @@ from djtui.core.config import Config, load_config, save_config
 from djtui.core.errors import DjtuiError
 from djtui.core.events import ArmedChanged, Dropped, Error, Status
 from djtui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_theme, theme_names
+from djtui.tui.context_build import ContextModelBuild, ContextModelReady
 from djtui.tui.host import Host
-from djtui.tui.keys import ARM_KEY, FOOTER_LABELS, PANIC_KEYS, SCREENS
+from djtui.tui.keys import ARM_KEY, FOOTER_LABELS, OFF_FOOTER, PANIC_KEYS, SCREENS
 from djtui.tui.live_session import LiveSession, PipelineEvent
 from djtui.tui.screens.commands import CommandsScreen
 from djtui.tui.screens.home import HomeScreen
 from djtui.tui.screens.live import LiveScreen
 from djtui.tui.screens.record import RecordScreen
+from djtui.tui.screens.review import ReviewScreen
 from djtui.tui.screens.settings import SettingsScreen
 from djtui.tui.screens.train import TrainScreen
 
@@ -40,11 +42,12 @@ class DjtuiApp(App[int]):
     CSS_PATH = ["app.tcss", *WIDGET_CSS]
     MODES: ClassVar[dict[str, Any]] = {
         "home": HomeScreen, "live": LiveScreen, "record": RecordScreen,
-        "train": TrainScreen, "commands": CommandsScreen, "settings": SettingsScreen,
+        "train": TrainScreen, "review": ReviewScreen, "commands": CommandsScreen, "settings": SettingsScreen,
     }
     DEFAULT_MODE = "home"
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(key, f"switch_mode('{mode}')", FOOTER_LABELS.get(mode, mode.capitalize()), tooltip=why) for mode, (key, why) in SCREENS.items()),
+        *(Binding(key, f"switch_mode('{mode}')", FOOTER_LABELS.get(mode, mode.capitalize()), show=mode not in OFF_FOOTER,
+                  tooltip=why) for mode, (key, why) in SCREENS.items()),
         Binding(ARM_KEY, "toggle_armed", "Arm", tooltip="arm: commands go to Rekordbox; disarm: nothing is sent"),
         Binding(PANIC_KEYS[0], "panic", "PANIC", tooltip="disarm now and drop anything pending"),
         # Panic must work even while typing in a field.
@@ -68,6 +71,7 @@ class DjtuiApp(App[int]):
         self.host = host or Host()
         self.config_path = config_path or paths.config_file()
         self.session = LiveSession(self)
+        self.context_build = ContextModelBuild(self)
         self._startup_error = startup_error
         for name in theme_names():
             self.register_theme(load_theme(name))
@@ -94,6 +98,30 @@ class DjtuiApp(App[int]):
         if self._theme_problem:
             self.notify(f"{self._theme_problem}; using {DEFAULT_THEME}",
                         title="Theme", severity="warning")
+        self.start_context_model()
+
+    # --- the context model ----------------------------------------------------------------
+
+    def start_context_model(self) -> None:
+        """Build the context model in the background when engine auto would use it and
+        there is none for the context yet: never waits, never blocks start-up."""
+        asr = self.config.asr
+        if not self.host.background_builds or asr.engine != "auto" or asr.model:
+            return
+        try:
+            context = self.host.context(self.config)
+        except DjtuiError:
+            return  # a broken context is reported where it is used
+        if self.context_build.start(context):
+            self.notify("building the context model in the background (minutes; progress on the Train screen). "
+                        "Until it is ready the bundled model listens.", title="Context model", timeout=6)
+
+    def on_context_model_ready(self, message: ContextModelReady) -> None:
+        if message.error is not None:
+            self.show_error(message.error, title="Context model")
+            return
+        when = "when you next start listening" if self.session.running else "from the next time you listen"
+        self.notify(f"context model ready: it takes over {when}\n{message.path}", title="Context model", timeout=8)
 
     # --- errors ---------------------------------------------------------------------------
 
@@ -195,6 +223,7 @@ class DjtuiApp(App[int]):
 
     async def action_quit(self) -> None:
         self.session.stop()
+        self.context_build.stop()
         self.exit(0)
 
 
@@ -215,4 +244,5 @@ def run_app(args: argparse.Namespace) -> int:
         app.run()
     finally:
         app.session.stop()
+        app.context_build.stop()
     return app.return_code or 0

@@ -31,12 +31,20 @@ def user_error(exc: BaseException, doing: str) -> DjtuiError:
     return DjtuiError(f"{doing} failed: {exc}", "djtui keeps running; try again, or check the settings (s)")
 
 
-def asr_summary(config: Config) -> str:
-    """The engine and model the live pipeline will use, in words, from the config alone
-    (loading a model to find out would take seconds)."""
+def asr_summary(config: Config, context: Context | None = None) -> str:
+    """The engine and model the live pipeline will use, in words, from the config and the
+    files on disk alone (loading a model to find out would take seconds): with ``engine =
+    "auto"``, a CTranslate2 Whisper folder or a wav2vec2 model set in ``[asr] model``, else
+    ``context``'s context model once built, else the bundled Whisper tiny.en — the choice
+    :func:`djtui.core.asr.load_engine` makes."""
+    from djtui.core.asr import is_whisper_folder
+
     engine, model = config.asr.engine, config.asr.model
+    if engine == "auto" and not model and context is not None:
+        if is_whisper_folder(paths.context_model_dir(context.name, context.text)):
+            return f"whisper · context model for {context.name}"
     if engine == "auto":
-        engine = "wav2vec2" if model else "whisper"
+        engine = "whisper" if not model or is_whisper_folder(model) else "wav2vec2"
     if engine == "whisper":
         return f"whisper · {model or 'tiny.en (bundled)'}"
     return f"wav2vec2 · {model or 'facebook/wav2vec2-base-960h'}" + (" · int8" if config.asr.quantize else "")
@@ -44,6 +52,9 @@ def asr_summary(config: Config) -> str:
 
 class Host:
     """The real machine."""
+
+    background_builds = True
+    """Whether djtui may build models in the background (the context model on first run)."""
 
     def input_devices(self) -> list[str]:
         """Names of the sound inputs; raises :class:`DjtuiError` when PortAudio is missing."""
@@ -84,10 +95,12 @@ class Host:
 
         return FileSource(path, realtime=realtime)
 
-    def recording_session(self, out_dir: Path, context: Context, speaker: str) -> Any:
+    def recording_session(self, out_dir: Path, context: Context, speaker: str, **script: Any) -> Any:
+        """A :class:`djtui.training.recording.RecordingSession`; ``script`` sets its
+        ``takes``, ``phrasings``…"""
         from djtui.training.recording import RecordingSession
 
-        return RecordingSession(out_dir, context, speaker)
+        return RecordingSession(out_dir, context, speaker, **script)
 
     def clock(self) -> str:
         """Wall-clock time for logs on screen (tests fix it)."""

@@ -9,9 +9,13 @@ SCREENS: dict[str, tuple[str, str]] = {
     "live": ("l", "the live HUD: listen, see what was understood and sent"),
     "record": ("r", "record your voice for training"),
     "train": ("t", "fine-tune a model on your recordings"),
+    "review": ("v", "label what the last set misheard, for training"),
     "commands": ("c", "browse the commands and try phrases"),
     "settings": ("s", "devices, ports, engine, thresholds, theme"),
 }
 ARM_KEY = "a"
 PANIC_KEYS = ("x", "f12")
 FOOTER_LABELS = {"commands": "Cmds"}
+OFF_FOOTER = {"review"}
+"""Screens for after the set: listed on Home and in the palette, not in the footer, where
+80 columns must still show PANIC."""

@@ -160,7 +160,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     state = DeckState.for_context(context)
     out_name, in_name = midi.output_port, feedback_port(midi)
     kind = "virtual ports djtui creates" if midi.virtual else "existing ports (loopMIDI)"
-    with MidiOut(midi, api=api) as out, open_feedback(midi, state, api=api) as feedback:
+    with MidiOut(midi, api=api) as out, open_feedback(midi, state, api=api):
         print(f"djtui's ports: '{out_name}' (commands to Rekordbox) and '{in_name}' (its feedback), {kind}: open")
         if midi.virtual and out_name == in_name:
             print(f"  other programs see them as: {', '.join(listed_as(out_name, api))}")

@@ -25,6 +25,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--exclude-voices", metavar="IDS", help="comma-separated voice ids to leave out (e.g. held-out test voices)")
     p.add_argument("--held-out", choices=("train", "test"),
                    help="use only the train or only the test part of a seeded 80/20 split of the voices")
+    p.add_argument("--takes", type=int, metavar="N",
+                   help="speak the Record screen's script instead: one phrasing of every command, N takes each, "
+                        "by every voice (a DJ's recording session, for a model of one voice)")
     p.add_argument("--seed", type=int, default=0, help="sentence, voice, rate and pitch choices (default 0)")
     p.add_argument("--list-voices", action="store_true", help="print the voice ids and exit")
     p.set_defaults(func=run)
@@ -56,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise DjtuiError("--out is required", "give the folder to write the clips and manifest.jsonl to")
     if args.per_intent < 1:
         raise DjtuiError("--per-intent must be at least 1", "e.g. --per-intent 20")
+    if args.takes is not None and args.takes < 1:
+        raise DjtuiError("--takes must be at least 1", "e.g. --takes 3")
     if not voices:
         raise DjtuiError("no voices left to speak with", "check --voices / --exclude-voices / --engines")
     context = context_for(args, config_for(args))
@@ -66,8 +71,14 @@ def run(args: argparse.Namespace) -> int:
             if report.changed:  # said at once: the DJ should know before minutes of synthesis
                 bar.console.print(f"reconciled {report.summary()}", highlight=False, soft_wrap=True)
 
-        manifest = synth.synthesize(context, Path(args.out), per_intent=args.per_intent, voices=voices, seed=args.seed,
-                                    on_progress=lambda p: bar.update(task, completed=p.done, total=p.total),
-                                    on_reconciled=reconciled)
+        def on_progress(progress: synth.SynthProgress) -> None:
+            bar.update(task, completed=progress.done, total=progress.total)
+
+        if args.takes:
+            manifest = synth.synthesize_session(context, Path(args.out), voices, takes=args.takes, seed=args.seed,
+                                                on_progress=on_progress, on_reconciled=reconciled)
+        else:
+            manifest = synth.synthesize(context, Path(args.out), per_intent=args.per_intent, voices=voices,
+                                        seed=args.seed, on_progress=on_progress, on_reconciled=reconciled)
     print(f"manifest: {manifest} ({len(voices)} voices)")
     return 0

@@ -1,15 +1,18 @@
-"""``djtui train``: fine-tune wav2vec2 (or train a small one from scratch) on a manifest."""
+"""``djtui train``: fine-tune the bundled Whisper tiny.en (offline, the default), a
+Whisper folder, or wav2vec2 (a hub base, or a small model from scratch) on a manifest."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from djtui.core.errors import DjtuiError
 
-HELP = "fine-tune a wav2vec2 model on recorded or synthetic takes"
-# Mirrors training.finetune (DEFAULT_BASE, SCRATCH_SIZES), which is not imported here so
+HELP = "fine-tune the speech model on recorded or synthetic takes (default: the bundled Whisper tiny.en)"
+# Mirrors training.wav2vec2 (DEFAULT_BASE, SCRATCH_SIZES), which is not imported here so
 # that `djtui --help` stays free of numpy and torch; a test keeps them in step.
 DEFAULT_BASE = "facebook/wav2vec2-base-960h"
 SCRATCH_SIZES = ("tiny", "small")
@@ -18,72 +21,148 @@ SCRATCH_SIZES = ("tiny", "small")
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train", help=HELP,
-        description=HELP + ". The output folder is the model (djtui listen --model OUTPUT) and holds "
-                    "training_report.md/.json comparing it with the base. Ctrl-C stops and keeps the best checkpoint.")
-    p.add_argument("--data", required=True, metavar="MANIFEST", help="manifest.jsonl (from a recording session or djtui synth)")
-    p.add_argument("--output", required=True, metavar="DIR", help="where the model and its report go")
-    p.add_argument("--epochs", type=int, default=30, help="at most this many epochs (default 30)")
-    p.add_argument("--batch-size", type=int, default=4, help="takes per forward pass (default 4)")
+        description=HELP + ". Offline, in minutes on a CPU. The output folder is the model (djtui listen "
+                    "--model OUTPUT) and holds training_report.md/.json comparing it with the base. Ctrl-C stops "
+                    "and keeps the best checkpoint. wav2vec2 (--base HUB_ID|DIR, --from-scratch) is the route "
+                    "for those with a hub model.")
+    p.add_argument("--data", metavar="MANIFEST", help="manifest.jsonl (from a recording session or djtui synth)")
+    p.add_argument("--output", metavar="DIR", help="where the model and its report go")
+    p.add_argument("--context-model", action="store_true",
+                   help="build the context model instead: the bundled Whisper taught the context's words by "
+                        "synthetic voices and music (no --data, no --output: it goes where engine auto finds it)")
+    p.add_argument("--epochs", type=int, help="at most this many epochs (default: Whisper 5, wav2vec2 30)")
+    p.add_argument("--batch-size", type=int, help="takes per forward pass (default: Whisper 8, wav2vec2 4)")
     p.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step (default 1)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-4; 1e-3 from scratch)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: Whisper 3e-5; wav2vec2 1e-4, 1e-3 from scratch)")
     p.add_argument("--max-minutes", type=float, help="stop after this much wall time, keeping the best checkpoint")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="speed, pitch, gain, reverb and (with --noise-dir) music at random SNR (default on)")
-    p.add_argument("--noise-dir", metavar="DIR", help="folder of music or crowd recordings to mix in (any format libsndfile reads)")
+    p.add_argument("--noise-dir", metavar="DIR",
+                   help="folder of music or crowd recordings to mix in, and to learn music alone from "
+                        "(any format libsndfile reads)")
     p.add_argument("--seed", type=int, default=0, help="split, shuffling, augmentation and init (default 0)")
-    p.add_argument("--base", default=DEFAULT_BASE, help=f"hub id or local folder to fine-tune (default {DEFAULT_BASE})")
-    p.add_argument("--from-scratch", choices=tuple(SCRATCH_SIZES), help="train a new small model instead of fine-tuning --base")
-    p.add_argument("--context", metavar="FILE", help="context for command accuracy (default: the bundled DJ context)")
-    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation WER before stopping (default 5)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+    p.add_argument("--base", metavar="HUB_ID|DIR",
+                   help="model to start from (default: the bundled Whisper tiny.en): 'context' for the context "
+                        "model, a Whisper folder written by djtui train, or a wav2vec2 folder or hub id such as "
+                        f"{DEFAULT_BASE}")
+    p.add_argument("--from-scratch", choices=tuple(SCRATCH_SIZES), help="train a new small wav2vec2 instead of fine-tuning")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="Whisper: keep the encoder as it is (~40 %% faster; by default it learns too, which "
+                        "hears better through music)")
+    p.add_argument("--context", metavar="FILE",
+                   help="context for command accuracy and --context-model (default: the configured one, else the DJ context)")
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation (command accuracy, then WER) before stopping (default 5)")
+    p.add_argument("--device", default="auto", help="wav2vec2: cpu, cuda, mps or auto (default); Whisper trains on the CPU")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from djtui.training.finetune import TrainConfig, TrainEvent, train
+    from djtui.training.finetune import TrainConfig
 
     for name in ("epochs", "batch_size", "grad_accum", "patience"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise DjtuiError(f"--{name.replace('_', '-')} must be at least 1", "e.g. --batch-size 4")
     if args.lr is not None and not 0 < args.lr < 1:
-        raise DjtuiError(f"--lr {args.lr} is not a learning rate", "try 1e-4 (fine-tuning) or 1e-3 (from scratch)")
+        raise DjtuiError(f"--lr {args.lr} is not a learning rate", "try 3e-5 (Whisper), 1e-4 (wav2vec2) or 1e-3 (from scratch)")
+    if args.context_model:
+        return _context_model(args)
+    if not args.data or not args.output:
+        raise DjtuiError("--data and --output are required", "e.g. djtui train --data takes/manifest.jsonl --output models/mine")
+    if args.base == "context":
+        args.base = str(_context_model_of(args))
     config = TrainConfig(
         data=Path(args.data), output=Path(args.output), epochs=args.epochs, batch_size=args.batch_size,
         grad_accum=args.grad_accum, lr=args.lr, max_minutes=args.max_minutes, augment=args.augment,
         noise_dir=Path(args.noise_dir) if args.noise_dir else None, seed=args.seed, base=args.base,
-        from_scratch=args.from_scratch, context=Path(args.context) if args.context else None,
-        patience=args.patience, device=args.device)
+        from_scratch=args.from_scratch, decoder_only=args.decoder_only,
+        context=Path(args.context) if args.context else None, patience=args.patience, device=args.device)
+    with _progress() as on_event:
+        from djtui.training.finetune import train
+
+        result = train(config, on_event=on_event)  # Ctrl-C: stops, keeps the best checkpoint
+    _summary(result)
+    return 0
+
+
+def _context(args: argparse.Namespace) -> Any:
+    """--context, else the configured context, else the bundled DJ context."""
+    from djtui.core.config import load_config
+    from djtui.core.context import default_context, load_context
+
+    source = args.context or load_config(getattr(args, "config", None)).resolver.context
+    return load_context(Path(source)) if source else default_context()
+
+
+def _context_model_of(args: argparse.Namespace) -> Path:
+    from djtui.training import context_model
+
+    context = _context(args)
+    built = context_model.ready(context)
+    if built is None:
+        raise DjtuiError(f"the context model for {context.name} is not built yet",
+                         "build it with `djtui train --context-model` (or let the TUI build it), or leave out --base")
+    return built
+
+
+def _context_model(args: argparse.Namespace) -> int:
+    from djtui.training import context_model
+
+    if args.data or args.output:
+        raise DjtuiError("--context-model makes its own takes and chooses its own folder",
+                         "leave out --data and --output (or train your own model without --context-model)")
+    context = _context(args)
+    if (built := context_model.ready(context)) is not None:
+        print(f"the context model for {context.name} is built: {built}")
+        return 0
+    print(f"building the context model for {context.name}: synthetic voices, then fine-tuning (minutes)")
+    with _progress() as on_event:
+        result = context_model.build(context, music=Path(args.noise_dir) if args.noise_dir else None,
+                                     epochs=args.epochs or context_model.EPOCHS, on_event=on_event)
+    if result is None or result.output != context_model.folder(context):
+        raise DjtuiError("the context model was not finished", "run djtui train --context-model again")
+    _summary(result)
+    print("engine auto uses it whenever no model is set")
+    return 0
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[Any], None]]:
+    """A progress bar on the console and the subscriber that drives it."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     console = Console()
     with Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("loss {task.fields[loss]} · lr {task.fields[lr]} · val WER {task.fields[wer]}"),
+                  TextColumn("loss {task.fields[loss]} · lr {task.fields[lr]} · commands {task.fields[accuracy]}"),
                   TimeRemainingColumn(), console=console) as bar:
-        task = bar.add_task("train", total=None, epoch="-", loss="-", lr="-", wer="-")
+        task = bar.add_task("train", total=None, epoch="-", loss="-", lr="-", accuracy="-")
 
-        def on_event(event: TrainEvent) -> None:
+        def on_event(event: Any) -> None:
             if event.kind == "start":
-                bar.update(task, total=event.total_steps)
-                console.print(f"{event.message}; before training: WER {_pct(event.val_wer)}, "
-                              f"command accuracy {_pct(event.accuracy)}")
+                bar.update(task, total=event.total_steps, accuracy=_pct(event.accuracy))
+                stock = "" if event.stock_accuracy is None else f" (stock model: {_pct(event.stock_accuracy)})"
+                console.print(f"{event.message}; before training: commands understood {_pct(event.accuracy)}"
+                              f"{stock}, WER {_pct(event.val_wer)}")
             elif event.kind == "step":
                 bar.update(task, completed=event.step, epoch=f"{event.epoch}/{event.epochs}",
                            loss=f"{event.loss:.3f}", lr=f"{event.lr:.2e}")
             elif event.kind == "eval":
-                bar.update(task, wer=_pct(event.val_wer))
-                console.print(f"epoch {event.epoch}: WER {_pct(event.val_wer)}, CER {_pct(event.val_cer)}, "
-                              f"command accuracy {_pct(event.accuracy)}")
+                bar.update(task, accuracy=_pct(event.accuracy))
+                console.print(f"epoch {event.epoch}: commands understood {_pct(event.accuracy)}, "
+                              f"WER {_pct(event.val_wer)}, CER {_pct(event.val_cer)}")
             elif event.kind in ("checkpoint", "stop"):
                 console.print(f"[dim]{event.message}")
 
-        result = train(config, on_event=on_event)  # Ctrl-C: stops, keeps the best checkpoint
+        yield on_event
+
+
+def _summary(result: Any) -> None:
     # Plain prints: paths must stay whole on one line to be copied.
-    print(f"before: WER {_pct(result.before.wer)}, accuracy {_pct(result.before.accuracy)} → "
-          f"after: WER {_pct(result.after.wer)}, accuracy {_pct(result.after.accuracy)}")
+    print(f"before: commands {_pct(result.before.accuracy)}, WER {_pct(result.before.wer)} → "
+          f"after: commands {_pct(result.after.accuracy)}, WER {_pct(result.after.wer)} "
+          f"({result.steps} steps, {result.duration_s / 60:.1f} min)")
     print(f"model: {result.output}\nuse it: djtui listen --model {result.output}\n"
           f"report: {result.output / 'training_report.md'}")
-    return 0
 
 
 def _pct(value: float | None) -> str:

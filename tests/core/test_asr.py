@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from djtui.core.asr import AsrResult, Wav2Vec2Engine, WhisperEngine, drop_repeats, load_engine
+from djtui.core.asr import (AsrResult, Wav2Vec2Engine, WhisperEngine, bundled_whisper_path, drop_repeats,
+                            is_whisper_folder, load_engine, whisper_features)
 from djtui.core.config import AsrConfig
 from djtui.core.errors import DjtuiError
 
@@ -97,6 +98,25 @@ def test_auto_picks_a_local_fine_tuned_wav2vec2(tiny_wav2vec2):
     engine = load_engine(AsrConfig(model=str(tiny_wav2vec2), quantize=False))
     assert isinstance(engine, Wav2Vec2Engine)
     assert "fine-tuned" in engine.description and str(tiny_wav2vec2) in engine.description
+
+
+def test_auto_picks_a_ctranslate2_whisper_folder(tiny_wav2vec2, tmp_path):
+    """What ``djtui train`` writes by default is a CTranslate2 Whisper folder, like the
+    bundled one."""
+    assert is_whisper_folder(bundled_whisper_path())
+    assert not is_whisper_folder(tiny_wav2vec2) and not is_whisper_folder(tmp_path)
+    engine = load_engine(AsrConfig(model=str(bundled_whisper_path())))
+    assert isinstance(engine, WhisperEngine) and engine.model_id == str(bundled_whisper_path())
+    assert "fine-tuned model set" in engine.description
+
+
+def test_whisper_features_fill_the_window_with_zeros(whisper_engine, speak):
+    audio = speak("play deck one")
+    features, frames = whisper_features(whisper_engine.feature_extractor, audio, 1000)
+    assert features.shape == (80, 1000) and frames == pytest.approx(len(audio) / 160, abs=2)
+    assert not features[:, frames:].any() and features[:, :frames].any()
+    long, frames = whisper_features(whisper_engine.feature_extractor, np.zeros(16000 * 23 // 2, np.float32), 1000)
+    assert long.shape == (80, 1200) and frames > 1100  # the next whole second beyond the window
 
 
 def test_unknown_engine_is_one_clear_error():

@@ -4,7 +4,6 @@ an ASR stand-in that 'hears' a fixed sentence in loud audio, so they need no mod
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np

@@ -103,3 +103,21 @@ def test_synth_with_another_script_sets_earlier_clips_aside(tmp_path, small_cont
     aside = {p.name for p in report.set_aside}
     assert aside and all((tmp_path / "set-aside" / name).read_bytes() == wavs[name] for name in aside)
     assert set(wavs) - aside == {p.split("/")[1] for p in report.redescribed}
+
+
+def test_a_recording_session_spoken_by_a_voice(tmp_path, small_context):
+    """The Record screen's script (one phrasing of each command, three takes), every take
+    at its own rate and pitch."""
+    from djtui.training.recording import prompts_for
+
+    manifest = main(["synth", "--context", str(small_context.source), "--out", str(tmp_path), "--takes", "3",
+                     "--voices", "espeak:en-gb-scotland+m3", "--seed", "2"])
+    assert manifest == 0
+    takes = read_manifest(tmp_path / "manifest.jsonl")
+    script = prompts_for(small_context, takes=3, phrasings=1, seed=2)
+    assert sorted((t.text, t.take) for t in takes) == sorted((p.text, p.take) for p in script)
+    assert len({t.intent for t in takes}) == len(small_context.intents) and len(takes) == 3 * len(small_context.intents)
+    lengths = {t.text: set() for t in takes}
+    for t in takes:
+        lengths[t.text].add(len(read_audio(tmp_path / t.path)))
+    assert all(len(sizes) == 3 for sizes in lengths.values())  # three different takes, not one copied

@@ -34,7 +34,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 class FixedHost(Host):
     """The machine as tests want it: two inputs, one MIDI port, a wav file as the
-    microphone, the pipeline in dry-run mode (no MIDI port) with no session log."""
+    microphone, the pipeline in dry-run mode (no MIDI port) with no session log, and no
+    model built in the background."""
+
+    background_builds = False
 
     def __init__(self, microphone_file: Path | None = None, engine: Any = None, decks_paused: bool = False,
                  realtime: bool = False) -> None:

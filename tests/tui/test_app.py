@@ -12,6 +12,7 @@ from djtui.core import paths
 from djtui.core.config import Config
 from djtui.core.errors import DjtuiError
 from djtui.tui.app import DjtuiApp, run_app
+from djtui.tui.host import Host
 from djtui.tui.keys import SCREENS
 from djtui.tui.screens.home import HomeScreen
 from djtui.tui.widgets.armed_banner import ArmedBanner
@@ -116,6 +117,7 @@ async def test_a_broken_config_file_opens_with_defaults_and_says_why(make_app, m
         seen["app"] = self
 
     monkeypatch.setattr(DjtuiApp, "run", fake_run)
+    monkeypatch.setattr(Host, "background_builds", False)  # no context model built under the test
     assert run_app(argparse.Namespace(theme=None, config=None)) == 0
     app = seen["app"]
     assert app.config == Config()

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from djtui.core import paths
+from djtui.core.asr import bundled_whisper_path
 from djtui.core.config import Config
+from djtui.core.context import parse_context
 from djtui.core.errors import DjtuiError
 from djtui.tui.host import Host, asr_summary, user_error
 
@@ -58,4 +61,17 @@ def test_a_library_error_becomes_one_message_the_tui_can_show():
 def test_the_engine_is_named_from_the_config_without_loading_it():
     assert asr_summary(Config()) == "whisper · tiny.en (bundled)"
     assert asr_summary(Config().updated({"asr": {"model": "/models/mine"}})) == "wav2vec2 · /models/mine · int8"
+    bundled = str(bundled_whisper_path())  # a CTranslate2 Whisper folder: what djtui train writes
+    assert asr_summary(Config().updated({"asr": {"model": bundled}})) == f"whisper · {bundled}"
     assert asr_summary(Config().updated({"asr": {"engine": "whisper", "model": "/models/ct2"}})) == "whisper · /models/ct2"
+
+
+def test_a_built_context_model_is_named_as_the_engine_listening():
+    context = parse_context(TINY)
+    assert asr_summary(Config(), context) == "whisper · tiny.en (bundled)"
+    built = paths.context_model_dir(context.name, context.text)
+    built.mkdir(parents=True)
+    with open(bundled_whisper_path() / "model.bin", "rb") as f:
+        (built / "model.bin").write_bytes(f.read(64))  # the header is what names a Whisper folder
+    assert asr_summary(Config(), context) == "whisper · context model for booth"
+    assert asr_summary(Config().updated({"asr": {"engine": "whisper"}}), context) == "whisper · tiny.en (bundled)"

@@ -24,7 +24,10 @@ async def test_a_good_take_is_kept_and_the_next_prompt_comes_up(make_app, wav_of
         screen = await open_record(app, pilot)
         first = screen.prompt
         done, total = screen.session.progress()
-        assert done == 0 and total > 0
+        intents = len(app.host.context(app.config).intents)
+        assert done == 0 and total == 3 * intents  # one phrasing of every command, three takes each
+        assert {p.take for p in screen.session.prompts} == {1, 2, 3}
+        assert len({p.text for p in screen.session.prompts}) == intents
         assert screen.query_one("#prompt").text == first.text
         assert "╭" in text_of(screen.query_one("#prompt"))  # large letters
         assert f"take 1 of {total}" in text_of(screen.query_one("#record-progress-label", Static))
@@ -92,10 +95,11 @@ async def test_takes_whose_manifest_was_lost_come_back_and_the_screen_says_so(ma
     from djtui.core import paths
     from djtui.core.context import default_context
     from djtui.training.recording import RecordingSession
-    from djtui.tui.screens.record import SPEAKER
+    from djtui.tui.screens.record import SPEAKER, TAKES_PER_COMMAND
 
     folder = paths.data_dir() / "training_data"
-    earlier = RecordingSession(folder, default_context(), SPEAKER)  # what the screen opens
+    earlier = RecordingSession(folder, default_context(), SPEAKER,  # what the screen opens
+                               takes=TAKES_PER_COMMAND, phrasings=1)
     tone = (0.3 * np.sin(np.arange(16000) / 5)).astype(np.float32)
     for prompt in earlier.prompts[:2]:
         earlier.writer.add(tone, text=prompt.text, intent=prompt.intent, slots=prompt.slots, take=prompt.take,

@@ -11,9 +11,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
-from djtui.tui.host import user_error
-from djtui.tui.host import asr_summary
+from djtui.tui.host import asr_summary, user_error
 from djtui.tui.keys import SCREENS
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.rekordbox_link import RekordboxLink
@@ -33,6 +33,7 @@ class HomeScreen(DjtuiScreen):
         self.devices: list[str] | DjtuiError | None = None
         self.ports: list[str] | DjtuiError | None = None
         self.context_line = "loading…"
+        self.context: Context | None = None
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="home-body"):
@@ -69,6 +70,7 @@ class HomeScreen(DjtuiScreen):
                 self.ports = exc
         try:
             context = app.host.context(app.config)
+            self.context = context
             self.context_line = f"{context.name} · {len(context.intents)} commands · {context.size():,} phrasings"
         except Exception as exc:  # noqa: BLE001 - shown as a notification
             exc = user_error(exc, "loading the context")
@@ -83,7 +85,7 @@ class HomeScreen(DjtuiScreen):
         table.add_column()
         table.add_row("Microphone", Text(self._microphone(config.audio.input_device)))
         table.add_row("Trigger", TRIGGERS.get(config.audio.trigger, config.audio.trigger))
-        table.add_row("ASR", asr_summary(config))
+        table.add_row("ASR", asr_summary(config, self.context))
         table.add_row("Context", Text(self.context_line))
         table.add_row("Commands", "ARMED — sent to Rekordbox" if app.armed else "disarmed — nothing is sent")
         table.add_row("Live", "listening" if app.session.running else "stopped (l, then space)")

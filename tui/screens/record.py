@@ -1,5 +1,7 @@
 """Record: read the prompt, speak after the countdown, get a quality check; the session
-resumes where it stopped. Takes go to ``<data dir>/training_data`` for ``djtui train``."""
+resumes where it stopped. One phrasing of every command, three takes each (what a
+model of your voice needs: ~120 takes for the DJ context, a few minutes to record).
+Takes go to ``<data dir>/training_data`` for ``djtui train``."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 SPEAKER = "me"
+TAKES_PER_COMMAND = 3
 
 
 def qc_text(result: Any) -> str:
@@ -79,7 +82,8 @@ class RecordScreen(DjtuiScreen):
         app: Any = self.app
         try:
             context = app.host.context(app.config)
-            session = app.host.recording_session(app.host.recordings_dir(), context, SPEAKER)
+            session = app.host.recording_session(app.host.recordings_dir(), context, SPEAKER,
+                                                 takes=TAKES_PER_COMMAND, phrasings=1)
         except Exception as exc:  # noqa: BLE001 - shown as a notification
             exc = user_error(exc, "opening the recording session")
             app.call_from_thread(self._not_available, exc)

@@ -1,9 +1,13 @@
-"""Train: fine-tune wav2vec2 on the recorded takes, watch loss and validation WER fall,
-compare before and after, and make the new model the live engine.
+"""Train: fine-tune the speech model on the recorded takes, watch the loss fall and the
+held-back takes get understood epoch by epoch against the stock model, then make the new
+model the live engine (``u``) without restarting djtui.
 
-Training runs in a worker thread through :func:`djtui.training.finetune.train`; its
-events come back as messages, so the UI stays responsive, and ``g`` again stops it with
-the best checkpoint kept.
+The default is Whisper, fine-tuned offline on this machine's CPU in minutes, starting
+from the context model when it is built (its progress shows here while it builds in the
+background), else from the bundled tiny.en; wav2vec2 (a hub base, or a small model from
+scratch) is the route for those with a hub model. Training runs in a worker thread through :func:`djtui.training.finetune.train`;
+its events come back as messages, so the UI stays responsive, and ``g`` again stops it
+with the best checkpoint kept.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from djtui.core.errors import DjtuiError
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 
-DEFAULT_BASE = "facebook/wav2vec2-base-960h"
-BASES = [("fine-tune a base model", ""), ("from scratch: tiny", "tiny"), ("from scratch: small", "small")]
+WAV2VEC2_BASE = "facebook/wav2vec2-base-960h"
+MODELS = [("Whisper tiny.en: fine-tune, offline", "whisper"), ("wav2vec2: fine-tune a base", "wav2vec2"),
+          ("wav2vec2 from scratch: tiny", "tiny"), ("wav2vec2 from scratch: small", "small")]
+BASE_HINTS = {"whisper": "empty: the bundled tiny.en; or a Whisper folder (a context model)",
+              "wav2vec2": "hub id or folder"}
 
 
 def format_eta(seconds: float | None) -> str:
@@ -53,7 +60,7 @@ class TrainScreen(DjtuiScreen):
     CSS_PATH = "train.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "start_stop", "Go/Stop", tooltip="start training, or stop it keeping the best checkpoint"),
-        Binding("u", "use_model", "Use model", tooltip="make the trained model the live engine"),
+        Binding("u", "use_model", "Use model", tooltip="make the trained model the live engine, now"),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -61,7 +68,8 @@ class TrainScreen(DjtuiScreen):
         super().__init__()
         self.stop_event: threading.Event | None = None
         self.losses: list[float] = []
-        self.wers: list[float] = []
+        self.accuracies: list[float] = []
+        self.stock_accuracy: float | None = None
         self.result: Any = None
 
     def body(self) -> ComposeResult:
@@ -73,16 +81,20 @@ class TrainScreen(DjtuiScreen):
                 yield Input(str(manifest), id="train-data", compact=True)
             with Horizontal(classes="setting"):
                 yield Label("Model")
-                yield Select(BASES, value="", allow_blank=False, id="train-scratch", compact=True)
-                yield Input(DEFAULT_BASE, id="train-base", compact=True)
+                yield Select(MODELS, value="whisper", allow_blank=False, id="train-model", compact=True)
+                yield Input("", placeholder=BASE_HINTS["whisper"], id="train-base", compact=True)
             with Horizontal(classes="setting"):
                 yield Label("Epochs / batch")
-                yield Input("30", id="train-epochs", compact=True)
-                yield Input("4", id="train-batch", compact=True)
+                yield Input("", placeholder="5", id="train-epochs", compact=True)
+                yield Input("", placeholder="8", id="train-batch", compact=True)
                 yield Checkbox("augment", True, id="train-augment", compact=True)
+            with Horizontal(classes="setting"):
+                yield Label("Music")
+                yield Input("", placeholder="folder of music to mix in (optional)", id="train-music", compact=True)
             with Horizontal(classes="setting"):
                 yield Label("Output")
                 yield Input(str(paths.models_dir() / "my-voice"), id="train-output", compact=True)
+        yield Static("", id="context-model", classes="muted")
         yield Static("g: start training", id="train-state")
         with Horizontal(id="train-progress-row"):
             yield ProgressBar(total=1, show_eta=False, id="train-progress")
@@ -92,43 +104,51 @@ class TrainScreen(DjtuiScreen):
                 yield Static("loss", id="loss-label", classes="muted")
                 yield Sparkline([], id="loss-plot")
             with Vertical():
-                yield Static("val WER", id="wer-label", classes="muted")
-                yield Sparkline([], id="wer-plot")
+                yield Static("commands understood", id="accuracy-label", classes="muted")
+                yield Sparkline([], id="accuracy-plot")
         yield DataTable(id="before-after", show_cursor=False)
         yield RichLog(id="train-log", max_lines=300, markup=False, wrap=True)
 
     def on_mount(self) -> None:
         super().on_mount()
+        self._show_context_model()
+        self.set_interval(1.0, self._show_context_model)
+        self._offer_context_model()
         table = self.query_one("#before-after", DataTable)
-        table.add_columns("model", "WER", "CER", "command accuracy")
+        table.add_columns("model", "commands", "WER", "CER")
         self.query_one(RichLog).write("training log: g to start; takes come from the Record screen or djtui synth")
 
     def train_config(self) -> Any:
         """The :class:`TrainConfig` the form describes; :class:`DjtuiError` for a bad value."""
         from djtui.training.finetune import TrainConfig
 
-        def number(widget_id: str, kind: type, name: str) -> Any:
+        def number(widget_id: str, name: str) -> int | None:
             text = self.query_one(widget_id, Input).value.strip()
+            if not text:
+                return None  # the model's own default
             try:
-                value = kind(text)
+                value = int(text)
             except ValueError:
                 raise DjtuiError(f"{name} must be a number, not {text!r}", f"type a whole number for {name}") from None
             if value <= 0:
                 raise DjtuiError(f"{name} must be above zero", f"type a positive {name}")
             return value
 
-        data = Path(self.query_one("#train-data", Input).value.strip()).expanduser()
-        if not data.exists():
+        def folder(widget_id: str) -> Path | None:
+            text = self.query_one(widget_id, Input).value.strip()
+            return Path(text).expanduser() if text else None
+
+        data = folder("#train-data")
+        if data is None or not data.exists():
             raise DjtuiError(f"no takes at {data}", "record some on the Record screen (r) or run `djtui synth`")
-        scratch = self.query_one("#train-scratch", Select).value
+        model = self.query_one("#train-model", Select).value
+        base = self.query_one("#train-base", Input).value.strip() or None
         return TrainConfig(
-            data=data,
-            output=Path(self.query_one("#train-output", Input).value.strip()).expanduser(),
-            epochs=number("#train-epochs", int, "epochs"),
-            batch_size=number("#train-batch", int, "batch size"),
-            augment=self.query_one("#train-augment", Checkbox).value,
-            base=self.query_one("#train-base", Input).value.strip() or DEFAULT_BASE,
-            from_scratch=scratch if isinstance(scratch, str) and scratch else None,
+            data=data, output=folder("#train-output") or paths.models_dir() / "my-voice",
+            epochs=number("#train-epochs", "epochs"), batch_size=number("#train-batch", "batch size"),
+            augment=self.query_one("#train-augment", Checkbox).value, noise_dir=folder("#train-music"),
+            base=WAV2VEC2_BASE if model == "wav2vec2" and base is None else base,
+            from_scratch=model if model in ("tiny", "small") else None,
         )
 
     def action_start_stop(self) -> None:
@@ -142,13 +162,13 @@ class TrainScreen(DjtuiScreen):
         except DjtuiError as exc:
             app.show_error(exc, title="Train")
             return
-        self.losses, self.wers, self.result = [], [], None
+        self.losses, self.accuracies, self.stock_accuracy, self.result = [], [], None, None
         self.query_one("#loss-plot", Sparkline).data = []
-        self.query_one("#wer-plot", Sparkline).data = []
+        self.query_one("#accuracy-plot", Sparkline).data = []
         self.query_one("#before-after", DataTable).clear()
         self.stop_event = threading.Event()
         self._state(f"● training → {config.output}   g: stop")
-        self.query_one(RichLog).write(f"loading data and model ({config.from_scratch or config.base})…")
+        self.query_one(RichLog).write(f"loading the takes and the model ({config.from_scratch or config.base or 'Whisper tiny.en'})…")
         self.run_training(config, self.stop_event)
 
     @work(thread=True, exclusive=True, group="train")
@@ -175,12 +195,18 @@ class TrainScreen(DjtuiScreen):
             self.losses.append(event.loss)
             self.query_one("#loss-plot", Sparkline).data = list(self.losses)
             self.query_one("#loss-label", Static).update(f"loss {event.loss:.3f}")
-        elif event.kind in ("start", "eval") and event.val_wer is not None:
-            self.wers.append(event.val_wer)
-            self.query_one("#wer-plot", Sparkline).data = list(self.wers)
-            self.query_one("#wer-label", Static).update(f"val WER {pct(event.val_wer)}")
+        elif event.kind in ("start", "eval"):
+            if event.kind == "start":
+                log.write(event.message)
+                self.stock_accuracy = event.stock_accuracy if event.stock_accuracy is not None else event.accuracy
+            if event.accuracy is not None:
+                self.accuracies.append(event.accuracy)
+                self.query_one("#accuracy-plot", Sparkline).data = list(self.accuracies)
+                self.query_one("#accuracy-label", Static).update(
+                    f"commands understood {pct(event.accuracy)} · stock {pct(self.stock_accuracy)}")
             what = "before training" if event.kind == "start" else f"epoch {event.epoch}"
-            log.write(f"{what}: WER {pct(event.val_wer)} · CER {pct(event.val_cer)} · commands {pct(event.accuracy)}")
+            log.write(f"{what}: commands {pct(event.accuracy)} (stock model {pct(self.stock_accuracy)}) · "
+                      f"WER {pct(event.val_wer)} · CER {pct(event.val_cer)}")
         elif event.kind in ("checkpoint", "stop", "done"):
             log.write(event.message or f"{event.kind} at step {event.step}")
 
@@ -192,27 +218,60 @@ class TrainScreen(DjtuiScreen):
             return
         self.result = result
         table = self.query_one("#before-after", DataTable)
-        for name, metrics in (("before", result.before), ("after", result.after)):
-            table.add_row(name, pct(metrics.wer), pct(metrics.cer), pct(metrics.accuracy))
-        self._state(f"done ({result.stopped}) · best epoch {result.best_epoch} · u: use this model live")
+        rows = [("stock", result.stock)] if result.stock is not None else []
+        for name, metrics in (*rows, ("before", result.before), ("after", result.after)):
+            table.add_row(name, pct(metrics.accuracy), pct(metrics.wer), pct(metrics.cer))
+        self._state(f"done ({result.stopped}) in {result.duration_s / 60:.1f} min · best epoch {result.best_epoch} "
+                    "· u: use this model live")
+
     def action_use_model(self) -> None:
+        """Make the trained model the live engine: saved in the config, and a running live
+        pipeline restarts on it at once."""
+        from djtui.core.asr import is_whisper_folder
+
         app: Any = self.app
         if self.result is None:
             app.notify("train a model first (g)", title="Train")
             return
-
-        config = app.config
-        new = config.updated({"asr": {"engine": "wav2vec2", "model": str(self.result.output)}})
+        output = self.result.output
+        engine = "whisper" if is_whisper_folder(output) else "wav2vec2"
+        new = app.config.updated({"asr": {"engine": engine, "model": str(output)}})
         applied = app.apply_settings(new, title="Train")
         if applied is None:
             return
         path, restarted = applied
-        note = " — live pipeline restarting with it" if restarted else ""
-        app.notify(f"live engine: wav2vec2 · {self.result.output}\nsaved to {path}{note}", title="Train")
+        note = " — the live pipeline is switching to it" if restarted else ""
+        app.notify(f"live engine: {engine} · {output}\nsaved to {path}{note}", title="Train")
+
+    def _show_context_model(self) -> None:
+        app: Any = self.app
+        line = self.query_one("#context-model", Static)
+        line.update(app.context_build.status)
+        line.display = bool(app.context_build.status)
+
+    def _offer_context_model(self) -> None:
+        """A model of your voice starts from the context model when there is one."""
+        from djtui.training import context_model
+
+        app: Any = self.app
+        try:
+            built = context_model.ready(app.host.context(app.config))
+        except DjtuiError:
+            return
+        if built is not None:
+            self.query_one("#train-base", Input).value = str(built)
 
     def _state(self, text: str) -> None:
         self.query_one("#train-state", Static).update(text)
 
-    @on(Select.Changed, "#train-scratch")
-    def _scratch_changed(self, event: Select.Changed) -> None:
-        self.query_one("#train-base", Input).disabled = bool(event.value)
+    @on(Select.Changed, "#train-model")
+    def _model_changed(self, event: Select.Changed) -> None:
+        base = self.query_one("#train-base", Input)
+        base.disabled = event.value in ("tiny", "small")
+        base.placeholder = BASE_HINTS.get(str(event.value), "")
+        if event.value == "wav2vec2" and not base.value:
+            base.value = WAV2VEC2_BASE
+        elif event.value == "whisper" and base.value == WAV2VEC2_BASE:
+            base.value = ""
+        defaults = ("5", "8") if event.value == "whisper" else ("30", "4")
+        self.query_one("#train-epochs", Input).placeholder, self.query_one("#train-batch", Input).placeholder = defaults

@@ -1,0 +1,81 @@
+"""The context model: built from synthetic voices into the folder of its context's text,
+whole or not at all, and picked by engine auto once it is there."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from djtui.core.asr import WhisperEngine, bundled_whisper_path, load_engine
+from djtui.core.config import AsrConfig
+from djtui.core.context import parse_context
+from djtui.training import context_model
+from tests.fixtures.training import SMALL_CONTEXT
+
+
+@pytest.fixture
+def music(tmp_path):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    noise = 0.2 * np.random.default_rng(0).standard_normal(16000 * 6)
+    sf.write(folder / "track.wav", noise.astype(np.float32), 16000)
+    return folder
+
+
+def test_a_build_lands_where_engine_auto_finds_it(small_context, music):
+    assert context_model.ready(small_context) is None
+    assert "bundled" in load_engine(AsrConfig(), small_context).description
+    result = context_model.build(small_context, music=music, per_intent=3, epochs=1)
+    assert result is not None and result.output == context_model.folder(small_context)
+    assert context_model.ready(small_context) == result.output
+    engine = load_engine(AsrConfig(), small_context)
+    assert isinstance(engine, WhisperEngine) and engine.model_id == str(result.output)
+    assert "the context model for small" in engine.description
+    assert context_model.build(small_context, music=music) is None  # already built: nothing to do
+    assert not list(result.output.parent.glob("*.building"))
+
+
+def test_the_model_belongs_to_the_text_of_its_context(small_context):
+    """An edited context is another context: its model has to be built again. A chosen
+    model, or engine whisper, comes before the context model."""
+    built = context_model.folder(small_context)
+    built.mkdir(parents=True)
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        (built / name).symlink_to(bundled_whisper_path() / name)
+    edited = parse_context(SMALL_CONTEXT.replace("sync deck", "synchronise deck"), "edited.yaml")
+    assert context_model.ready(small_context) == built and context_model.ready(edited) is None
+    assert "context model" not in load_engine(AsrConfig(), edited).description
+    assert load_engine(AsrConfig(engine="whisper"), small_context).model_id == "tiny.en (bundled)"
+    chosen = load_engine(AsrConfig(model=str(bundled_whisper_path())), small_context)
+    assert chosen.model_id == str(bundled_whisper_path())
+    shutil.rmtree(built)
+
+
+def test_a_stopped_build_leaves_no_model(small_context, music):
+    stop = threading.Event()
+    result = context_model.build(small_context, music=music, per_intent=3, epochs=2,
+                                 on_event=lambda event: event.kind == "step" and stop.set(), stop=stop)
+    assert result is not None and result.stopped == "interrupted"
+    assert context_model.ready(small_context) is None
+    assert not context_model.folder(small_context).exists()
+    assert not context_model.folder(small_context).with_name(context_model.folder(small_context).name + ".building").exists()
+
+
+def test_cli_context_model(small_context, synthetic_set, tmp_path, capsys):
+    from djtui.cli import main
+
+    context = ["--context", str(small_context.source)]
+    assert main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--base", "context", *context]) == 2
+    assert "djtui train --context-model" in capsys.readouterr().err
+    assert main(["train", "--context-model", "--output", str(tmp_path), *context]) == 2
+    built = context_model.folder(small_context)
+    built.mkdir(parents=True)
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        (built / name).symlink_to(bundled_whisper_path() / name)
+    capsys.readouterr()
+    assert main(["train", "--context-model", *context]) == 0
+    assert f"the context model for small is built: {built}" in capsys.readouterr().out
