@@ -96,7 +96,7 @@ class AsrConfig(_Section):
     offline), 'wav2vec2' or 'whisper'."""
     model: str | None = None
     """wav2vec2: a hub id or a local folder (a fine-tuned model). Whisper: a CTranslate2
-    folder; empty = the bundled tiny.en."""
+    folder, or 'base' (Whisper base, from its packages); empty = the bundled tiny.en."""
     quantize: bool = True
     """int8 dynamic quantization of wav2vec2's linear layers on CPU: ~2x faster."""
     threads: int = Field(0, ge=0, le=256)
