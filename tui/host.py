@@ -37,14 +37,14 @@ def asr_summary(config: Config, context: Context | None = None) -> str:
     "auto"``, a CTranslate2 Whisper folder or a wav2vec2 model set in ``[asr] model``, else
     ``context``'s context model once built, else the bundled Whisper tiny.en — the choice
     :func:`djtui.core.asr.load_engine` makes."""
-    from djtui.core.asr import is_whisper_folder
+    from djtui.core.asr import WHISPER_MODELS, is_whisper_folder
 
     engine, model = config.asr.engine, config.asr.model
     if engine == "auto" and not model and context is not None:
         if is_whisper_folder(paths.context_model_dir(context.name, context.text)):
             return f"whisper · context model for {context.name}"
     if engine == "auto":
-        engine = "whisper" if not model or is_whisper_folder(model) else "wav2vec2"
+        engine = "whisper" if not model or model in WHISPER_MODELS or is_whisper_folder(model) else "wav2vec2"
     if engine == "whisper":
         return f"whisper · {model or 'tiny.en (bundled)'}"
     return f"wav2vec2 · {model or 'facebook/wav2vec2-base-960h'}" + (" · int8" if config.asr.quantize else "")

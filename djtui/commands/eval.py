@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--labels", help="manifest.jsonl or label.json (may be left out with --negatives)")
     p.add_argument("--data", help="folder the labels' audio paths are relative to (default: the labels' folder)")
     p.add_argument("--asr", choices=("auto", "wav2vec2", "whisper"), help="ASR engine (default: [asr] engine)")
-    p.add_argument("--model", help="ASR model: wav2vec2 hub id or folder, or a CTranslate2 Whisper folder")
+    p.add_argument("--model", help="ASR model: wav2vec2 hub id or folder, a CTranslate2 Whisper folder, or base (Whisper base)")
     p.add_argument("--noise", nargs="+", metavar="FILE", help="noise recordings to mix in (a random segment of one per file)")
     p.add_argument("--snr", nargs="+", type=float, metavar="DB",
                    help="SNRs in dB, loudest 2048-sample frames (default with --noise: 6 9 12 15 18 21 24)")

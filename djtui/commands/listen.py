@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", help="audio input: name (substring) or index; see --list-devices")
     parser.add_argument("--list-devices", action="store_true", help="list audio inputs and exit")
     parser.add_argument("--asr", choices=("auto", "wav2vec2", "whisper"), help="ASR engine (default: [asr] engine)")
-    parser.add_argument("--model", metavar="PATH", help="ASR model: fine-tuned folder, hub id or CTranslate2 folder")
+    parser.add_argument("--model", metavar="PATH",
+                        help="ASR model: fine-tuned folder, hub id, CTranslate2 folder, or base (Whisper base)")
     parser.add_argument("--context", metavar="FILE", help="context file (default: the bundled DJ context)")
     parser.add_argument("--midi-port", metavar="NAME", help="MIDI output port (default: [midi] output_port)")
     parser.add_argument("--dry-run", action="store_true", help="open no MIDI port; print what would be sent")

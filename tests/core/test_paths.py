@@ -17,6 +17,7 @@ def test_djtui_home_puts_everything_under_one_folder(tmp_path, monkeypatch):
     assert paths.sessions_dir() == tmp_path / "data" / "sessions"
     assert paths.models_dir() == tmp_path / "data" / "models"
     assert paths.embeddings_cache_dir() == tmp_path / "cache" / "embeddings"
+    assert paths.assembled_models_dir() == tmp_path / "cache" / "models"
 
 
 def test_the_cache_can_move_on_its_own(tmp_path, monkeypatch):

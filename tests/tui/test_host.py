@@ -64,6 +64,7 @@ def test_the_engine_is_named_from_the_config_without_loading_it():
     bundled = str(bundled_whisper_path())  # a CTranslate2 Whisper folder: what djtui train writes
     assert asr_summary(Config().updated({"asr": {"model": bundled}})) == f"whisper · {bundled}"
     assert asr_summary(Config().updated({"asr": {"engine": "whisper", "model": "/models/ct2"}})) == "whisper · /models/ct2"
+    assert asr_summary(Config().updated({"asr": {"model": "base"}})) == "whisper · base"
 
 
 def test_a_built_context_model_is_named_as_the_engine_listening():
