@@ -7,8 +7,8 @@ order they are checked:
 - ``out_of_grammar``: no candidate, or the best is below ``grammar_floor`` (chatter,
   lyrics), or an intent the context does not know or cannot send.
 - Controls (the context's ``control:`` intents) work while disarmed: ``cancel`` (panic)
-  and ``disarm`` act at once on any in-grammar reading; ``arm`` and ``confirm`` need the
-  confidence and margin below.
+  and ``disarm`` act at once when they are as sure as any command (``min_confidence``),
+  whatever the runner-up; ``arm`` and ``confirm`` need the confidence and margin below.
 - ``disarmed``: nothing is sent until the DJ arms djtui.
 - ``low_confidence``: the best score is below ``min_confidence``.
 - ``ambiguous``: the runner-up is within ``min_margin`` and would do something else.
@@ -161,8 +161,8 @@ class SafetyGate:
 
     def screen(self, candidates: Sequence[Candidate]) -> Verdict | None:
         """The rules about what was said, and only those: ``out_of_grammar``,
-        ``low_confidence``, ``ambiguous`` (``cancel`` and ``disarm`` pass on any
-        in-grammar reading). ``None`` when the best reading passes. Arming, deck state,
+        ``low_confidence``, ``ambiguous`` (``cancel`` and ``disarm`` need the confidence,
+        not the margin). ``None`` when the best reading passes. Arming, deck state,
         cooldowns and rate limits depend on the session's history, not on what was said:
         ``djtui eval`` counts a command as accepted when it passes here."""
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
@@ -170,7 +170,7 @@ class SafetyGate:
             return rejection
         intent = self.context.intents[ranked[0].intent]
         if intent.control in ("cancel", "disarm"):
-            return None
+            return self._unsure(ranked[0])
         return self._doubt(ranked[0], ranked)
 
     def _grammar(self, ranked: list[Candidate]) -> Verdict | None:
@@ -210,8 +210,12 @@ class SafetyGate:
             return verdict
 
     def _control(self, control: str, top: Candidate, ranked: list[Candidate], expired: Verdict | None) -> Verdict:
-        # Backing off (cancel, disarm) must never be harder than going ahead: act on any
-        # in-grammar reading. Arming and confirming must be as sure as any command.
+        # Backing off (cancel, disarm) must never be harder than going ahead: as sure as
+        # any command, but a runner-up close behind does not stop it. Not easier either: a
+        # misheard command or a lyric read as "cancel" would disarm djtui for the rest of
+        # the set. Arming and confirming need the confidence and the margin.
+        if control in ("cancel", "disarm") and (rejection := self._unsure(top)):
+            return rejection
         if control == "cancel":
             dropped = self._pending
             self.disarm()
@@ -239,11 +243,17 @@ class SafetyGate:
         assert plan is not None  # it was planned when it was held
         return self._decide(plan, confirmed=True)
 
-    def _doubt(self, top: Candidate, ranked: list[Candidate]) -> Verdict | None:
-        """``low_confidence`` or ``ambiguous`` when the reading is not clear enough."""
+    def _unsure(self, top: Candidate) -> Verdict | None:
+        """``low_confidence`` when the best reading is below ``min_confidence``."""
         if top.score < self.config.min_confidence:
             return Verdict(False, "low_confidence",
                            f"{top.label()}: {top.score:.2f} < {self.config.min_confidence:.2f}", top)
+        return None
+
+    def _doubt(self, top: Candidate, ranked: list[Candidate]) -> Verdict | None:
+        """``low_confidence`` or ``ambiguous`` when the reading is not clear enough."""
+        if rejection := self._unsure(top):
+            return rejection
         for other in ranked[1:]:
             if top.score - other.score >= self.config.min_margin:
                 break

@@ -81,15 +81,25 @@ def test_arm_needs_confidence(context, state, clock) -> None:
 
 
 def test_disarm_stops_everything(gate: SafetyGate) -> None:
-    verdict = gate.judge([heard("disarm", 0.4)])  # backing off needs no certainty
+    verdict = gate.judge([heard("disarm", 0.85), heard("arm", 0.84)])  # a close runner-up does not stop it
     assert verdict.approved and verdict.reason == "disarmed" and not gate.armed
     assert gate.judge([heard("play", deck="1")]).reason == "disarmed"
+
+
+@pytest.mark.parametrize("control", ["cancel", "disarm"])
+def test_a_command_misheard_as_backing_off_does_not_disarm(gate: SafetyGate, control: str) -> None:
+    """Found by an hour's soak: "have loop one back" over music read as cancel at 0.47
+    disarmed djtui, and nothing the DJ said afterwards was sent."""
+    verdict = gate.judge([heard(control, 0.47), heard("loop_half", 0.3, deck="4")])
+    assert not verdict.approved and verdict.reason == "low_confidence" and gate.armed
+    assert gate.screen([heard(control, 0.47)]).reason == "low_confidence"  # djtui eval judges alike
+    assert gate.screen([heard(control, 0.85), heard("arm", 0.84)]) is None
 
 
 def test_cancel_is_panic_it_drops_the_pending_command_and_disarms(gate: SafetyGate, state: DeckState) -> None:
     state.set("playing", 0, True, source="feedback")
     assert gate.judge([heard("load", deck="1")]).reason == "needs_confirm"
-    verdict = gate.judge([heard("cancel", 0.4)])
+    verdict = gate.judge([heard("cancel", 0.85)])
     assert verdict.approved and verdict.reason == "cancelled" and verdict.commands == ()
     assert gate.pending is None and not gate.armed
     gate.arm()
