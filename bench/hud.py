@@ -44,7 +44,10 @@ class Latencies:
 
 
 class _ClipHost(Host):
-    """The clip as the microphone, the shared engine, no MIDI port, no session log."""
+    """The clip as the microphone, the shared engine, no MIDI port, no session log, and
+    no context model built in the background (it would train beside the measurement)."""
+
+    background_builds = False
 
     def __init__(self, clip: Path, engine: Any, traces: list[float], finished: threading.Event) -> None:
         self.clip, self.engine, self.traces, self.finished = clip, engine, traces, finished
@@ -97,11 +100,15 @@ def with_hud(clip: Path, config: Config, engine: Any) -> list[float]:
 
     async def run() -> None:
         app = DjtuiApp(config, host=_ClipHost(clip, engine, traces, finished))
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("l", "space")
-            while not finished.is_set():
-                await pilot.pause(0.05)
-            await pilot.pause(0.2)
+        try:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.press("l", "space")
+                while not finished.is_set():
+                    await pilot.pause(0.05)
+                await pilot.pause(0.2)
+        finally:
+            app.session.stop()  # as djtui's own exit does: nothing left running into the next clip
+            app.context_build.stop()
 
     asyncio.run(run())
     return traces
