@@ -27,7 +27,7 @@ from djtui.core.errors import DjtuiError
 from djtui.training import tts
 from djtui.core.text import normalize_text
 from djtui.training.manifest import ManifestWriter, Reconciliation, ScriptedTake, Take
-from djtui.training.recording import check_take, prompts_for
+from djtui.training.recording import Prompt, check_take, prompts_for
 
 ESPEAK_LANGUAGES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 ESPEAK_VARIANTS = (None, "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt")
@@ -113,7 +113,6 @@ def synthesize(context: Context, out_dir: str | Path, *, per_intent: int = 20,
         raise DjtuiError("no voices to synthesize with", "pick engines or voices that exist")
     rng = random.Random(seed)
     jobs = []
-    counts: dict[tuple[str, str], int] = {}
     for name in context.intents:
         for sentence in context.sample(per_intent, rng, intent=name):
             voice = rng.choice(voices)
@@ -122,7 +121,7 @@ def synthesize(context: Context, out_dir: str | Path, *, per_intent: int = 20,
     script = []
     for text, sentence, voice, voice_seed in jobs:
         take = counts[(voice.id, text)] = counts.get((voice.id, text), 0) + 1
-        script.append(_Job(text, sentence.intent, dict(sentence.slots), take, voice, voice_seed))
+        script.append(_Job(Prompt(text, sentence.intent, dict(sentence.slots), take), voice, voice_seed))
     return _speak_all(script, out_dir, pad_s, on_progress, on_reconciled)
 
 
@@ -137,16 +136,16 @@ def synthesize_session(context: Context, out_dir: str | Path, voices: list[Voice
         raise DjtuiError("no voices to synthesize with", "pick voices that exist")
     rng = random.Random(seed)
     prompts = prompts_for(context, takes=takes, phrasings=phrasings, seed=seed, shuffle=False)
-    script = [_Job(p.text, p.intent, dict(p.slots), p.take, voice, rng.random()) for voice in voices for p in prompts]
+    script = [_Job(p, voice, rng.random()) for voice in voices for p in prompts]
     return _speak_all(script, out_dir, pad_s, on_progress, on_reconciled)
 
 
 @dataclass(frozen=True)
 class _Job:
-    text: str
-    intent: str
-    slots: dict[str, str]
-    take: int
+    """One take to speak: what (a recording session's prompt), by which voice, and the
+    seed of that take's rate and pitch."""
+
+    prompt: Prompt
     voice: Voice
     voice_seed: float
 
@@ -154,19 +153,21 @@ class _Job:
 def _speak_all(script: list[_Job], out_dir: str | Path, pad_s: float,
                on_progress: Callable[[SynthProgress], None] | None,
                on_reconciled: Callable[[Reconciliation], None] | None) -> Path:
-    scripted = [ScriptedTake(job.voice.id, job.text, job.intent, job.slots, job.take) for job in script]
+    scripted = [ScriptedTake(job.voice.id, job.prompt.text, job.prompt.intent, job.prompt.slots, job.prompt.take)
+                for job in script]
     writer = ManifestWriter(out_dir, "synth", script=scripted, check=_synthetic_qc)
     if on_reconciled:
         on_reconciled(writer.reconciled)
     already = writer.done()
     for done, job in enumerate(script, 1):
         entry = None
-        if (job.voice.id, job.text, job.take) not in already:
-            audio = job.voice.speak(job.text, random.Random(job.voice_seed))
+        said = job.prompt
+        if (job.voice.id, said.text, said.take) not in already:
+            audio = job.voice.speak(said.text, random.Random(job.voice_seed))
             pad = np.zeros(int(pad_s * tts.SAMPLE_RATE), dtype=np.float32)
             peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
             audio = np.concatenate([pad, audio * (0.7 / peak if peak > 0 else 1.0), pad])
-            entry = writer.add(audio, text=job.text, intent=job.intent, slots=job.slots, take=job.take,
+            entry = writer.add(audio, text=said.text, intent=said.intent, slots=said.slots, take=said.take,
                                speaker=job.voice.id, qc=_synthetic_qc(audio))
         if on_progress:
             on_progress(SynthProgress(done, len(script), entry))
