@@ -24,37 +24,13 @@ import numpy as np
 
 from djtui.core.audio import SAMPLE_RATE
 from djtui.core.errors import DjtuiError
+from djtui.core.records import AsrResult, WhisperEncoding
 
 if TYPE_CHECKING:
     from djtui.core.config import AsrConfig
     from djtui.core.context import Context
 
 DEFAULT_WAV2VEC2 = "facebook/wav2vec2-base-960h"
-
-
-@dataclass(frozen=True)
-class WhisperEncoding:
-    """Whisper's encoder output for one utterance (a CTranslate2 ``StorageView``, shape
-    ``[1, frames // 2, d_model]``) and the number of mel ``frames`` that hold audio."""
-
-    output: Any
-    frames: int
-
-
-@dataclass(frozen=True)
-class AsrResult:
-    """What an engine heard: ``text``; for CTC engines the ``logprobs`` (frames × vocab,
-    log-softmax) it was decoded from; for Whisper the ``encoding`` its decoder attends to;
-    which ``engine`` and ``model``; and the ``seconds`` it took."""
-
-    text: str
-    logprobs: np.ndarray | None
-    engine: str
-    model: str
-    seconds: float
-    encoding: WhisperEncoding | None = None
-    tokens: tuple[int, ...] = ()
-    """Whisper: the token ids of ``text`` (what its decoder wrote)."""
 
 
 class AsrEngine(Protocol):

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from djtui.core.errors import DjtuiError
-from djtui.core.events import Level
+from djtui.core.records import Level
 
 log = logging.getLogger(__name__)
 

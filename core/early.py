@@ -18,12 +18,12 @@ confirmation and every other safety rule apply unchanged.
 """
 
 from __future__ import annotations
+from djtui.core.records import Understanding
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from djtui.core.recognize import Understanding
     from djtui.core.safety import SafetyGate
 
 

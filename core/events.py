@@ -14,25 +14,13 @@ about the stream (levels, speech starting and ending, dropped audio) or the sess
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from djtui.core.midi import MidiCommand
-    from djtui.core.resolve import Candidate
-    from djtui.core.safety import Verdict
+from djtui.core.records import Candidate, Level, MidiCommand, Verdict
 
 STAGES = ("vad_endpoint", "asr", "search", "resolve", "rescore", "safety", "midi")
 """Stages of :attr:`Outcome.stages_ms`, in order. ``vad_endpoint`` is the silence waited
 before the endpoint decision (the hang-over, or less when the command was finalised
 early); it comes before the endpoint and is not part of :attr:`Outcome.total_ms`."""
-
-
-@dataclass(frozen=True)
-class Level:
-    """Loudness of one block in dB relative to full scale (0 dBFS = a full-scale square)."""
-
-    rms_dbfs: float
-    peak_dbfs: float
 
 
 @dataclass(frozen=True)

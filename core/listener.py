@@ -39,12 +39,10 @@ from djtui.core.early import EarlyFinalizer
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Error, Event, Expired, Hearing, ListeningChanged, Outcome,
                                SpeechEnded, SpeechStarted, Status)
-from djtui.core.safety import Verdict
+from djtui.core.records import Glimpse, Understanding, Utterance, Verdict
 
 if TYPE_CHECKING:
-    from djtui.core.recognize import Glimpse, Understanding
     from djtui.core.stages import Stages
-    from djtui.core.vad import Utterance
 
 log = logging.getLogger(__name__)
 

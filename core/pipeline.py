@@ -40,18 +40,16 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from djtui.core.audio import AudioSource, MicrophoneSource
 from djtui.core.config import Config, Trigger
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
 from djtui.core.events import STAGES, Dropped, Error, Finished, Outcome, Status
+from djtui.core.footswitch import MidiHoldTrigger
 from djtui.core.listener import Listener, Subscriber
-
-if TYPE_CHECKING:
-    from djtui.core.recognize import Understanding
-    from djtui.core.vad import Utterance
+from djtui.core.records import Understanding, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +336,6 @@ class Pipeline:
                                      for stage, (start, end) in ahead.spans.items()}
 
     def _open_footswitch(self) -> Any:
-        from djtui.core.midi import MidiHoldTrigger
 
         audio = self.config.audio
         if not audio.ptt_midi_port:

@@ -14,16 +14,15 @@ The live pipeline and ``djtui eval`` share this, so what is measured is what run
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from djtui.core.asr import AsrEngine, AsrResult
+from djtui.core.asr import AsrEngine
 from djtui.core.audio import SAMPLE_RATE
 from djtui.core.confidence import FEATURES, Calibration, Evidence, Reference
+from djtui.core.records import AsrResult, Candidate, Glimpse, Understanding
 from djtui.core.rescore import Rescorer, grammar_alternatives
-from djtui.core.resolve import Candidate
 
 if TYPE_CHECKING:
     from djtui.core.context import Context
@@ -36,32 +35,9 @@ class TextResolver(Protocol):
     def resolve(self, text: str, k: int = 5) -> list[Candidate]: ...
 
 
-@dataclass(frozen=True)
-class Understanding:
-    """What djtui made of one utterance: the ASR ``transcript``, the top ``candidates``
-    (best first, with calibrated scores), the full ``asr`` result and per-stage
-    ``timings`` in milliseconds (``asr``, ``search``, ``resolve``, ``rescore``)."""
-
-    transcript: str
-    candidates: list[Candidate]
-    asr: AsrResult
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def best(self) -> Candidate | None:
-        return self.candidates[0] if self.candidates else None
-
-
 MAX_TOKENS_PER_S = 6
 """Fast speech is ~4 tokens a second: a sentence longer than 6 a second plus 4 cannot be
 what was said, which bounds the search on music and chatter."""
-@dataclass(frozen=True)
-class Glimpse:
-    """A quick reading of speech still in progress: the grammar search alone, no
-    confidence. ``key`` is the best command's (intent, slots) key, ``text`` its words."""
-
-    key: tuple | None
-    text: str
 
 
 ENCODING_MARGIN_FRAMES = 50

@@ -7,8 +7,8 @@ function, column 1 the control that sends it (djtui has no buttons: the function
 Deck functions (``channel: deck``) get one row with the channel-0 code and deck offsets
 ``0,1,2,3``; functions on a fixed channel (FX unit, browser) are global: their code and
 no offsets. Pad functions are typed ``Pad``. Every function whose state Rekordbox
-reports (:data:`djtui.core.midi.REPORTED_STATES`) gets an output code
-:data:`~djtui.core.midi.FEEDBACK_OFFSET` channels above its input, so deck state comes
+reports (:data:`djtui.core.decks.REPORTED_STATES`) gets an output code
+:data:`~djtui.core.decks.FEEDBACK_OFFSET` channels above its input, so deck state comes
 from Rekordbox and a port that loops back never turns a report into a press.
 
 Loop and jump lengths: ``4BeatLoop``, ``Jump4…`` and ``Jump16…`` are fixed by their
@@ -32,9 +32,9 @@ from pathlib import Path
 
 from djtui.core.config import RekordboxConfig
 from djtui.core.context import Context
+from djtui.core.decks import DECKS, FEEDBACK_OFFSET, reported_state
 from djtui.core.errors import DjtuiError
 from djtui.core.fileio import write_text_atomic
-from djtui.core.midi import DECKS, FEEDBACK_OFFSET, reported_state
 
 HEADER = ("#name", "function", "type", "input", "deck1", "deck2", "deck3", "deck4",
           "output", "deck1", "deck2", "deck3", "deck4", "option", "comment")

@@ -56,8 +56,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from djtui.core.asr import AsrEngine, AsrResult, Wav2Vec2Engine, WhisperEngine
-from djtui.core.resolve import Candidate
+from djtui.core.asr import AsrEngine, Wav2Vec2Engine, WhisperEngine
+from djtui.core.records import AsrResult, Candidate
 
 if TYPE_CHECKING:
     from djtui.core.context import Context, Sentence

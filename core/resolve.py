@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from djtui.core import phonetic
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
 from djtui.core.grammar import Seq, Slot, Word
+from djtui.core.records import Candidate
 
 INF = 1e9
 MAX_TRANSCRIPT_CHARS = 400
@@ -50,26 +51,6 @@ SOUNDS_RIGHT = 0.85
 only lift a reading above its sound (see ``resolve``), and a garbled transcript this
 close to a grammar sentence is never closer to it in meaning. Skipping them keeps the
 common case free of a ~10 ms embedding."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One reading of an utterance: ``intent`` with ``slots`` (canonical values), a
-    calibrated ``score`` in [0, 1], the in-grammar ``sentence`` it matched (what acoustic
-    rescoring scores against the audio) and per-source ``evidence`` scores."""
-
-    intent: str
-    slots: dict[str, str]
-    score: float
-    sentence: str
-    evidence: dict[str, float] = field(default_factory=dict)
-
-    def key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
-        return self.intent, tuple(sorted(self.slots.items()))
-
-    def label(self) -> str:
-        slots = " ".join(f"{k}={v}" for k, v in sorted(self.slots.items()))
-        return f"{self.intent}({slots})" if slots else self.intent
 
 
 # --- the grammar, compiled for alignment -------------------------------------------------

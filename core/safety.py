@@ -23,7 +23,7 @@ order they are checked:
   lets it expire (``expired``, reported by :meth:`SafetyGate.tick`).
 - ``ok``: approved; its commands go out.
 
-Deck state comes from :class:`~djtui.core.midi.DeckState`: Rekordbox's feedback when it
+Deck state comes from :class:`~djtui.core.decks.DeckState`: Rekordbox's feedback when it
 arrives, else what this gate approved (an approved verdict counts as sent).
 """
 
@@ -36,10 +36,10 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from djtui.core.config import SafetyConfig
-from djtui.core.context import Context
+from djtui.core.context import Context, command_for
+from djtui.core.decks import DECKS, DeckState
 from djtui.core.errors import DjtuiError
-from djtui.core.midi import DECKS, DeckState, MidiCommand, command_for
-from djtui.core.resolve import Candidate
+from djtui.core.records import Candidate, MidiCommand, Pending, Verdict
 
 REASONS = {
     "ok": "approved and sent",
@@ -63,32 +63,6 @@ REASONS = {
 STOPS_DECK = frozenset({"Cue", "Load"})
 """Rekordbox functions that leave a deck paused (Cue returns to the cue point and stops;
 a freshly loaded track waits): without feedback, djtui's play state must follow."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The decision on one utterance. ``approved`` means ``commands`` are to be sent now
-    (none for arm/disarm/cancel); ``reason`` is one of :data:`REASONS`; ``message`` is
-    for the DJ; ``candidate`` is the reading judged (``None`` when nothing was heard)."""
-
-    approved: bool
-    reason: str
-    message: str
-    candidate: Candidate | None = None
-    commands: tuple[MidiCommand, ...] = ()
-
-    @property
-    def command(self) -> MidiCommand | None:
-        return self.commands[0] if self.commands else None
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A command held for 'confirm' until ``deadline`` (on the gate's clock)."""
-
-    candidate: Candidate
-    commands: tuple[MidiCommand, ...]
-    deadline: float
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from djtui.core.config import Config
 from djtui.core.context import Context
+from djtui.core.context_file import default_context, load_context
+from djtui.core.decks import DeckState
 from djtui.core.errors import DjtuiError
 
 if TYPE_CHECKING:
     from djtui.core.asr import AsrEngine
-    from djtui.core.midi import DeckState, MidiOut
+    from djtui.core.midi import MidiOut
     from djtui.core.recognize import Recognizer
     from djtui.core.resolve import Resolver
     from djtui.core.safety import SafetyGate
@@ -39,7 +41,6 @@ cores, clips alternating in one run, wav2vec2-base int8's endpoint-to-MIDI media
 
 def context_for(config: Config, path: str | Path | None = None) -> Context:
     """``path``, else the config's ``[resolver] context``, else the bundled DJ context."""
-    from djtui.core.context import default_context, load_context
 
     chosen = path or config.resolver.context
     return load_context(Path(chosen).expanduser()) if chosen else default_context()
@@ -105,7 +106,6 @@ def endpointer_for(config: Config, *, listening: bool | None = None) -> Endpoint
 
 
 def deck_state_for(context: Context) -> DeckState:
-    from djtui.core.midi import DeckState
 
     return DeckState.for_context(context)
 

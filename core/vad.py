@@ -13,7 +13,6 @@ import importlib.util
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from djtui.core.audio import BLOCK, SAMPLE_RATE, level
 from djtui.core.errors import DjtuiError
+from djtui.core.records import Utterance
 
 
 class Vad(Protocol):
@@ -100,31 +100,6 @@ def load_vad(engine: str = "silero", energy_threshold_dbfs: float = -35.0) -> Va
     if engine == "energy":
         return EnergyVad(energy_threshold_dbfs)
     raise DjtuiError(f"unknown VAD engine {engine!r}", "set [vad] engine to \"silero\" or \"energy\"")
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """One stretch of speech, ready for ASR.
-
-    ``start_time`` and ``end_time`` are seconds on the audio stream's clock (0 = first
-    block) where speech began and ended; ``audio`` also holds the pre-roll before it.
-    ``endpoint_time`` is the ``time.perf_counter()`` at which the endpointer decided the
-    utterance was over: the zero point of every latency djtui reports.
-    """
-
-    audio: np.ndarray
-    start_time: float
-    end_time: float
-    endpoint_time: float
-    cut: bool = False
-    """True when ``max_speech_ms`` cut it short (the speaker was still going)."""
-    early: bool = False
-    """Closed at the first silence because the command was understood and complete,
-    not after the hang-over (:meth:`Endpointer.close_early`)."""
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_time - self.start_time
 
 
 class Endpointer:

@@ -17,6 +17,7 @@ verdict, the MIDI sent and per-stage timings. Errors a user can fix are
 """
 
 from __future__ import annotations
+from djtui.core.context_file import default_context, load_context as load
 
 from typing import TYPE_CHECKING, Any
 
@@ -61,8 +62,6 @@ def load_context(path: str | Path | None = None) -> Context:
     """A context file (YAML: what can be said and what it does); ``None`` is the bundled
     DJ context. A broken file is one :class:`DjtuiError` listing every problem as
     ``file:line: what``."""
-    from djtui.core.context import default_context
-    from djtui.core.context import load_context as load
 
     return default_context() if path is None else load(path)
 

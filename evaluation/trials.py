@@ -23,7 +23,7 @@ from djtui.core.audio import BLOCK, SAMPLE_RATE, read_audio
 from djtui.core.errors import DjtuiError
 from djtui.core.events import Outcome
 from djtui.core.noise import NoiseBank
-from djtui.core.vad import Utterance
+from djtui.core.records import Utterance
 from djtui.evaluation.labels import Label, command_label, normalize_slots
 
 CLEAN = "clean"

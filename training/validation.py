@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from djtui.core.context_file import default_context, load_context
 from djtui.core.errors import DjtuiError
 from djtui.core.text import normalize_text
 from djtui.training.manifest import Take
@@ -78,7 +79,6 @@ def command_checker(context_path: Path | None) -> CommandChecker | None:
         from djtui.core.resolve import Resolver
     except ImportError:
         return None
-    from djtui.core.context import default_context, load_context
 
     context = load_context(context_path) if context_path else default_context()
     return CommandChecker(Resolver(context))

@@ -17,6 +17,7 @@ from djtui.core import paths
 from djtui.core.config import Config
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
+from djtui.core.midi_ports import list_ports
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ class Host:
 
     def midi_output_ports(self) -> list[str]:
         """Existing MIDI output ports (Windows/loopMIDI set-ups; elsewhere djtui opens its own)."""
-        from djtui.core.midi import list_ports
 
         return list(list_ports().outputs)
 

@@ -15,7 +15,8 @@ from textual.app import App
 from textual.message import Message
 
 from djtui.core.errors import DjtuiError
-from djtui.core.events import Event, Level
+from djtui.core.events import Event
+from djtui.core.records import Level
 
 
 class PipelineEvent(Message):

@@ -1,11 +1,11 @@
 """``djtui contexts check FILE``: validate a context; ``djtui contexts show``: list it."""
 
 from __future__ import annotations
+from djtui.core.context_file import load_context
 
 import argparse
 from pathlib import Path
 
-from djtui.core.context import load_context
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from djtui.commands._shared import add_context_option, config_for, context_for
+from djtui.core.decks import DECKS, DeckState, FEEDBACK_OFFSET
+from djtui.core.midi_ports import API_ENV, list_ports, listed_as, midi_systems
+from djtui.core.records import MidiCommand
 
 DOCTOR_WAIT_S = 5.0
 PULSE_AFTER_S = 1.0
@@ -59,7 +62,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _api(args: argparse.Namespace) -> str | None:
     """``--api``, else ``DJTUI_MIDI_API``, else the config's ``[midi] api``."""
-    from djtui.core.midi import API_ENV
 
     return args.api or os.environ.get(API_ENV) or config_for(args).midi.api
 
@@ -99,7 +101,6 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_ports(args: argparse.Namespace) -> int:
-    from djtui.core.midi import list_ports
 
     ports = list_ports(_api(args))
     print("inputs (djtui can read):")
@@ -133,15 +134,7 @@ def run_monitor(args: argparse.Namespace) -> int:
 def run_doctor(args: argparse.Namespace) -> int:
     """Systems, djtui's ports, an optional harmless pulse, then Rekordbox's feedback (or
     its absence) and the next step in plain words. Reads nothing from stdin."""
-    from djtui.core.midi import (
-        DeckState,
-        MidiCommand,
-        MidiOut,
-        feedback_port,
-        listed_as,
-        midi_systems,
-        open_feedback,
-    )
+    from djtui.core.midi import MidiOut, feedback_port, open_feedback
     from djtui.core.rekordbox import PadLayout, plan_export
 
     config = config_for(args)
@@ -187,7 +180,6 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 
 def _where(channel: int) -> str:
-    from djtui.core.midi import DECKS
 
     return f"deck {channel + 1}" if channel < DECKS else f"MIDI channel {channel + 1}"
 
@@ -195,7 +187,6 @@ def _where(channel: int) -> str:
 def _unassigned_note(export: Any) -> tuple[int, int]:
     """``(channel, note)`` of a note no row of the mapping uses, on a press channel (1-8):
     a pulse there does nothing in Rekordbox."""
-    from djtui.core.midi import FEEDBACK_OFFSET
     from djtui.core.rekordbox import decode
 
     used = {decode(c)[1:] for row in export.rows for c in row.input_codes() if decode(c)[0] == 0x90}

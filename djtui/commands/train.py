@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from djtui.core.context_file import default_context, load_context
 from djtui.core.errors import DjtuiError
 
 HELP = "fine-tune the speech model on recorded or synthetic takes (default: the bundled Whisper tiny.en)"
@@ -87,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
 def _context(args: argparse.Namespace) -> Any:
     """--context, else the configured context, else the bundled DJ context."""
     from djtui.core.config import load_config
-    from djtui.core.context import default_context, load_context
 
     source = args.context or load_config(getattr(args, "config", None)).resolver.context
     return load_context(Path(source)) if source else default_context()

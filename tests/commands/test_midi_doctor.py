@@ -14,8 +14,8 @@ import pytest
 import rtmidi
 
 from djtui.cli import main
-from djtui.core.context import default_context
-from djtui.core.midi import FEEDBACK_OFFSET
+from djtui.core.context_file import default_context
+from djtui.core.decks import FEEDBACK_OFFSET
 from djtui.core.rekordbox import decode, plan_export
 from tests.fixtures.loopmidi import LoopMidiPort, wait_connected
 

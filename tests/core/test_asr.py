@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from djtui.core.asr import (AsrResult, Wav2Vec2Engine, WhisperEngine, bundled_whisper_path, drop_repeats,
-                            is_whisper_folder, load_engine, whisper_features)
+from djtui.core.asr import Wav2Vec2Engine, WhisperEngine, bundled_whisper_path, drop_repeats, is_whisper_folder, load_engine, whisper_features
 from djtui.core.config import AsrConfig
 from djtui.core.errors import DjtuiError
+from djtui.core.records import AsrResult
 
 
 def words(text: str) -> str:

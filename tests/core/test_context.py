@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from djtui.core.context import default_context, load_context, parse_context
+from djtui.core.context_file import default_context, load_context, parse_context
 from djtui.core.errors import ContextError
 
 COFFEE = Path(__file__).resolve().parents[1] / "data" / "coffee_maker.yaml"  # Rhino context, as shipped

@@ -10,7 +10,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from djtui.core.context import Context, parse_context
+from djtui.core.context import Context
+from djtui.core.context_file import parse_context
 from djtui.core.errors import ContextError
 from tests.fixtures.properties import clear_error_or_result
 

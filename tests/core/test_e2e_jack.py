@@ -22,9 +22,11 @@ from djtui.bench.jack import Player, patch
 from djtui.core import events
 from djtui.core.audio import FileSource, MicrophoneSource, rescan_devices
 from djtui.core.config import Config
-from djtui.core.context import default_context
-from djtui.core.midi import FEEDBACK_OFFSET, MidiCommand, MidiIn, MidiOut
+from djtui.core.context_file import default_context
+from djtui.core.decks import FEEDBACK_OFFSET
+from djtui.core.midi import MidiIn, MidiOut
 from djtui.core.pipeline import Pipeline
+from djtui.core.records import MidiCommand
 
 
 @pytest.fixture

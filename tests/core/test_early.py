@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from djtui.core.asr import AsrResult
-from djtui.core.context import default_context
+from djtui.core.context_file import default_context
 from djtui.core.early import EarlyFinalizer
-from djtui.core.recognize import Understanding
-from djtui.core.resolve import Candidate
+from djtui.core.records import AsrResult, Candidate, Understanding
 from djtui.core.safety import SafetyGate
 
 GATE = SafetyGate(default_context())

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from djtui.core.context import default_context, load_context, parse_context
+from djtui.core.context_file import default_context, load_context, parse_context
 from djtui.core.grammar_search import Determinised, GrammarSearch, WordGraph, commands, number_spelling, spellings
 from djtui.core.phonetic import normalize
 

@@ -11,26 +11,15 @@ import pytest
 import rtmidi
 
 from djtui.core.config import MidiConfig
-from djtui.core.context import default_context
+from djtui.core.context import command_for
+from djtui.core.context_file import default_context
+from djtui.core.decks import DeckState, FEEDBACK_OFFSET, state_reports
+from djtui.core.echo import EchoFilter, echo_filter
 from djtui.core.errors import DjtuiError
-from djtui.core.midi import (
-    FEEDBACK_OFFSET,
-    DeckState,
-    EchoFilter,
-    MidiCommand,
-    MidiHoldTrigger,
-    MidiIn,
-    MidiOut,
-    _owned_by,
-    command_for,
-    echo_filter,
-    feedback_port,
-    list_ports,
-    midi_systems,
-    monitor,
-    open_feedback,
-    state_reports,
-)
+from djtui.core.footswitch import MidiHoldTrigger
+from djtui.core.midi import MidiIn, MidiOut, feedback_port, monitor, open_feedback
+from djtui.core.midi_ports import owned_by, list_ports, midi_systems
+from djtui.core.records import MidiCommand
 from tests.fixtures.loopmidi import LoopMidiPort, wait_connected
 
 
@@ -184,7 +173,7 @@ def test_the_feedback_port_shares_the_output_ports_name() -> None:
     ("djtui monitor:djtui monitor", False), ("loopMIDI:djtui", False), ("djtui:djtui feedback", False),
 ])
 def test_which_listed_ports_are_a_virtual_port_of_that_name(port: str, owned: bool) -> None:
-    assert _owned_by(port, "djtui") is owned
+    assert owned_by(port, "djtui") is owned
 
 
 # --- opening ports ----------------------------------------------------------------------

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from djtui.core.asr import Wav2Vec2Engine
-from djtui.core.context import default_context
-from djtui.core.recognize import Recognizer, Understanding
+from djtui.core.context_file import default_context
+from djtui.core.recognize import Recognizer
+from djtui.core.records import Understanding
 from djtui.core.rescore import Rescorer
 from djtui.core.resolve import Resolver
 

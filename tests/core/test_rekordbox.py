@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from djtui.core.config import RekordboxConfig
-from djtui.core.context import Context, default_context, parse_context
+from djtui.core.context import Context, command_for
+from djtui.core.context_file import default_context, parse_context
+from djtui.core.decks import FEEDBACK_OFFSET
 from djtui.core.errors import DjtuiError
-from djtui.core.midi import FEEDBACK_OFFSET, MidiCommand, command_for
+from djtui.core.records import MidiCommand
 from djtui.core.rekordbox import (
     HEADER,
     PadLayout,

@@ -8,10 +8,11 @@ import itertools
 import numpy as np
 import pytest
 
-from djtui.core.asr import AsrResult, Wav2Vec2Engine
-from djtui.core.context import Sentence, default_context
+from djtui.core.asr import Wav2Vec2Engine
+from djtui.core.context import Sentence
+from djtui.core.context_file import default_context
+from djtui.core.records import AsrResult, Candidate
 from djtui.core.rescore import Rescorer, ctc_labels, ctc_log_likelihoods, grammar_alternatives
-from djtui.core.resolve import Candidate
 
 VOCAB = {"<pad>": 0, "|": 1, "A": 2, "B": 3}
 

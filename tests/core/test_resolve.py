@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from djtui.core.context import default_context, load_context
+from djtui.core.context_file import default_context, load_context
 from djtui.core.resolve import Resolver
 
 COFFEE = Path(__file__).resolve().parents[1] / "data" / "coffee_maker.yaml"  # Rhino context, as shipped

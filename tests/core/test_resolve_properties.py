@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from djtui.core import phonetic
-from djtui.core.context import default_context
+from djtui.core.context_file import default_context
 from djtui.core.resolve import MAX_TRANSCRIPT_WORDS, Resolver, TranscriptTooLong
 from tests.fixtures.properties import clear_error_or_result
 

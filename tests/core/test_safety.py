@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from djtui.core.config import SafetyConfig
-from djtui.core.context import default_context
-from djtui.core.midi import DeckState, MidiCommand
-from djtui.core.resolve import Candidate
+from djtui.core.context_file import default_context
+from djtui.core.decks import DeckState
+from djtui.core.records import Candidate, MidiCommand
 from djtui.core.safety import REASONS, SafetyGate
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from djtui.core.audio import BLOCK, SAMPLE_RATE
-from djtui.core.vad import EnergyVad, Endpointer, SileroVad, Utterance
+from djtui.core.records import Utterance
+from djtui.core.vad import EnergyVad, Endpointer, SileroVad
 
 BLOCK_S = BLOCK / SAMPLE_RATE
 

@@ -15,7 +15,7 @@ from djtui.core import paths
 from djtui.core.asr import (WHISPER_BASE_FILES, WHISPER_BASE_PACKAGES, WhisperEngine, load_engine,
                             whisper_base_path)
 from djtui.core.config import AsrConfig, Config
-from djtui.core.context import default_context
+from djtui.core.context_file import default_context
 from djtui.core.errors import DjtuiError
 from djtui.core.stages import recognizer_for
 from djtui.core.whisper_decoder import WhisperDecoder

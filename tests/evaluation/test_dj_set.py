@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from djtui.core.context import parse_context
+from djtui.core.context_file import parse_context
 from djtui.evaluation.dj_set import CHATTER, build, held_out_voices
 from djtui.evaluation.labels import read_labels
 from djtui.training.synth import default_voices, split_voices

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from djtui.core.asr import AsrResult
 from djtui.core.config import Config
-from djtui.core.context import parse_context
+from djtui.core.context_file import parse_context
 from djtui.core.errors import DjtuiError
 from djtui.core.listener import Listener
 from djtui.core.noise import NoiseBank
+from djtui.core.records import AsrResult
 from djtui.evaluation.labels import Label
 from djtui.evaluation.trials import conditions_for, hear, run_negatives, run_trials, trial_rng
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from djtui.core.asr import WhisperEngine, bundled_whisper_path, load_engine
 from djtui.core.config import AsrConfig
-from djtui.core.context import parse_context
+from djtui.core.context_file import parse_context
 from djtui.training import context_model
 from tests.fixtures.training import SMALL_CONTEXT
 

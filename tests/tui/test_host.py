@@ -9,7 +9,7 @@ import soundfile as sf
 from djtui.core import paths
 from djtui.core.asr import bundled_whisper_path
 from djtui.core.config import Config
-from djtui.core.context import parse_context
+from djtui.core.context_file import parse_context
 from djtui.core.errors import DjtuiError
 from djtui.tui.host import Host, asr_summary, user_error
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from djtui.core.context_file import default_context
 from djtui.training.manifest import read_manifest
 from tests.tui.conftest import FixedHost
 from tests.tui.helpers import text_of, until
@@ -93,7 +94,6 @@ async def test_takes_whose_manifest_was_lost_come_back_and_the_screen_says_so(ma
     import numpy as np
 
     from djtui.core import paths
-    from djtui.core.context import default_context
     from djtui.training.recording import RecordingSession
     from djtui.tui.screens.record import SPEAKER, TAKES_PER_COMMAND
 

@@ -8,8 +8,8 @@ import pytest
 from textual.app import App, ComposeResult
 
 from djtui.core.config import Config
-from djtui.core.context import default_context
-from djtui.core.midi import DeckState
+from djtui.core.context_file import default_context
+from djtui.core.decks import DeckState
 from djtui.themes import VARIABLE_DEFAULTS
 from djtui.tui.widgets.rekordbox_link import RekordboxLink
 from tests.tui.conftest import FixedHost

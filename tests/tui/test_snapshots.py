@@ -10,11 +10,10 @@ from __future__ import annotations
 import pytest
 
 from djtui.core.config import Config
-from djtui.core.context import default_context
-from djtui.core.midi import command_for
+from djtui.core.context import command_for
+from djtui.core.context_file import default_context
 from djtui.core.events import Outcome, SpeechStarted
-from djtui.core.resolve import Candidate
-from djtui.core.safety import Verdict
+from djtui.core.records import Candidate, Verdict
 from djtui.tui.app import DjtuiApp
 from djtui.tui.keys import SCREENS
 from tests.tui.conftest import FixedHost

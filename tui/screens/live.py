@@ -13,7 +13,7 @@ from textual.widgets import RichLog, Static
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (Dropped, Event, Expired, Finished, Hearing, ListeningChanged, Outcome, SpeechEnded,
                                SpeechStarted)
-from djtui.core.safety import Verdict
+from djtui.core.records import Verdict
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
