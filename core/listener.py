@@ -7,14 +7,20 @@
         if (outcome := listener.process(frame)) is not None:
             print(outcome.transcript, outcome.command, outcome.verdict.reason)
 
-A :class:`Listener` runs every stage on the caller's thread: the VAD and endpointer cut
-utterances out of the frames (:meth:`hear`), and each one is understood, judged by the
-safety gate and sent (:meth:`handle`). ``djtui eval`` and ``djtui listen --fast`` use it
-as it is; the live :class:`~djtui.core.pipeline.Pipeline` runs the same two halves on
-two threads so the audio never waits for a model. Every step is also published as a
-typed event (:mod:`djtui.core.events`) to the subscribers.
+Each block goes through one door, :meth:`Listener.step`: the VAD and endpointer hear it,
+and the step says what is due now — nothing, a *glimpse* of the speech in progress, a
+*draft* of the utterance the silence that just began will end, or an *utterance* that has
+ended. Each due item does its own work when run (:class:`GlimpseDue`, :class:`DraftDue`,
+:class:`UtteranceDue`). :meth:`Listener.process` runs them at once, on the caller's
+thread (``djtui eval``, ``djtui listen --fast``); the live
+:class:`~djtui.core.pipeline.Pipeline` runs the same items on its threads, so the audio
+never waits for a model. Either way the same code decides when to glimpse, draft,
+finalise early and understand (:mod:`djtui.core.early`).
 
-``act=False`` judges by what was said alone (:meth:`SafetyGate.screen`) and sends
+Every step is published as a typed event (:mod:`djtui.core.events`) to the subscribers;
+the session log hears each event after them.
+
+``act=False`` judges by what was said alone (:meth:`SafetyGate.accept`) and sends
 nothing: the accept decision ``djtui eval`` measures, with the live stages.
 """
 
@@ -25,7 +31,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +44,9 @@ from djtui.core.config import Config
 from djtui.core.context import Context
 from djtui.core.early import EarlyFinalizer
 from djtui.core.errors import DjtuiError
-from djtui.core.events import (STAGES, ArmedChanged, Error, Event, Expired, Hearing, ListeningChanged, Outcome,
-                               SpeechEnded, SpeechStarted, Status)
-from djtui.core.records import Glimpse, Understanding, Utterance, Verdict
+from djtui.core.events import (STAGES, ArmedChanged, Dropped, Error, Event, Expired, Hearing, ListeningChanged,
+                               Outcome, SpeechEnded, SpeechStarted, Status)
+from djtui.core.records import Candidate, Understanding, Utterance, Verdict
 
 if TYPE_CHECKING:
     from djtui.core.stages import Stages
@@ -49,284 +56,383 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[Event], None]
 
 
+class Subscribers:
+    """Who hears a listener's events. :meth:`publish` calls each subscriber in turn on
+    the caller's thread, then :attr:`record` (the session log), so a display never waits
+    for the disk. It never raises: a failing subscriber is logged; a failing record is
+    published as an :class:`~djtui.core.events.Error`."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Subscriber] = []
+        self.record: Callable[[Event], None] | None = None
+
+    def subscribe(self, callback: Subscriber) -> None:
+        self._callbacks.append(callback)
+
+    @property
+    def listened(self) -> bool:
+        """Whether anyone subscribed (the session log aside)."""
+        return bool(self._callbacks)
+
+    def publish(self, event: Event) -> None:
+        for callback in list(self._callbacks):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a broken display must not stop the music
+                log.exception("a subscriber failed on %s", type(event).__name__)
+        if self.record is not None:
+            try:
+                self.record(event)
+            except DjtuiError as exc:  # the set goes on without a log; the log says so once
+                self.publish(Error(exc.message, exc.hint))
+
+
+# --- what is due ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """A draft understood ahead of the endpoint: the ``understanding``, when each of its
+    stages ran (``spans``: ``perf_counter`` start and end), and ``early``, the utterance
+    to conclude now when the command may fire without waiting out the hang-over."""
+
+    understanding: Understanding
+    spans: dict[str, tuple[float, float]]
+    early: UtteranceDue | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class GlimpseDue:
+    """The speech in progress is due a reading (:mod:`djtui.core.early`): cheap to skip
+    on a busy machine, which then finalises early less often."""
+
+    audio: np.ndarray = field(repr=False)
+    listener: Listener = field(repr=False)
+
+    def run(self) -> None:
+        self.listener._glimpse(self.audio)
+
+
+@dataclass(frozen=True, eq=False)
+class DraftDue:
+    """Silence began after speech: understand the utterance it becomes if the silence
+    lasts, while the hang-over runs. :meth:`cancel` drops it when speech went on first."""
+
+    utterance: Utterance
+    listener: Listener = field(repr=False)
+    result: Future[Drafted] = field(default_factory=Future, repr=False)
+
+    def run(self) -> Drafted | None:
+        """The draft understood (``None`` when it was cancelled before it began)."""
+        if not self.result.set_running_or_notify_cancel():
+            return None
+        try:
+            drafted = self.listener._draft(self.utterance)
+        except BaseException as exc:
+            self.result.set_exception(exc)
+            raise
+        self.result.set_result(drafted)
+        return drafted
+
+    def cancel(self) -> bool:
+        return self.result.cancel()
+
+
+@dataclass(frozen=True, eq=False)
+class UtteranceDue:
+    """An utterance ended: understand it (or take its draft, ``ahead``), judge it, send
+    its MIDI, publish and log its :class:`~djtui.core.events.Outcome`."""
+
+    utterance: Utterance
+    listener: Listener = field(repr=False)
+    ahead: Future[Drafted] | None = field(default=None, repr=False)
+
+    def run(self, *, live: bool = True) -> Outcome:
+        """``live``: stages that ran ahead count only their time after the endpoint (what
+        the DJ waits for); otherwise (a recording read as fast as it goes) each stage's
+        own time, wherever it ran."""
+        return self.listener._conclude(self.utterance, self.ahead, live)
+
+
+Due = GlimpseDue | DraftDue | UtteranceDue
+"""What :meth:`Listener.step` can say is due."""
+
+
+# --- the listener ----------------------------------------------------------------------------
+
+
 class Listener:
     """Builds every stage from ``config`` (see :func:`djtui.core.stages.build`) unless
     ``stages`` are given. ``context`` is a :class:`~djtui.core.context.Context` or a
     context file (default: the config's, else the bundled DJ context); ``dry_run``
-    opens no MIDI port; ``session_log=False`` keeps no log."""
+    opens no MIDI port; ``session_log=False`` keeps no log. ``events``: the subscribers
+    to publish to (the pipeline shares its own); a new set by default."""
 
     def __init__(self, config: Config | None = None, *, context: Context | str | Path | None = None,
                  engine: Any = None, midi_out: Any = None, dry_run: bool = False, session_log: Any = None,
-                 act: bool = True, stages: Stages | None = None) -> None:
-        self.config = config if config is not None else Config()
+                 act: bool = True, stages: Stages | None = None, events: Subscribers | None = None) -> None:
+        self._config = config if config is not None else Config()
+        self._events = events if events is not None else Subscribers()
         if isinstance(context, (str, Path)):
-            context = build_stages.context_for(self.config, context)
+            context = build_stages.context_for(self._config, context)
         self.stages = stages if stages is not None else build_stages.build(
-            self.config, context=context, engine=engine, midi_out=midi_out, dry_run=dry_run,
-            session_log=session_log, on_status=lambda message: self.publish(Status(message)))
-        self.endpointer = build_stages.endpointer_for(self.config)
-        vad = self.config.vad
-        self.early = EarlyFinalizer(vad.early_finalize, max(1, round(vad.glimpse_ms / 32)), vad.stable_updates)
-        self._draft: tuple[Utterance, Understanding] | None = None
+            self._config, context=context, engine=engine, midi_out=midi_out, dry_run=dry_run,
+            session_log=session_log, on_status=lambda message: self._events.publish(Status(message)))
+        """Every stage this listener runs (:class:`~djtui.core.stages.Stages`)."""
+        self._events.record = self._record
+        self._endpointer = build_stages.endpointer_for(self._config)
+        vad = self._config.vad
+        self._early = EarlyFinalizer(vad.early_finalize, max(1, round(vad.glimpse_ms / 32)), vad.stable_updates)
+        self._lock = threading.Lock()  # the early finaliser, between the pipeline's threads
+        self._last_draft: DraftDue | None = None
         self._frames = 0
         # The safety gate keeps time by the audio heard: a file read faster than real time
         # gives 'confirm' the same 3 s as a microphone, and the same verdicts every run.
-        self.stages.gate.clock = self.stream_time
-        self._lock = threading.Lock()  # the early finaliser's glimpses, from the pipeline's threads
-        self.act = act
-        self.dry_run = self.stages.midi_out is None
-        self._subscribers: list[Subscriber] = []
+        self.stages.gate.clock = self._stream_time
+        self._act = act
         self._numbers = itertools.count(1)
-        if self.config.safety.armed_at_start:
+        if self._config.safety.armed_at_start:
             self.stages.gate.arm()
 
-    # --- the small public face ----------------------------------------------------------
+    # --- the public face ---------------------------------------------------------------
+
+    def step(self, frame: np.ndarray | None) -> list[Due]:
+        """Hear one block of :data:`~djtui.core.audio.BLOCK` samples (``None``: the
+        stream ended) and say what is due now, in the order to start it. Cheap: safe on
+        an audio thread."""
+        self._expire()
+        if frame is None:
+            utterance = self._endpointer.flush()
+            if utterance is None:
+                return []
+            self._events.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
+            return [self._ended(utterance)]
+        if (utterance := self._hear(frame)) is not None:
+            return [self._ended(utterance)]
+        due: list[Due] = []
+        if self._glimpse_due() and (audio := self._endpointer.speech_so_far()) is not None:
+            due.append(GlimpseDue(audio, self))
+        if (draft := self._endpointer.take_draft()) is not None:
+            self._last_draft = DraftDue(draft, self)
+            due.append(self._last_draft)
+        return due
 
     def process(self, frame: np.ndarray) -> Outcome | None:
-        """Feed one block of :data:`~djtui.core.audio.BLOCK` samples; the utterance's
-        :class:`Outcome` when a command has just ended, else ``None``.
-
-        Everything runs on this thread: the glimpses of speech in progress, the draft
-        understood at the first silent block and, when the command is complete and clear,
-        its early finalisation (:mod:`djtui.core.early`) happen inline, so a recording
-        gives the same outcomes however fast it is read."""
-        self.expire()
-        utterance = self.hear(frame)
-        if utterance is not None:
-            draft = self._draft if self._draft is not None and _same(self._draft[0], utterance) else None
-            self._draft = None
-            return self.handle(utterance, draft[1] if draft else None)
-        if self.glimpse_due():
-            audio = self.endpointer.speech_so_far()
-            if audio is not None:
-                self.note_glimpse(self.stages.recognizer.glimpse(audio))
-        if (draft := self.endpointer.take_draft()) is not None:
-            understanding = self.understand(draft.audio, draft.duration_s)
-            self._draft = (draft, understanding)
-            if (early := self.finalize_early(draft, understanding)) is not None:
-                self._draft = None
-                return self.handle(early, understanding)
-        return None
+        """Feed one block; the utterance's :class:`Outcome` when a command has just ended,
+        else ``None``. Everything due runs on this thread, at once (glimpses, the draft
+        and its early finalisation included), so a recording gives the same outcomes
+        however fast it is read."""
+        return self._run_now(self.step(frame))
 
     def flush(self) -> Outcome | None:
         """End of the stream: the utterance still open, if any, without waiting for the
         hang-over."""
-        utterance = self.endpointer.flush()
-        if utterance is None:
-            return None
-        self.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
-        return self.handle(utterance)
+        return self._run_now(self.step(None))
 
     def reset(self) -> None:
         """Start a new stream (the next recording): the endpointer forgets what it heard.
         Arming, deck state and the safety gate's history stay."""
-        self.endpointer.reset()
+        self._endpointer.reset()
+        self._last_draft = None
 
     def subscribe(self, callback: Subscriber) -> None:
         """Call ``callback(event)`` for every event, on the thread that caused it."""
-        self._subscribers.append(callback)
+        self._events.subscribe(callback)
+
+    def arm(self) -> None:
+        """Let approved commands reach Rekordbox."""
+        self.stages.gate.arm()
+        self._events.publish(ArmedChanged(True))
+
+    def disarm(self) -> None:
+        """Nothing is sent until :meth:`arm` (a pending confirmation is dropped);
+        utterances are still heard and logged."""
+        self.stages.gate.disarm()
+        self._events.publish(ArmedChanged(False))
+
+    def set_listening(self, listening: bool) -> None:
+        """Push-to-talk: open or close the microphone gate (from any thread)."""
+        self._endpointer.set_listening(listening)
+        self._events.publish(ListeningChanged(listening))
 
     def close(self) -> None:
         """Close the MIDI ports."""
         self.stages.close()
 
-    # --- arming and the microphone gate --------------------------------------------------
-
     @property
     def armed(self) -> bool:
-        return bool(self.stages.gate.armed)
-
-    def arm(self) -> None:
-        """Let approved commands reach Rekordbox."""
-        self.stages.gate.arm()
-        self.publish(ArmedChanged(True))
-
-    def disarm(self) -> None:
-        """Nothing is sent until :meth:`arm`; utterances are still heard and logged."""
-        self.stages.gate.disarm()
-        self.publish(ArmedChanged(False))
+        return self.stages.gate.armed
 
     @property
     def listening(self) -> bool:
-        return self.endpointer.listening
+        """Whether the microphone gate is open (always, unless push-to-talk closed it)."""
+        return self._endpointer.listening
 
-    def set_listening(self, listening: bool) -> None:
-        """Push-to-talk: open or close the microphone gate (from any thread)."""
-        self.endpointer.set_listening(listening)
-        self.publish(ListeningChanged(listening))
+    # --- hearing (the audio thread) ----------------------------------------------------
 
-    def expire(self) -> None:
-        """Drop a command that waited for 'confirm' too long, and say so."""
-        verdict = self.stages.gate.tick()
-        if verdict is not None:
-            self.publish(Expired(verdict))
+    def _run_now(self, due: list[Due]) -> Outcome | None:
+        for item in due:
+            match item:
+                case GlimpseDue():
+                    item.run()
+                case DraftDue():
+                    if (drafted := item.run()) is not None and drafted.early is not None:
+                        return drafted.early.run(live=False)
+                case UtteranceDue():
+                    return item.run(live=False)
+        return None
 
-    # --- the two halves ------------------------------------------------------------------
-
-    def hear(self, frame: np.ndarray) -> Utterance | None:
-        """The cheap half, safe on an audio thread: level, VAD, endpointing. The
-        :class:`~djtui.core.vad.Utterance` that has just ended, if any."""
-        endpointer = self.endpointer
+    def _hear(self, frame: np.ndarray) -> Utterance | None:
+        """Level, VAD and endpointing; the utterance that has just ended, if any."""
+        endpointer = self._endpointer
         self._frames += 1
-        if self._subscribers:
-            self.publish(level(frame))
+        if self._events.listened:  # nobody to show it to: skip the arithmetic
+            self._events.publish(level(frame))
         was_speaking = endpointer.speaking
         utterance = endpointer.push(frame)
         if not was_speaking and endpointer.speaking:
             with self._lock:
-                self.early.start()
-            self.publish(SpeechStarted(endpointer.blocks_seen * endpointer.block / endpointer.sample_rate))
+                self._early.start()
+            self._events.publish(SpeechStarted(self._stream_time()))
         if utterance is not None:
-            self.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
+            self._events.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
         elif was_speaking and not endpointer.speaking:
-            now = endpointer.blocks_seen * endpointer.block / endpointer.sample_rate
-            self.publish(SpeechEnded(now, 0.0, False))
+            self._events.publish(SpeechEnded(self._stream_time(), 0.0, False))
         return utterance
 
-    def stream_time(self) -> float:
+    def _ended(self, utterance: Utterance) -> UtteranceDue:
+        """The due conclusion of ``utterance``, with its draft when the silence lasted."""
+        draft, self._last_draft = self._last_draft, None
+        ahead = draft.result if draft is not None and draft.utterance.same_speech(utterance) else None
+        return UtteranceDue(utterance, self, ahead)
+
+    def _stream_time(self) -> float:
         """Seconds of audio heard since this listener was made (never goes back)."""
-        return self._frames * self.endpointer.block / self.endpointer.sample_rate
+        return self._frames * self._endpointer.block / self._endpointer.sample_rate
 
-    # --- finalising early (:mod:`djtui.core.early`) ---------------------------------------
+    def _expire(self) -> None:
+        """Drop a command that waited for 'confirm' too long, and say so."""
+        if (verdict := self.stages.gate.tick()) is not None:
+            self._events.publish(Expired(verdict))
 
-    def glimpse_due(self) -> bool:
-        """Whether the speech in progress should be glimpsed now (at the cadence)."""
+    # --- finalising early (:mod:`djtui.core.early`) --------------------------------------
+
+    def _glimpse_due(self) -> bool:
         with self._lock:
-            return self.endpointer.speaking and self.early.glimpse_due(self.endpointer.voiced_blocks)
+            return self._endpointer.speaking and self._early.glimpse_due(self._endpointer.voiced_blocks)
 
-    def note_glimpse(self, glimpse: Glimpse) -> None:
-        """Remember what a glimpse read, and show it as a reading in progress."""
+    def _glimpse(self, audio: np.ndarray) -> None:
+        """Read the speech so far, remember the reading and show it as one in progress."""
+        glimpse = self.stages.recognizer.glimpse(audio)
         with self._lock:
-            self.early.note(glimpse.key)
-        self.publish(Hearing(glimpse.text, None))
+            self._early.note(glimpse.key)
+        self._events.publish(Hearing(glimpse.text, None))
 
-    def finalize_early(self, draft: Utterance, understanding: Understanding) -> Utterance | None:
-        """The utterance, ended now, when ``draft`` understood as ``understanding`` may fire
-        without waiting out the hang-over (and the DJ has not spoken since); else ``None``."""
+    def _draft(self, draft: Utterance) -> Drafted:
+        started = time.perf_counter()
+        understanding = self.stages.recognizer.understand(draft.audio, draft.duration_s)
+        drafted = Drafted(understanding, _spans(understanding.timings, started))
         with self._lock:
-            if not self.early.decide(understanding, self.stages.gate):
-                return None
-        utterance = self.endpointer.close_early(draft)
-        if utterance is not None:
-            self.publish(SpeechEnded(utterance.end_time, utterance.duration_s, True))
-        return utterance
+            fires = self._early.decide(understanding, self.stages.gate)
+        if not fires or (early := self._endpointer.close_early(draft)) is None:
+            return drafted  # not complete and clear, or the DJ spoke again meanwhile
+        self._events.publish(SpeechEnded(early.end_time, early.duration_s, True))
+        understood: Future[Drafted] = Future()
+        understood.set_result(drafted)
+        return replace(drafted, early=UtteranceDue(early, self, understood))
 
-    def understand(self, audio: np.ndarray, speech_s: float | None = None) -> Understanding:
-        """What the recognizer makes of ``audio`` (no verdict, nothing sent); ``speech_s``
-        is how long the VAD heard speech in it."""
-        return self.stages.recognizer.understand(audio, speech_s)
+    # --- concluding (the worker) ---------------------------------------------------------
 
-    def handle(self, utterance: Utterance, understanding: Understanding | None = None,
-               timings: dict[str, float] | None = None) -> Outcome:
-        """The heavy half: understand ``utterance`` (unless ``understanding`` was worked
-        out ahead, with ``timings`` its stages' time after the endpoint), judge it,
-        send its MIDI, log it and publish its :class:`Outcome`."""
-        parts = self.stages
+    def _conclude(self, utterance: Utterance, ahead: Future[Drafted] | None, live: bool) -> Outcome:
         number = next(self._numbers)
-        if understanding is None:
-            understanding = self.understand(utterance.audio, utterance.duration_s)
-        waited = self.endpointer.tail_ms if utterance.early else self.endpointer.hangover_ms
-        stages = {"vad_endpoint": float(waited)}
-        stages.update({k: float(v) for k, v in (timings if timings is not None else understanding.timings).items()})
+        drafted = _result(ahead)
+        if drafted is None:
+            understanding = self.stages.recognizer.understand(utterance.audio, utterance.duration_s)
+            timings = understanding.timings
+        else:
+            understanding = drafted.understanding
+            timings = _after(drafted.spans, utterance.endpoint_time) if live else understanding.timings
+        waited = self._endpointer.tail_ms if utterance.early else self._endpointer.hangover_ms
+        stages = {"vad_endpoint": float(waited), **{k: float(v) for k, v in timings.items()}}
         candidates = tuple(understanding.candidates[:5])
 
         started = time.perf_counter()
-        was_armed = parts.gate.armed
-        verdict = parts.gate.judge(candidates) if self.act else self._screen(candidates)
+        verdict = self._judge(candidates)
         stages["safety"] = _ms(started)
-        if parts.gate.armed != was_armed:  # a spoken 'arm', 'disarm' or 'cancel'
-            self.publish(ArmedChanged(parts.gate.armed))
-
-        sent = tuple(verdict.commands) if verdict.approved and self.act else ()
+        sent = verdict.commands if verdict.approved and self._act else ()
         if sent:
             started = time.perf_counter()
-            if parts.midi_out is not None:  # a dry run reports what it would have sent
+            if self.stages.midi_out is not None:  # a dry run reports what it would have sent
                 for command in sent:
-                    parts.midi_out.send(command)
+                    self.stages.midi_out.send(command)
             stages["midi"] = _ms(started)
-        engine = parts.engine
+        engine = self.stages.engine
         outcome = Outcome(
             number=number, transcript=understanding.transcript, candidates=candidates, verdict=verdict, sent=sent,
-            dry_run=parts.midi_out is None,
+            dry_run=self.stages.midi_out is None,
             stages_ms={s: round(stages[s], 2) for s in STAGES if s in stages},
             total_ms=round(_ms(utterance.endpoint_time), 2),
             engine=engine.name, model=engine.model_id,
             speech_s=(round(utterance.start_time, 3), round(utterance.end_time, 3)), cut=utterance.cut,
-            ahead=timings is not None, early=utterance.early, audio=utterance.audio,
+            ahead=live and drafted is not None, early=utterance.early, audio=utterance.audio,
         )
-        self.publish(outcome)
-        if parts.session_log is not None:
-            try:
-                parts.session_log.record(log_entry(outcome), utterance.audio)
-            except DjtuiError as exc:  # the set goes on without a log; the log says so once
-                self.publish(Error(exc.message, exc.hint))
+        self._events.publish(outcome)
         return outcome
 
-    def _screen(self, candidates: tuple[Any, ...]) -> Verdict:
-        rejection = self.stages.gate.screen(candidates)
-        if rejection is not None:
-            return rejection
-        top = max(candidates, key=lambda c: c.score)
-        return Verdict(True, "accepted", f"{top.label()} (evaluation: nothing sent)", top)
+    def _judge(self, candidates: tuple[Candidate, ...]) -> Verdict:
+        """The gate's verdict (or, with ``act=False``, its verdict on what was said);
+        a spoken 'arm', 'disarm' or 'cancel' is published as the change it made."""
+        gate = self.stages.gate
+        if not self._act:
+            return gate.accept(candidates)
+        was_armed = gate.armed
+        verdict = gate.judge(candidates)
+        if gate.armed != was_armed:
+            self._events.publish(ArmedChanged(gate.armed))
+        return verdict
 
-    def publish(self, event: Event) -> None:
-        """Send ``event`` to every subscriber; a failing subscriber is logged, never raised."""
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception:  # noqa: BLE001 - a broken display must not stop the music
-                log.exception("a subscriber failed on %s", type(event).__name__)
-
-    # --- what the engine is, for front ends ----------------------------------------------
-
-    @property
-    def context(self) -> Context:
-        return self.stages.context
-
-    @property
-    def deck_state(self) -> Any:
-        return self.stages.deck_state
-
-    @property
-    def hangover_ms(self) -> int:
-        return self.endpointer.hangover_ms
-
-    @property
-    def engine_description(self) -> str:
-        """Which ASR engine and model run, and why (for the UI)."""
-        engine = self.stages.engine
-        return str(getattr(engine, "description", "")) or f"{engine.name} {engine.model_id}"
+    def _record(self, event: Event) -> None:
+        """What the session log keeps: every outcome, and everything lost."""
+        session_log = self.stages.session_log
+        if session_log is None:
+            return
+        match event:
+            case Outcome():
+                session_log.record_outcome(event)
+            case Dropped():
+                session_log.record({"dropped": event.what, "count": event.count, "total": event.total,
+                                    "message": event.message})
 
 
-def _same(draft: Utterance, utterance: Utterance) -> bool:
-    """The utterance is the draft's (the silence lasted): same speech, same audio."""
-    return (draft.start_time, draft.end_time) == (utterance.start_time, utterance.end_time)
+def _result(ahead: Future[Drafted] | None) -> Drafted | None:
+    """The draft's result, waiting for it if it is still being understood; ``None``
+    when there is none, it was cancelled or it failed (the utterance is understood anew)."""
+    if ahead is None:
+        return None
+    try:
+        return ahead.result()
+    except CancelledError:
+        return None
+    except Exception:  # noqa: BLE001 - fall back to understanding it now
+        log.exception("understanding during the hang-over failed")
+        return None
+
+
+def _spans(timings: dict[str, float], started: float) -> dict[str, tuple[float, float]]:
+    """When each stage ran (``perf_counter`` start and end), from their durations: the
+    recognizer runs its stages one after another, in the order of :data:`STAGES`."""
+    spans, at = {}, started
+    for stage in STAGES:
+        if stage in timings:
+            spans[stage] = (at, at + timings[stage] / 1000)
+            at = spans[stage][1]
+    return spans
+
+
+def _after(spans: dict[str, tuple[float, float]], endpoint: float) -> dict[str, float]:
+    """Milliseconds of each stage after ``endpoint``: what was left when the DJ stopped."""
+    return {stage: max(0.0, end - max(start, endpoint)) * 1000 for stage, (start, end) in spans.items()}
 
 
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000.0
-
-
-def _plain(value: Any) -> Any:
-    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
-
-
-def log_entry(outcome: Outcome) -> dict[str, Any]:
-    """The session log's record of one :class:`Outcome` (plain JSON values)."""
-    verdict = outcome.verdict
-    return {
-        "transcript": outcome.transcript,
-        "top5": [{"intent": c.intent, "slots": c.slots, "score": round(float(c.score), 4), "sentence": c.sentence}
-                 for c in outcome.candidates],
-        "verdict": {"approved": verdict.approved, "reason": verdict.reason, "message": verdict.message},
-        "midi": [_plain(command) for command in outcome.sent],
-        "stages_ms": outcome.stages_ms,
-        "total_ms": outcome.total_ms,
-        "said_to_done_ms": round(outcome.said_to_done_ms, 2),
-        "ahead": outcome.ahead,
-        "early": outcome.early,
-        "engine": outcome.engine,
-        "model": outcome.model,
-        "speech_s": list(outcome.speech_s),
-        "cut": outcome.cut,
-    }

@@ -147,6 +147,14 @@ class SafetyGate:
             return self._unsure(ranked[0])
         return self._doubt(ranked[0], ranked)
 
+    def accept(self, candidates: Sequence[Candidate]) -> Verdict:
+        """The verdict on what was said alone (:meth:`screen`), as ``djtui eval`` counts
+        it: a rejection, or ``accepted`` for the best reading; nothing is sent."""
+        if (rejection := self.screen(candidates)) is not None:
+            return rejection
+        top = max(candidates, key=lambda c: c.score)
+        return Verdict(True, "accepted", f"{top.label()} (evaluation: nothing sent)", top)
+
     def _grammar(self, ranked: list[Candidate]) -> Verdict | None:
         """``out_of_grammar`` when nothing, or nothing the context knows, was heard."""
         if not ranked or ranked[0].score < self.config.grammar_floor:

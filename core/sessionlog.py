@@ -17,6 +17,7 @@ import io
 import json
 import threading
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 from djtui.core import paths
 from djtui.core.audio import SAMPLE_RATE
 from djtui.core.errors import DjtuiError
+from djtui.core.events import Outcome
 from djtui.core.fileio import append_line, write_atomic, write_problem
 
 PRIVATE_FOLDER = 0o700
@@ -96,6 +98,32 @@ class SessionLog:
                                       f"djtui keeps listening, without a log; {problem.hint}")
             raise self.failure from None
         return line
+
+    def record_outcome(self, outcome: Outcome) -> dict[str, Any]:
+        """:meth:`record` one utterance's :func:`entry`, with its clip when audio is kept."""
+        return self.record(entry(outcome), outcome.audio if isinstance(outcome.audio, np.ndarray) else None)
+
+
+def entry(outcome: Outcome) -> dict[str, Any]:
+    """The session log's record of one :class:`~djtui.core.events.Outcome` (plain JSON
+    values): what was heard, the top five, the verdict, the MIDI and where the time went."""
+    verdict = outcome.verdict
+    return {
+        "transcript": outcome.transcript,
+        "top5": [{"intent": c.intent, "slots": c.slots, "score": round(float(c.score), 4), "sentence": c.sentence}
+                 for c in outcome.candidates],
+        "verdict": {"approved": verdict.approved, "reason": verdict.reason, "message": verdict.message},
+        "midi": [asdict(command) for command in outcome.sent],
+        "stages_ms": outcome.stages_ms,
+        "total_ms": outcome.total_ms,
+        "said_to_done_ms": round(outcome.said_to_done_ms, 2),
+        "ahead": outcome.ahead,
+        "early": outcome.early,
+        "engine": outcome.engine,
+        "model": outcome.model,
+        "speech_s": list(outcome.speech_s),
+        "cut": outcome.cut,
+    }
 
 
 def _exists(path: Path) -> bool:

@@ -136,6 +136,17 @@ class Stages:
     def engine(self) -> Any:
         return self.recognizer.engine
 
+    @property
+    def engine_description(self) -> str:
+        """Which ASR engine and model run, and why (for the UI)."""
+        engine = self.engine
+        return str(getattr(engine, "description", "")) or f"{engine.name} {engine.model_id}"
+
+    @property
+    def dry_run(self) -> bool:
+        """No MIDI port: what would be sent is reported, nothing is."""
+        return self.midi_out is None
+
     def close(self) -> None:
         """Close the MIDI ports (each once; a failing close never stops the others)."""
         import logging

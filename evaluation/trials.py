@@ -4,18 +4,17 @@ Every recording is streamed block by block through a
 :class:`~djtui.core.listener.Listener` built from the same stages as the live pipeline
 (VAD, endpointer, recognizer, the safety gate's rules about what was said), so what is
 measured is what runs: the same cuts, the same readings, the same verdicts. The listener
-judges with ``act=False`` (:meth:`~djtui.core.safety.SafetyGate.screen`): arming, deck
+judges with ``act=False`` (:meth:`~djtui.core.safety.SafetyGate.accept`): arming, deck
 state, cooldowns and rate limits depend on a session's history, not on what was said.
 """
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -23,8 +22,11 @@ from djtui.core.audio import BLOCK, SAMPLE_RATE, read_audio
 from djtui.core.errors import DjtuiError
 from djtui.core.events import Outcome
 from djtui.core.noise import NoiseBank
-from djtui.core.records import Utterance
+from djtui.core.records import Verdict
 from djtui.evaluation.labels import Label, command_label, normalize_slots
+
+if TYPE_CHECKING:
+    from djtui.core.stages import Stages
 
 CLEAN = "clean"
 BENCHMARK_SNRS = (6, 9, 12, 15, 18, 21, 24)
@@ -34,13 +36,13 @@ BENCHMARK_SNRS = (6, 9, 12, 15, 18, 21, 24)
 class Hears(Protocol):
     """What evaluation needs of a listener (:class:`~djtui.core.listener.Listener`)."""
 
+    stages: Stages
+
     def reset(self) -> None: ...
 
     def process(self, frame: np.ndarray) -> Outcome | None: ...
 
     def flush(self) -> Outcome | None: ...
-
-    def handle(self, utterance: Utterance) -> Outcome: ...
 
 
 def hear(listener: Hears, audio: np.ndarray) -> list[Outcome]:
@@ -213,17 +215,29 @@ class Negatives:
 WINDOW_S = 2.0
 
 
-def windows(listener: Hears, audio: np.ndarray, seconds: float = WINDOW_S) -> list[Outcome]:
+@dataclass(frozen=True)
+class Heard:
+    """One stretch of negative audio as judged: where it starts, what was heard, the verdict."""
+
+    start_s: float
+    transcript: str
+    verdict: Verdict
+
+
+def windows(stages: Stages, audio: np.ndarray, seconds: float = WINDOW_S) -> list[Heard]:
     """Back-to-back ``seconds``-long stretches (the last one kept if at least half full),
-    each judged as one utterance: the worst case, as if the VAD let everything through."""
+    each understood and judged by what was said as one utterance: the worst case, as if
+    the VAD let everything through (so no VAD, no endpointer: the listener's door is not
+    this one's)."""
     size = int(seconds * SAMPLE_RATE)
-    outcomes = []
+    heard = []
     for start in range(0, audio.size, size):
         piece = audio[start:start + size]
         if piece.size >= size // 2:
-            at = start / SAMPLE_RATE
-            outcomes.append(listener.handle(Utterance(piece, at, at + piece.size / SAMPLE_RATE, time.perf_counter())))
-    return outcomes
+            understanding = stages.recognizer.understand(piece)
+            heard.append(Heard(start / SAMPLE_RATE, understanding.transcript,
+                               stages.gate.accept(understanding.candidates[:5])))
+    return heard
 
 
 SEGMENTATIONS = {"vad": "the live VAD endpointer", "windows": f"back-to-back {WINDOW_S:g} s windows"}
@@ -238,14 +252,17 @@ def run_negatives(listener: Hears, files: Sequence[Path], segmentation: str = "v
     for path in files:
         audio = read_audio(path)
         seconds += audio.size / SAMPLE_RATE
-        outcomes = hear(listener, audio) if segmentation == "vad" else windows(listener, audio)
+        if segmentation == "vad":
+            heard = [Heard(o.speech_s[0], o.transcript, o.verdict) for o in hear(listener, audio)]
+        else:
+            heard = windows(listener.stages, audio)
         where = f"{path.parent.name}/{path.name}"  # song folders often hold files of one name
-        for outcome in outcomes:
-            c = outcome.verdict.candidate
-            if outcome.verdict.approved and c is not None:
-                accepted.append(FalseAccept(where, outcome.speech_s[0], outcome.transcript,
+        for utterance in heard:
+            c = utterance.verdict.candidate
+            if utterance.verdict.approved and c is not None:
+                accepted.append(FalseAccept(where, utterance.start_s, utterance.transcript,
                                             command_label(c.intent, dict(c.slots)), float(c.score)))
-        count += len(outcomes)
+        count += len(heard)
         if on_file:
-            on_file(path, len(outcomes))
+            on_file(path, len(heard))
     return Negatives(seconds, count, accepted, SEGMENTATIONS[segmentation])

@@ -81,7 +81,7 @@ def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
     frames = read_frames(args.input)  # a wrong file fails before seconds of model loading
     listener = Listener(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio))
     listener.subscribe(printer)
-    _announce(args.input, listener, args.dry_run)
+    _announce(args.input, listener.stages, args.dry_run)
     try:
         for frame in frames:
             listener.process(frame)
@@ -106,7 +106,7 @@ def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int
         source.close()
         raise
     pipeline.subscribe(printer)
-    _announce(args.input or getattr(source, "device_name", "microphone"), pipeline, args.dry_run)
+    _announce(args.input or getattr(source, "device_name", "microphone"), pipeline.stages, args.dry_run)
     try:
         pipeline.start(source)
         if args.input:
@@ -120,9 +120,9 @@ def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int
     return 1 if printer.failed and args.input else 0
 
 
-def _announce(where: str, listening: Any, dry_run: bool) -> None:
-    state = "ARMED" if listening.armed else "disarmed (say 'arm' or use --armed)"
-    print(f"djtui: listening to {where} · {listening.engine_description} · {state}"
+def _announce(where: str, stages: Any, dry_run: bool) -> None:
+    state = "ARMED" if stages.gate.armed else "disarmed (say 'arm' or use --armed)"
+    print(f"djtui: listening to {where} · {stages.engine_description} · {state}"
           + (" · dry run" if dry_run else ""), file=sys.stderr)
 
 
