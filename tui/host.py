@@ -34,21 +34,16 @@ def user_error(exc: BaseException, doing: str) -> DjtuiError:
 
 def asr_summary(config: Config, context: Context | None = None) -> str:
     """The engine and model the live pipeline will use, in words, from the config and the
-    files on disk alone (loading a model to find out would take seconds): with ``engine =
-    "auto"``, a CTranslate2 Whisper folder or a wav2vec2 model set in ``[asr] model``, else
-    ``context``'s context model once built, else the bundled Whisper tiny.en — the choice
-    :func:`djtui.core.asr.load_engine` makes."""
-    from djtui.core.asr import WHISPER_MODELS, is_whisper_folder
+    files on disk alone (loading a model to find out would take seconds): the choice of
+    :func:`djtui.core.asr.choose_engine`, or why there is none."""
+    from djtui.core.asr import choose_engine
 
-    engine, model = config.asr.engine, config.asr.model
-    if engine == "auto" and not model and context is not None:
-        if is_whisper_folder(paths.context_model_dir(context.name, context.text)):
-            return f"whisper · context model for {context.name}"
-    if engine == "auto":
-        engine = "whisper" if not model or model in WHISPER_MODELS or is_whisper_folder(model) else "wav2vec2"
-    if engine == "whisper":
-        return f"whisper · {model or 'tiny.en (bundled)'}"
-    return f"wav2vec2 · {model or 'facebook/wav2vec2-base-960h'}" + (" · int8" if config.asr.quantize else "")
+    try:
+        choice = choose_engine(config.asr, context)
+    except DjtuiError as exc:
+        return f"not usable: {exc.message}"
+    quantized = " · int8" if choice.engine == "wav2vec2" and config.asr.quantize else ""
+    return choice.summary() + quantized
 
 
 class Host:

@@ -8,8 +8,11 @@ import re
 import numpy as np
 import pytest
 
-from djtui.core.asr import Wav2Vec2Engine, WhisperEngine, bundled_whisper_path, drop_repeats, is_whisper_folder, load_engine, whisper_features
+from djtui.core import paths
+from djtui.core.asr import (Wav2Vec2Engine, WhisperEngine, bundled_whisper_path, choose_engine, drop_repeats,
+                            is_whisper_folder, load_engine, whisper_features)
 from djtui.core.config import AsrConfig
+from djtui.core.context_file import parse_context
 from djtui.core.errors import DjtuiError
 from djtui.core.records import AsrResult
 
@@ -91,13 +94,50 @@ def test_whisper_folder_without_model_is_one_clear_error(tmp_path):
 def test_auto_picks_bundled_whisper_without_a_fine_tuned_model():
     engine = load_engine(AsrConfig())
     assert isinstance(engine, WhisperEngine)
-    assert "no fine-tuned model set" in engine.description
+    assert "no model set" in engine.description
+
+
+def _not_models(tmp_path):
+    """Folders and files that are named as a model but are none (what a killed training
+    run, a typo or a download cut short leaves)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    broken = tmp_path / "broken-config"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("hello")
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "model.bin").write_bytes(b"0123456789")
+    return [empty, broken, plain, stub]
+
+
+def test_a_model_that_is_named_but_is_none_is_one_clear_error_never_the_stock_model(tmp_path):
+    for path in _not_models(tmp_path):
+        with pytest.raises(DjtuiError, match="is not a model djtui can run") as raised:
+            choose_engine(AsrConfig(model=str(path)))
+        assert str(path) in raised.value.message
+    with pytest.raises(DjtuiError, match="does not exist"):
+        choose_engine(AsrConfig(model=str(tmp_path / "typo")))
+
+
+def test_a_damaged_context_model_falls_back_to_the_bundled_model_and_says_so(tmp_path):
+    context = parse_context("context:\n  name: booth\n  intents:\n    go:\n      expressions: [go]\n")
+    built = paths.context_model_dir(context.name, context.text)
+    built.mkdir(parents=True)
+    with open(bundled_whisper_path() / "model.bin", "rb") as f:
+        (built / "model.bin").write_bytes(f.read(4096))  # the header of a model, cut short
+    assert choose_engine(AsrConfig(), context).context_model == "booth"
+    engine = load_engine(AsrConfig(), context)
+    assert engine.model_id == "tiny.en (bundled)"
+    assert "the context model did not load" in engine.description
 
 
 def test_auto_picks_a_local_fine_tuned_wav2vec2(tiny_wav2vec2):
     engine = load_engine(AsrConfig(model=str(tiny_wav2vec2), quantize=False))
     assert isinstance(engine, Wav2Vec2Engine)
-    assert "fine-tuned" in engine.description and str(tiny_wav2vec2) in engine.description
+    assert "fine-tuned wav2vec2" in engine.description and str(tiny_wav2vec2) in engine.description
 
 
 def test_auto_picks_a_ctranslate2_whisper_folder(tiny_wav2vec2, tmp_path):
@@ -107,7 +147,7 @@ def test_auto_picks_a_ctranslate2_whisper_folder(tiny_wav2vec2, tmp_path):
     assert not is_whisper_folder(tiny_wav2vec2) and not is_whisper_folder(tmp_path)
     engine = load_engine(AsrConfig(model=str(bundled_whisper_path())))
     assert isinstance(engine, WhisperEngine) and engine.model_id == str(bundled_whisper_path())
-    assert "fine-tuned model set" in engine.description
+    assert "fine-tuned Whisper model" in engine.description
 
 
 def test_whisper_features_fill_the_window_with_zeros(whisper_engine, speak):

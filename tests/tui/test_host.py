@@ -60,7 +60,10 @@ def test_a_library_error_becomes_one_message_the_tui_can_show():
 
 def test_the_engine_is_named_from_the_config_without_loading_it():
     assert asr_summary(Config()) == "whisper · tiny.en (bundled)"
-    assert asr_summary(Config().updated({"asr": {"model": "/models/mine"}})) == "wav2vec2 · /models/mine · int8"
+    assert asr_summary(Config().updated({"asr": {"model": "facebook/wav2vec2-base-960h"}})) == \
+        "wav2vec2 · facebook/wav2vec2-base-960h · int8"  # a hub id: the choice the live engine makes
+    assert asr_summary(Config().updated({"asr": {"model": "/models/mine"}})) == \
+        "not usable: model folder /models/mine does not exist"
     bundled = str(bundled_whisper_path())  # a CTranslate2 Whisper folder: what djtui train writes
     assert asr_summary(Config().updated({"asr": {"model": bundled}})) == f"whisper · {bundled}"
     assert asr_summary(Config().updated({"asr": {"engine": "whisper", "model": "/models/ct2"}})) == "whisper · /models/ct2"
