@@ -48,7 +48,7 @@ REPORT_MD = "training_report.md"
 class TrainConfig:
     """Everything ``djtui train`` takes. ``base``: ``None`` for the bundled Whisper
     tiny.en, a CTranslate2 Whisper folder, or a wav2vec2 hub id or folder;
-    ``from_scratch`` (a size of :data:`djtui.training.wav2vec2.SCRATCH_SIZES`) trains a
+    ``from_scratch`` (a size of :data:`djtui.core.models.SCRATCH_SIZES`) trains a
     new wav2vec2 and ignores ``base``. ``epochs``, ``batch_size`` and ``lr`` default to
     the trainee's own (Whisper: 5, 8, 3e-5; wav2vec2: 30, 4, 1e-4 or 1e-3 from scratch).
     ``decoder_only`` keeps Whisper's encoder as it is (faster; it learns by default, which
@@ -179,10 +179,11 @@ def open_trainee(config: TrainConfig, takes: Sequence[Take]) -> tuple[Trainee, s
         raise DjtuiError(f"model folder {config.base} does not exist",
                          "check --base, or leave it out to fine-tune the bundled Whisper tiny.en")
     if config.from_scratch or (config.base and not is_whisper_folder(config.base)):
-        from djtui.training.wav2vec2 import DEFAULT_BASE, Wav2Vec2Trainee
+        from djtui.core.models import DEFAULT_WAV2VEC2
+        from djtui.training.wav2vec2 import Wav2Vec2Trainee
 
         device = pick_device(config.device)
-        trainee = Wav2Vec2Trainee(config.base or DEFAULT_BASE, config.from_scratch, [t.text for t in takes], output, device)
+        trainee = Wav2Vec2Trainee(config.base or DEFAULT_WAV2VEC2, config.from_scratch, [t.text for t in takes], output, device)
         return trainee, device
     from djtui.training.whisper import WhisperTrainee
 

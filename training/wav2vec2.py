@@ -19,29 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from djtui.core.audio import SAMPLE_RATE
 from djtui.core.errors import DjtuiError
+from djtui.core.models import SCRATCH_SIZES
 from djtui.core.text import normalize_text
-
-DEFAULT_BASE = "facebook/wav2vec2-base-960h"
-SAMPLE_RATE = 16000
 
 # Character vocabulary of from-scratch models: letters, apostrophe and digits; "|"
 # separates words, [PAD] doubles as the CTC blank.
 SCRATCH_CHARS = "abcdefghijklmnopqrstuvwxyz'0123456789"
-
-# The conv front end downsamples 320x (20 ms frames) like wav2vec2-base, in fewer and
-# narrower layers: on a CPU it, not the transformer, is what costs when training small.
-SCRATCH_SIZES: dict[str, dict[str, Any]] = {
-    # ~0.2 M parameters: trains in seconds on a laptop CPU; for tests and quick bootstraps.
-    "tiny": dict(conv_dim=(32, 32, 32), conv_stride=(5, 4, 16), conv_kernel=(10, 8, 16),
-                 hidden_size=96, num_hidden_layers=2, num_attention_heads=2, intermediate_size=192,
-                 num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4),
-    # ~2.5 M parameters: a small command recognizer for machines with no hub access.
-    "small": dict(conv_dim=(64, 128, 128, 192), conv_stride=(5, 4, 4, 4), conv_kernel=(10, 8, 4, 4),
-                  hidden_size=192, num_hidden_layers=4, num_attention_heads=4, intermediate_size=768,
-                  num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=8),
-}
-
 
 def build_scratch_processor(folder: Path, extra_text: Sequence[str] = ()) -> Any:
     """A character-level Wav2Vec2Processor saved in ``folder``: vocab.json holds

@@ -9,14 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from djtui.core.context_file import default_context, load_context
+from djtui.commands._shared import add_context_option, add_set_option, config_for, context_for
 from djtui.core.errors import DjtuiError
+from djtui.core.models import DEFAULT_WAV2VEC2, SCRATCH_SIZES
 
 HELP = "fine-tune the speech model on recorded or synthetic takes (default: the bundled Whisper tiny.en)"
-# Mirrors training.wav2vec2 (DEFAULT_BASE, SCRATCH_SIZES), which is not imported here so
-# that `djtui --help` stays free of numpy and torch; a test keeps them in step.
-DEFAULT_BASE = "facebook/wav2vec2-base-960h"
-SCRATCH_SIZES = ("tiny", "small")
 
 
 def register(subparsers: Any) -> None:
@@ -45,13 +42,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--base", metavar="HUB_ID|DIR",
                    help="model to start from (default: the bundled Whisper tiny.en): 'context' for the context "
                         "model, a Whisper folder written by djtui train, or a wav2vec2 folder or hub id such as "
-                        f"{DEFAULT_BASE}")
+                        f"{DEFAULT_WAV2VEC2}")
     p.add_argument("--from-scratch", choices=tuple(SCRATCH_SIZES), help="train a new small wav2vec2 instead of fine-tuning")
     p.add_argument("--decoder-only", action="store_true",
                    help="Whisper: keep the encoder as it is (~40 %% faster; by default it learns too, which "
                         "hears better through music)")
-    p.add_argument("--context", metavar="FILE",
-                   help="context for command accuracy and --context-model (default: the configured one, else the DJ context)")
+    add_context_option(p, "context for command accuracy and --context-model")
+    add_set_option(p)
     p.add_argument("--patience", type=int, default=5, help="epochs without a better validation (command accuracy, then WER) before stopping (default 5)")
     p.add_argument("--device", default="auto", help="wav2vec2: cpu, cuda, mps or auto (default); Whisper trains on the CPU")
     p.set_defaults(func=run)
@@ -87,10 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _context(args: argparse.Namespace) -> Any:
     """--context, else the configured context, else the bundled DJ context."""
-    from djtui.core.config import load_config
-
-    source = args.context or load_config(getattr(args, "config", None)).resolver.context
-    return load_context(Path(source)) if source else default_context()
+    return context_for(args, config_for(args))
 
 
 def _context_model_of(args: argparse.Namespace) -> Path:

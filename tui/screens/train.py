@@ -25,10 +25,10 @@ from textual.widgets import Checkbox, DataTable, Input, Label, ProgressBar, Rich
 
 from djtui.core import paths
 from djtui.core.errors import DjtuiError
+from djtui.core.models import DEFAULT_WAV2VEC2
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 
-WAV2VEC2_BASE = "facebook/wav2vec2-base-960h"
 MODELS = [("Whisper tiny.en: fine-tune, offline", "whisper"), ("wav2vec2: fine-tune a base", "wav2vec2"),
           ("wav2vec2 from scratch: tiny", "tiny"), ("wav2vec2 from scratch: small", "small")]
 BASE_HINTS = {"whisper": "empty: the bundled tiny.en; or a Whisper folder (a context model)",
@@ -147,7 +147,7 @@ class TrainScreen(DjtuiScreen):
             data=data, output=folder("#train-output") or paths.models_dir() / "my-voice",
             epochs=number("#train-epochs", "epochs"), batch_size=number("#train-batch", "batch size"),
             augment=self.query_one("#train-augment", Checkbox).value, noise_dir=folder("#train-music"),
-            base=WAV2VEC2_BASE if model == "wav2vec2" and base is None else base,
+            base=DEFAULT_WAV2VEC2 if model == "wav2vec2" and base is None else base,
             from_scratch=model if model in ("tiny", "small") else None,
         )
 
@@ -270,8 +270,8 @@ class TrainScreen(DjtuiScreen):
         base.disabled = event.value in ("tiny", "small")
         base.placeholder = BASE_HINTS.get(str(event.value), "")
         if event.value == "wav2vec2" and not base.value:
-            base.value = WAV2VEC2_BASE
-        elif event.value == "whisper" and base.value == WAV2VEC2_BASE:
+            base.value = DEFAULT_WAV2VEC2
+        elif event.value == "whisper" and base.value == DEFAULT_WAV2VEC2:
             base.value = ""
         defaults = ("5", "8") if event.value == "whisper" else ("30", "4")
         self.query_one("#train-epochs", Input).placeholder, self.query_one("#train-batch", Input).placeholder = defaults
