@@ -23,6 +23,7 @@ from djtui.core.audio import SAMPLE_RATE
 from djtui.core.confidence import FEATURES, Calibration, Evidence, Reference
 from djtui.core.records import AsrResult, Candidate, Glimpse, Understanding
 from djtui.core.rescore import Rescorer, grammar_alternatives
+from djtui.core.text import whisper_text
 
 if TYPE_CHECKING:
     from djtui.core.context import Context
@@ -165,6 +166,6 @@ class Recognizer:
         search = self.search
         assert search is not None
         end = search.end_of_text
-        written = [[*search.tokenizer.encode(" " + s[:1].upper() + s[1:]), end] for s in sentences]
+        written = [[*search.tokenizer.encode(whisper_text(s)), end] for s in sentences]
         scored = search.decoder.score(self.engine.prompt, [[*result.tokens, end], *written], cross)  # type: ignore[attr-defined]
         return float(scored[0].sum()), [(float(s.sum()), len(s)) for s in scored[1:]]

@@ -58,6 +58,7 @@ import numpy as np
 
 from djtui.core.asr import AsrEngine, Wav2Vec2Engine, WhisperEngine
 from djtui.core.records import AsrResult, Candidate
+from djtui.core.text import whisper_text
 
 if TYPE_CHECKING:
     from djtui.core.context import Context, Sentence
@@ -105,13 +106,6 @@ def ctc_log_likelihoods(logprobs: np.ndarray, labels: Sequence[Sequence[int]], b
 
 
 # --------------------------------------------------------------------------- Whisper
-
-
-def whisper_text(sentence: str) -> str:
-    """A grammar sentence the way Whisper writes one: leading space, capital first letter
-    (lower-case costs the decoder ~1 nat on the first token)."""
-    sentence = sentence.strip()
-    return " " + sentence[:1].upper() + sentence[1:]
 
 
 def whisper_log_likelihoods(engine: WhisperEngine, result: AsrResult, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -35,25 +35,15 @@ from typing import Any
 import numpy as np
 
 from djtui.core.asr import WhisperEngine, bundled_whisper_path, whisper_features
-from djtui.core.text import normalize_text
+from djtui.core.text import normalize_text, whisper_text
 from djtui.training.whisper_convert import load_transformers, save_ctranslate2
 
-SAMPLE_RATE = 16000
 HOP = 160
 """Samples per log-mel frame (10 ms)."""
 WINDOW_S = 10.0
 """The live engine's window (``WhisperEngine(window_s=10)``)."""
 CANDIDATE = ".candidate"
 """Sub-folder of the output holding the weights being validated."""
-
-
-def whisper_text(text: str) -> str:
-    """A transcript as Whisper writes it at the start of a segment: a leading space and a
-    capital first letter (``"play deck one"`` -> ``" Play deck one"``). The label the
-    decoder learns, and the form a constrained decoder should score. Nothing said (music
-    alone) is nothing written: the decoder ends the transcript at once."""
-    text = normalize_text(text)
-    return " " + text[:1].upper() + text[1:] if text else ""
 
 
 @contextmanager
@@ -126,7 +116,7 @@ class WhisperTrainee:
         import torch
 
         tokenizer = self.processor.tokenizer
-        sequences = [self.prompt + tokenizer.encode(whisper_text(t), add_special_tokens=False) + [self.eot]
+        sequences = [self.prompt + tokenizer.encode(whisper_text(normalize_text(t)), add_special_tokens=False) + [self.eot]
                      for t in texts]
         length = max(len(s) for s in sequences) - 1
         inputs = torch.full((len(texts), length), self.eot, dtype=torch.long)

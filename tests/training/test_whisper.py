@@ -15,7 +15,8 @@ from djtui.core.config import AsrConfig
 from djtui.training.finetune import TrainConfig, TrainEvent, train
 from djtui.core.audio import read_audio
 from djtui.training.manifest import read_manifest
-from djtui.training.whisper import WhisperTrainee, live_window, whisper_text
+from djtui.core.text import whisper_text
+from djtui.training.whisper import WhisperTrainee, live_window
 
 
 @pytest.fixture(scope="module")
