@@ -29,6 +29,7 @@ import numpy as np
 
 from djtui.core.errors import DjtuiError
 from djtui.core.records import Level
+from djtui.core.ring import BlockRing
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,20 @@ def _check_finite(path: Path, chunk_frames: int = 1 << 16) -> None:
         raise DjtuiError(f"{path}: the file is damaged ({exc})", "re-export it as wav or flac") from None
 
 
+def to_model_rate(audio: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """``audio`` (one channel, or frames × channels: averaged) as mono float32 at
+    ``sample_rate`` (soxr, high quality): the one way djtui brings sound to the models'
+    rate. Streams resample block by block instead (:func:`_resampler`)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1, dtype=np.float32) if audio.shape[1] > 1 else audio[:, 0]
+    if rate != sample_rate:
+        import soxr
+
+        audio = soxr.resample(audio, rate, sample_rate)
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
 def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """A whole file as one mono ``float32`` array at ``sample_rate``: the one way djtui
     reads a clip (evaluation, training, tests). A missing, unreadable or empty file, or
@@ -210,17 +225,13 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise DjtuiError(f"{path}: holds no audio", "record or export it again, or leave it out")
     if not np.isfinite(audio).all():
         raise DjtuiError(f"{path}: holds NaN or infinite samples", "re-export it from your editor as 16-bit PCM wav")
-    audio = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
     if np.abs(audio).max() > 1.0:
         log.info("%s: samples past full scale, clipped", path)
         audio = np.clip(audio, -1.0, 1.0)
-    if rate != sample_rate:
-        import soxr
-
-        audio = soxr.resample(audio, rate, sample_rate)
-        if not audio.size:  # a few samples at an odd rate resample to none
-            raise DjtuiError(f"{path}: too short to hold audio", "record or export it again, or leave it out")
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    audio = to_model_rate(audio, rate, sample_rate)
+    if not audio.size:  # a few samples at an odd rate resample to none
+        raise DjtuiError(f"{path}: too short to hold audio", "record or export it again, or leave it out")
+    return audio
 
 
 # --- microphones -------------------------------------------------------------------------
@@ -305,47 +316,6 @@ def list_input_devices() -> list[dict[str, Any]]:
         return input_devices(sd)
 
 
-class _Ring:
-    """Fixed blocks of device audio shared by the thread reading the capture process
-    (writer) and :meth:`MicrophoneSource.blocks` (reader). The writer fills the next slot
-    and bumps ``written``; when the reader falls a whole ring behind, the oldest blocks
-    are dropped and counted in ``overruns``."""
-
-    def __init__(self, slots: int, frames: int) -> None:
-        self.data = np.zeros((slots, frames), dtype=np.float32)
-        self.frames_in = np.zeros(slots, dtype=np.int64)
-        self.slots = slots
-        self.written = 0
-        self.read = 0
-        self.overruns = 0
-        self.last_write = time.monotonic()
-
-    def fill(self, stream: Any, size: int) -> bool:
-        """Read one block of ``size`` bytes of float32 samples from ``stream`` straight
-        into the next slot; ``False`` at the end of the stream."""
-        slot = self.written % self.slots
-        frames = min(size // 4, self.data.shape[1])
-        if stream.readinto(self.data[slot, :frames]) != frames * 4:
-            return False
-        if size > frames * 4 and len(stream.read(size - frames * 4)) != size - frames * 4:  # never, by the protocol
-            return False
-        self.frames_in[slot] = frames
-        self.written += 1
-        self.last_write = time.monotonic()
-        return True
-
-    def take(self) -> np.ndarray | None:
-        if self.read >= self.written:
-            return None
-        if self.written - self.read >= self.slots:  # the slot after the newest may be being filled
-            self.overruns += self.written - self.read - self.slots + 1
-            self.read = self.written - self.slots + 1
-        slot = self.read % self.slots
-        block = self.data[slot, : self.frames_in[slot]].copy()
-        self.read += 1
-        return block
-
-
 class _CaptureProcess:
     """One capture process (:mod:`djtui.core.capture`) and the thread reading its blocks
     into a ring. ``opened`` is set once the child has opened the input (``chosen`` says
@@ -363,7 +333,7 @@ class _CaptureProcess:
         self.arrived = threading.Event()
         self.chosen: dict[str, Any] = {}
         self.failure: tuple[str, str] | None = None
-        self.ring: _Ring | None = None
+        self.ring: BlockRing | None = None
         self.lost = 0
         self.ended = False
         self.stderr_tail: deque[str] = deque(maxlen=20)
@@ -376,7 +346,7 @@ class _CaptureProcess:
     @property
     def overruns(self) -> int:
         """Blocks lost: the child's (input overflows, its ring) plus this side's ring."""
-        return self.lost + (self.ring.overruns if self.ring else 0)
+        return self.lost + (self.ring.overrun if self.ring else 0)
 
     def alive(self, stall_s: float) -> bool:
         """Still delivering: not ended, and a block arrived within ``stall_s``."""
@@ -392,7 +362,7 @@ class _CaptureProcess:
             while stream.readinto(header) == len(header):
                 tag, size = capture.HEADER.unpack(header)
                 if tag == capture.PCM and self.ring is not None:
-                    if not self.ring.fill(stream, size):
+                    if not self._fill(stream, size):
                         break
                     self.arrived.set()
                     continue
@@ -409,10 +379,31 @@ class _CaptureProcess:
             self.arrived.set()
             stream.close()
 
+    def _fill(self, stream: Any, size: int) -> bool:
+        """One block of ``size`` bytes from the child's pipe, read straight into the ring's
+        next slot; ``False`` at the end of the stream."""
+        assert self.ring is not None
+        fits = min(size, self.ring.slot_bytes)
+
+        def read(slot: memoryview) -> int:
+            return fits if stream.readinto(slot[:fits]) == fits else 0  # cut short: the child died
+
+        if self.ring.fill(read) != fits:
+            return False
+        return size == fits or len(stream.read(size - fits)) == size - fits  # never longer, by the protocol
+
+    def take(self) -> np.ndarray | None:
+        """The oldest block the child sent that was not taken yet (float32 samples)."""
+        if self.ring is None:
+            return None
+        block = np.empty(self.ring.slot_bytes // 4, dtype=np.float32)
+        size = self.ring.take(memoryview(block).cast("B"))
+        return block[: size // 4] if size else None
+
     def _hear(self, news: dict[str, Any]) -> None:
         if "opened" in news:
             self.chosen = news["opened"]
-            self.ring = _Ring(self.RING_SLOTS, int(self.chosen["frames"]))
+            self.ring = BlockRing(self.RING_SLOTS, int(self.chosen["frames"]) * 4)
             self.opened.set()
         elif "failed" in news:
             self.failure = (str(news["failed"]["message"]), str(news["failed"]["hint"]))
@@ -557,13 +548,12 @@ class MicrophoneSource:
     def _blocks_of(self, capture: _CaptureProcess) -> Iterator[np.ndarray]:
         """``capture``'s blocks, resampled and cut to :attr:`block`, until it ends or
         stalls, or the source is closed."""
-        ring = capture.ring
         rebuffer = _Rebuffer(self.block)
         resampler = _resampler(self.device_rate, self.sample_rate) if self.device_rate != self.sample_rate else None
         check_s = min(0.1, self.stall_s / 4)
-        while ring is not None and not self._closed.is_set():
+        while capture.ring is not None and not self._closed.is_set():
             capture.arrived.clear()
-            chunk = ring.take()
+            chunk = capture.take()
             if chunk is None:
                 if not capture.alive(self.stall_s):
                     return

@@ -33,6 +33,8 @@ import sys
 import threading
 from typing import Any, BinaryIO
 
+from djtui.core.ring import BlockRing
+
 HEADER = struct.Struct("<4sI")
 NEWS = b"news"
 PCM = b"pcm "
@@ -85,49 +87,22 @@ class Failure(Exception):
         self.message, self.hint = message, hint
 
 
-class _Ring:
-    """Device blocks shared by the PortAudio callback (writer) and the writer thread
-    (reader). The callback copies into a preallocated slot and bumps ``written``; a reader
-    that falls a whole ring behind loses the oldest blocks. Each side counts what it saw
-    lost in its own field, so neither races the other."""
+class _Input:
+    """PortAudio's callback into a :class:`~djtui.core.ring.BlockRing`, counting the
+    input overflows PortAudio reports (the device, or JACK, dropped input before us)."""
 
-    def __init__(self, slots: int, frame_bytes: int) -> None:
-        self.slots, self.frame_bytes = slots, frame_bytes
-        self.data = memoryview(bytearray(slots * frame_bytes))
-        self.sizes = [0] * slots
-        self.written = self.read = 0
-        self.overflows = 0  # PortAudio's input overflows (the callback's count)
-        self.overrun = 0  # blocks overwritten before the reader took them (the reader's count)
-        self.arrived = threading.Event()
+    def __init__(self, ring: BlockRing) -> None:
+        self.ring = ring
+        self.overflows = 0  # the callback's count; the ring's reader counts its own
+
+    def callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        if status.input_overflow:
+            self.overflows += 1
+        self.ring.put(indata)
 
     @property
     def lost(self) -> int:
-        return self.overflows + self.overrun
-
-    def callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
-        if status.input_overflow:  # the device (or JACK) dropped input before us
-            self.overflows += 1
-        slot = self.written % self.slots
-        size = min(len(indata), self.frame_bytes)
-        start = slot * self.frame_bytes
-        self.data[start : start + size] = indata if size == len(indata) else bytes(indata)[:size]
-        self.sizes[slot] = size
-        self.written += 1
-        self.arrived.set()
-
-    def take(self, into: memoryview) -> int:
-        """Copy the oldest unread block into ``into``; its size in bytes, 0 if none."""
-        if self.read >= self.written:
-            return 0
-        if self.written - self.read > self.slots:
-            self.overrun += self.written - self.read - self.slots
-            self.read = self.written - self.slots
-        slot = self.read % self.slots
-        size = self.sizes[slot]
-        start = slot * self.frame_bytes
-        into[:size] = self.data[start : start + size]  # copied under the GIL: the callback cannot tear it
-        self.read += 1
-        return size
+        return self.overflows + self.ring.overrun
 
 
 def send(out: BinaryIO, tag: bytes, payload: bytes | memoryview) -> None:
@@ -159,11 +134,11 @@ def choose_input(sd: Any, device: str | int | None, sample_rate: int, block: int
             "rate": rate, "frames": max(1, rate * block // sample_rate)}
 
 
-def start_input(sd: Any, device: str | int | None, chosen: dict[str, Any], ring: _Ring) -> Any:
-    """The started input stream, filling ``ring``; :class:`Failure` when it won't open."""
+def start_input(sd: Any, device: str | int | None, chosen: dict[str, Any], source: _Input) -> Any:
+    """The started input stream, filling ``source``'s ring; :class:`Failure` when it won't open."""
     try:
         stream = sd.RawInputStream(device=device, channels=1, samplerate=chosen["rate"], blocksize=chosen["frames"],
-                                   dtype="float32", callback=ring.callback)
+                                   dtype="float32", callback=source.callback)
         stream.start()
     except (ValueError, sd.PortAudioError) as exc:
         raise Failure(f"cannot open audio input {chosen['device']!r} ({exc})",
@@ -171,17 +146,18 @@ def start_input(sd: Any, device: str | int | None, chosen: dict[str, Any], ring:
     return stream
 
 
-def capture(out: BinaryIO, stream: Any, ring: _Ring, stop: threading.Event, poll_s: float) -> str:
+def capture(out: BinaryIO, stream: Any, source: _Input, stop: threading.Event, poll_s: float) -> str:
     """Hand blocks to ``out`` until ``stop`` or the stream ends; why it ended."""
-    block = memoryview(bytearray(ring.frame_bytes))
+    ring = source.ring
+    block = memoryview(bytearray(ring.slot_bytes))
     reported = 0
     while not stop.is_set():
         ring.arrived.wait(poll_s)
         ring.arrived.clear()
         while size := ring.take(block):
             send(out, PCM, block[:size])
-        if ring.lost != reported:
-            reported = ring.lost
+        if source.lost != reported:
+            reported = source.lost
             send_news(out, {"lost": reported})
         if not stream.active:
             return "the audio stream stopped (its server or device went away)"
@@ -197,18 +173,18 @@ def run(out: BinaryIO, device: str | int | None, sample_rate: int, block: int) -
         raise Failure(f"cannot use the sound system: PortAudio is missing ({exc})",
                       "install PortAudio (Debian/Ubuntu: apt install libportaudio2; macOS: brew install portaudio)") from None
     chosen = choose_input(sd, device, sample_rate, block)
-    ring = _Ring(RING_SLOTS, chosen["frames"] * SAMPLE_BYTES)
-    stream = start_input(sd, device, chosen, ring)
+    source = _Input(BlockRing(RING_SLOTS, chosen["frames"] * SAMPLE_BYTES))
+    stream = start_input(sd, device, chosen, source)
     send_news(out, {"opened": chosen})
     stop = threading.Event()
 
     def stop_at_end_of_stdin() -> None:
         sys.stdin.buffer.read()
         stop.set()
-        ring.arrived.set()
+        source.ring.arrived.set()
 
     threading.Thread(target=stop_at_end_of_stdin, name="djtui-capture-stdin", daemon=True).start()
-    stopped = capture(out, stream, ring, stop, poll_s=0.1)
+    stopped = capture(out, stream, source, stop, poll_s=0.1)
     if stopped:
         send_news(out, {"stopped": stopped})
     else:  # asked to stop with the stream alive: leave the server (JACK) cleanly

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from djtui.core.audio import SAMPLE_RATE
+from djtui.core.audio import SAMPLE_RATE, to_model_rate
 from djtui.core.errors import DjtuiError
 
 PEAK_FRAME = 2048
@@ -117,13 +117,10 @@ class NoiseBank:
                     need = int(math.ceil(samples * rate / SAMPLE_RATE)) + 1
                     if f.frames > need:
                         f.seek(int(rng.integers(0, f.frames - need + 1)))
-                    chunk = f.read(need, dtype="float32", always_2d=True).mean(axis=1)
+                    chunk = f.read(need, dtype="float32", always_2d=True)
             except (OSError, RuntimeError, sf.LibsndfileError):
                 continue
-            if rate != SAMPLE_RATE:
-                import soxr
-
-                chunk = soxr.resample(chunk, rate, SAMPLE_RATE).astype(np.float32)
+            chunk = to_model_rate(chunk, rate)
             if chunk.size == 0 or not np.all(np.isfinite(chunk)) or rms(chunk) < 1e-5:
                 continue
             if chunk.size < samples:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from djtui.core.context import Context, Sentence
-from djtui.core.audio import SAMPLE_RATE
+from djtui.core.audio import SAMPLE_RATE, to_model_rate
 from djtui.core.text import normalize_text
 from djtui.training.manifest import ManifestWriter, Reconciliation, ScriptedTake, Take
 
@@ -210,13 +210,7 @@ class RecordingSession:
     def save_take(self, audio: np.ndarray, prompt: Prompt, sample_rate: int = SAMPLE_RATE) -> QCResult:
         """Trim, check and keep one take. On failure nothing is written and the result's
         ``problems`` say why; record the same prompt again."""
-        audio = np.asarray(audio, dtype=np.float32)
-        if audio.ndim > 1:
-            audio = audio.mean(axis=1)
-        if sample_rate != SAMPLE_RATE:
-            import soxr
-
-            audio = soxr.resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32)
+        audio = to_model_rate(audio, sample_rate)
         trimmed = trim_silence(audio, SAMPLE_RATE)
         result = check_take(trimmed, SAMPLE_RATE, min_s=self.min_s, max_s=self.max_s)
         if not result.passed:

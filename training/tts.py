@@ -11,19 +11,8 @@ import subprocess
 
 import numpy as np
 
-from djtui.core.audio import SAMPLE_RATE
+from djtui.core.audio import SAMPLE_RATE, to_model_rate
 from djtui.core.errors import DjtuiError
-
-
-def _to_rate(audio: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    if rate != sample_rate:
-        import soxr
-
-        audio = soxr.resample(audio, rate, sample_rate).astype(np.float32)
-    return audio
 
 
 def espeak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
@@ -43,7 +32,7 @@ def espeak(text: str, voice: str = "en-us", rate: int = 160, pitch: int = 50,
         raise DjtuiError(f"espeak-ng failed for voice {name!r}: {proc.stderr.decode(errors='replace').strip()}",
                          "list voices with: espeak-ng --voices=en")
     audio, rate_in = sf.read(io.BytesIO(proc.stdout), dtype="float32")
-    return _to_rate(audio, rate_in, sample_rate)
+    return to_model_rate(audio, rate_in, sample_rate)
 
 
 _PIPER_VOICES: dict[str, object] = {}
@@ -65,4 +54,4 @@ def piper(text: str, speaker: int | None = None, length_scale: float = 1.0,
     config = SynthesisConfig(speaker_id=speaker, length_scale=length_scale)
     chunks = [c.audio_float_array for c in voice.synthesize(text, syn_config=config)]
     audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    return _to_rate(audio, voice.config.sample_rate, sample_rate)
+    return to_model_rate(audio, voice.config.sample_rate, sample_rate)
