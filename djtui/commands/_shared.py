@@ -14,8 +14,9 @@ if TYPE_CHECKING:  # imported where used: `djtui --help` must not load pydantic 
     from djtui.core.context import Context
 
 
-def add_context_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--context", metavar="FILE", help="context YAML (default: [resolver] context, "
+def add_context_option(parser: argparse.ArgumentParser, what: str = "context YAML") -> None:
+    """``--context FILE``, read by :func:`context_for` (``what`` says what it is for)."""
+    parser.add_argument("--context", metavar="FILE", help=f"{what} (default: [resolver] context, "
                                                           "else the bundled DJ context)")
 
 

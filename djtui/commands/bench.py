@@ -5,7 +5,8 @@ imported only when it runs, so ``djtui --help`` stays instant."""
 from __future__ import annotations
 
 import argparse
-from djtui.commands._shared import add_set_option
+
+from djtui.commands._shared import add_context_option, add_set_option
 
 
 def _resolve(args: argparse.Namespace) -> int:
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     latency.add_argument("--model", metavar="PATH", help="ASR model (default: [asr] model)")
     latency.add_argument("--clips", type=int, default=30, metavar="N", help="spoken commands to time (default 30)")
     latency.add_argument("--threads", type=int, default=0, help="CPU threads for ASR (default: the config's, 0 = all)")
-    latency.add_argument("--context", metavar="FILE", help="context the commands come from (default: the configured one)")
+    add_context_option(latency, "context the commands come from")
     latency.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_set_option(latency)
     latency.set_defaults(func=_latency)
@@ -69,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     soak.add_argument("--snr", type=float, default=10.0, help="command over music, dB, peak-frame rule (default 10)")
     soak.add_argument("--commands", type=int, default=20, help="distinct spoken commands, played in turn (default 20)")
     soak.add_argument("--music", nargs="+", metavar="FILE", help="music to play (default: Debian's fretsonfire songs)")
-    soak.add_argument("--context", metavar="FILE", help="context the commands come from (default: the configured one)")
+    add_context_option(soak, "context the commands come from")
     soak.add_argument("--json", action="store_true", help="print JSON instead of a line")
     add_set_option(soak)
     soak.set_defaults(func=_soak)

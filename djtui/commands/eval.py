@@ -12,14 +12,14 @@ HELP = "measure command accuracy on labelled audio, clean and mixed with noise"
 
 
 def register(subparsers: Any) -> None:
-    from djtui.commands._shared import add_set_option
+    from djtui.commands._shared import add_context_option, add_set_option
 
     p = subparsers.add_parser("eval", help=HELP, description=HELP + ". Labels: djtui's manifest.jsonl or "
                               "Picovoice's label.json. Every recording is streamed through the live listener "
                               "(VAD, endpointer, recognizer); a command is accepted by the safety gate's rules "
                               "about what was said ([safety] min_confidence, min_margin, grammar_floor); "
                               "arming, cooldowns, rate limits and deck state are left out.")
-    p.add_argument("--context", help="context file the commands belong to (default: the configured one)")
+    add_context_option(p, "context file the commands belong to")
     p.add_argument("--labels", help="manifest.jsonl or label.json (may be left out with --negatives)")
     p.add_argument("--data", help="folder the labels' audio paths are relative to (default: the labels' folder)")
     p.add_argument("--asr", choices=("auto", "wav2vec2", "whisper"), help="ASR engine (default: [asr] engine)")

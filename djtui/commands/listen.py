@@ -14,7 +14,7 @@ import threading
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from djtui.commands._shared import add_set_option
+from djtui.commands._shared import add_context_option, add_set_option
 from djtui.core.events import ArmedChanged, Dropped, Error, Event, Expired, Outcome, Status
 
 
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--asr", choices=("auto", "wav2vec2", "whisper"), help="ASR engine (default: [asr] engine)")
     parser.add_argument("--model", metavar="PATH",
                         help="ASR model: fine-tuned folder, hub id, CTranslate2 folder, or base (Whisper base)")
-    parser.add_argument("--context", metavar="FILE", help="context file (default: the bundled DJ context)")
+    add_context_option(parser)
     parser.add_argument("--midi-port", metavar="NAME", help="MIDI output port (default: [midi] output_port)")
     parser.add_argument("--dry-run", action="store_true", help="open no MIDI port; print what would be sent")
     parser.add_argument("--armed", action="store_true", help="start armed: approved commands are sent at once")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from djtui.commands._shared import add_context_option
 from djtui.core.errors import DjtuiError
 
 HELP = "speak a context's commands with TTS voices into a training manifest"
@@ -17,7 +18,7 @@ def register(subparsers: Any) -> None:
         description=HELP + ". Writes OUT/synth/*.wav and OUT/manifest.jsonl (the recording format); "
                     "re-running the same command resumes (clips whose manifest lines were lost get them back; "
                     "files no line describes are moved to OUT/set-aside, never deleted). Use --voices to keep some voices out of training.")
-    p.add_argument("--context", metavar="FILE", help="context YAML (default: [resolver] context, else the bundled DJ context)")
+    add_context_option(p)
     p.add_argument("--out", metavar="DIR", help="output folder (required unless --list-voices)")
     p.add_argument("--per-intent", type=int, default=20, metavar="N", help="sentences per intent (default 20)")
     p.add_argument("--engines", default="espeak,piper", help="comma-separated: espeak, piper (default both)")
