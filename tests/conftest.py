@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.speech",
     "tests.fixtures.training",
     "tests.fixtures.jack",
+    "tests.fixtures.midi",
     "tests.fixtures.models",
     "tests.fixtures.faults",
     "tests.fixtures.properties",
