@@ -15,9 +15,9 @@ from djtui.core.context_file import parse_context
 from djtui.core.errors import DjtuiError
 from djtui.core.listener import Listener
 from djtui.core.noise import NoiseBank
-from djtui.core.records import AsrResult
 from djtui.evaluation.labels import Label
 from djtui.evaluation.trials import conditions_for, hear, run_negatives, run_trials, trial_rng
+from tests.fixtures.models import LoudnessEngine
 
 CONTEXT = parse_context("""
 context:
@@ -28,24 +28,6 @@ context:
     play: {expressions: ["play deck $deck:deck"]}
     stop: {expressions: ["stop deck $deck:deck"]}
 """)
-
-
-class LoudnessEngine:
-    """Writes ``said`` for loud audio and nothing for quiet audio."""
-
-    name = "loudness"
-    model_id = "test"
-    description = "hears a fixed sentence in loud audio"
-
-    def __init__(self, said: str = "play deck one") -> None:
-        self.said = said
-
-    def transcribe(self, audio: np.ndarray) -> AsrResult:
-        loud = float(np.sqrt(np.mean(np.square(audio)))) > 0.05
-        return AsrResult(self.said if loud else "", None, self.name, self.model_id, 0.001)
-
-    def warm_up(self) -> None:
-        pass
 
 
 def _listener(said: str = "play deck one") -> Listener:
