@@ -113,6 +113,21 @@ class Sentence:
     slots: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Binding:
+    """One Rekordbox function an intent presses: for ``key`` (``None`` when its action
+    has no key template), with its note or CC ``number``."""
+
+    intent: Intent
+    key: str | None
+    function: str
+    number: int | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.intent.name} {self.key}" if self.key is not None else self.intent.name
+
+
 @dataclass
 class Context:
     name: str
@@ -133,6 +148,21 @@ class Context:
         """Number of distinct sentences the context expands to."""
         sizes = {name: sum(len(v) for v in t.values.values()) for name, t in self.slot_types.items()}
         return sum(grammar.count(e, sizes) for i in self.intents.values() for e in i.expressions)
+
+    def bindings(self) -> Iterator[Binding]:
+        """Every Rekordbox function each intent's action can press, once per key its
+        slots can make (``loop`` once per length): what the mapping export writes and
+        what Rekordbox's reports are read against."""
+        slot_values = {name: list(t.values) for name, t in self.slot_types.items()}
+        for intent in self.intents.values():
+            action = intent.action
+            if action is None:
+                continue
+            slots = {s.name: s.type for e in intent.expressions for s in e.slots()}
+            for key in action.keys({n: slot_values[t] for n, t in slots.items()}) or [None]:
+                function = action.function_map[key] if key is not None and action.function_map else action.function
+                number = action.number_map[key] if key is not None and action.number_map else action.number
+                yield Binding(intent, key, function, number)
 
     def expand(self, intent: str | None = None) -> Iterator[Sentence]:
         """Every sentence, in order. Check :meth:`size` first: some contexts are huge."""

@@ -60,22 +60,15 @@ def state_reports(context: Context) -> dict[tuple[int, int], tuple[str, int]]:
     channel; the report's channel is :data:`FEEDBACK_OFFSET` above the press's.
     """
     reports: dict[tuple[int, int], tuple[str, int]] = {}
-    slot_values = {name: list(t.values) for name, t in context.slot_types.items()}
-    for intent in context.intents.values():
-        action = intent.action
-        if action is None:
+    for binding in context.bindings():
+        action = binding.intent.action
+        assert action is not None
+        state = reported_state(action, binding.function)
+        if state is None or binding.number is None:
             continue
-        slots = {s.name: s.type for e in intent.expressions for s in e.slots()}
-        keys = action.keys({n: slot_values[t] for n, t in slots.items()}) or [None]
-        for key in keys:
-            function = action.function_map[key] if key is not None and action.function_map else action.function
-            number = action.number_map[key] if key is not None and action.number_map else action.number
-            state = reported_state(action, function)
-            if state is None or number is None:
-                continue
-            for channel in (range(DECKS) if action.channel is None else (action.channel,)):
-                if channel + FEEDBACK_OFFSET < 16:
-                    reports[(channel + FEEDBACK_OFFSET, number)] = (state, channel)
+        for channel in (range(DECKS) if action.channel is None else (action.channel,)):
+            if channel + FEEDBACK_OFFSET < 16:
+                reports[(channel + FEEDBACK_OFFSET, binding.number)] = (state, channel)
     return reports
 
 

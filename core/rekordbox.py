@@ -267,69 +267,61 @@ def plan_export(context: Context, layout: PadLayout | None = None) -> Export:
     owner: dict[tuple[int, int, int], str] = {}
     pads_used: dict[str, dict[int, str]] = {"BeatLoop": {}, "BeatJump": {}}
     unmapped: list[str] = []
-    slot_values = {name: list(t.values) for name, t in context.slot_types.items()}
-    for intent in context.intents.values():
-        action = intent.action
-        if action is None:
-            continue
-        slots = {s.name: s.type for e in intent.expressions for s in e.slots()}
-        keys = action.keys({n: slot_values[t] for n, t in slots.items()}) or [None]
-        for key in keys:
-            label = f"{intent.name} {key}" if key is not None else intent.name
-            function = action.function_map[key] if key is not None and action.function_map else action.function
-            number = action.number_map[key] if key is not None and action.number_map else action.number
-            assert number is not None
-            if function in PAD_FAMILIES:
-                length = length_of(key or "")
-                if length is None:
-                    raise DjtuiError(f"{context.name}: '{label}' uses {function}, but its key names no length",
-                                     f"give the action a key such as \"{{beats}}\" for a {PAD_FAMILIES[function]} pad")
-                pad = layout.pad_for(function, length)
-                if pad is None:
-                    unmapped.append(f"{label} (no {PAD_FAMILIES[function]} pad holds {_spoken(length)})")
-                    continue
-                pads_used[function][pad[0]] = length
-                function = pad[1]
-            _check_name(function, context.name)
-            per_deck = action.channel is None
-            channel = 0 if per_deck else action.channel
-            assert channel is not None
-            if channel >= FEEDBACK_OFFSET:
-                raise DjtuiError(f"{context.name}: '{label}' presses on MIDI channel {channel + 1}",
-                                 f"use channels 1-{FEEDBACK_OFFSET}: channels {FEEDBACK_OFFSET + 1}-16 carry "
-                                 "Rekordbox's reports")
-            status = 0x90 if action.type == "note" else 0xB0
-            for ch in (range(DECKS) if per_deck else (channel,)):
-                other = owner.setdefault((status, ch, number), function)
-                if other != function:
-                    kind = "note" if status == 0x90 else "CC"
-                    raise DjtuiError(
-                        f"{context.name}: {function} and {other} both use {kind} {number} on MIDI channel {ch + 1}",
-                        "give one of them another number in the context file",
-                    )
-            input_code = code(status, channel, number)
-            row_key = (function, input_code, per_deck)
-            labels.setdefault(row_key, [])
-            if label not in labels[row_key]:
-                labels[row_key].append(label)
-            if row_key in rows:
+    for binding in context.bindings():
+        action, key, label, function, number = (binding.intent.action, binding.key, binding.label, binding.function,
+                                                binding.number)
+        assert action is not None and number is not None
+        if function in PAD_FAMILIES:
+            length = length_of(key or "")
+            if length is None:
+                raise DjtuiError(f"{context.name}: '{label}' uses {function}, but its key names no length",
+                                 f"give the action a key such as \"{{beats}}\" for a {PAD_FAMILIES[function]} pad")
+            pad = layout.pad_for(function, length)
+            if pad is None:
+                unmapped.append(f"{label} (no {PAD_FAMILIES[function]} pad holds {_spoken(length)})")
                 continue
-            decks = DECK_OFFSETS if per_deck else NO_DECKS
-            reported = reported_state(action, function) is not None
-            if action.type != "note":
-                kind = "Rotary" if function in ROTARY_FUNCTIONS else "KnobSlider"
-            else:
-                kind = "Pad" if function.startswith("PAD") else "Button"
-            rows[row_key] = MappingRow(
-                name=function,
-                function=function,
-                type=kind,
-                input=input_code,
-                input_decks=decks,
-                output=code(0x90, channel + FEEDBACK_OFFSET, number) if reported else "",
-                output_decks=decks if reported else NO_DECKS,
-                option={"Button": BUTTON_OPTIONS, "Pad": PAD_OPTIONS}.get(kind, ""),
-            )
+            pads_used[function][pad[0]] = length
+            function = pad[1]
+        _check_name(function, context.name)
+        per_deck = action.channel is None
+        channel = 0 if per_deck else action.channel
+        assert channel is not None
+        if channel >= FEEDBACK_OFFSET:
+            raise DjtuiError(f"{context.name}: '{label}' presses on MIDI channel {channel + 1}",
+                             f"use channels 1-{FEEDBACK_OFFSET}: channels {FEEDBACK_OFFSET + 1}-16 carry "
+                             "Rekordbox's reports")
+        status = 0x90 if action.type == "note" else 0xB0
+        for ch in (range(DECKS) if per_deck else (channel,)):
+            other = owner.setdefault((status, ch, number), function)
+            if other != function:
+                kind = "note" if status == 0x90 else "CC"
+                raise DjtuiError(
+                    f"{context.name}: {function} and {other} both use {kind} {number} on MIDI channel {ch + 1}",
+                    "give one of them another number in the context file",
+                )
+        input_code = code(status, channel, number)
+        row_key = (function, input_code, per_deck)
+        labels.setdefault(row_key, [])
+        if label not in labels[row_key]:
+            labels[row_key].append(label)
+        if row_key in rows:
+            continue
+        decks = DECK_OFFSETS if per_deck else NO_DECKS
+        reported = reported_state(action, function) is not None
+        if action.type != "note":
+            kind = "Rotary" if function in ROTARY_FUNCTIONS else "KnobSlider"
+        else:
+            kind = "Pad" if function.startswith("PAD") else "Button"
+        rows[row_key] = MappingRow(
+            name=function,
+            function=function,
+            type=kind,
+            input=input_code,
+            input_decks=decks,
+            output=code(0x90, channel + FEEDBACK_OFFSET, number) if reported else "",
+            output_decks=decks if reported else NO_DECKS,
+            option={"Button": BUTTON_OPTIONS, "Pad": PAD_OPTIONS}.get(kind, ""),
+        )
     out = [replace(row, comment=_free_text("djtui: " + " / ".join(labels[k]))) for k, row in rows.items()]
     out = [r for r in out if r.per_deck] + [r for r in out if not r.per_deck]
     unverified = sorted({r.name for r in out} - CONFIRMED_FUNCTIONS)

@@ -16,18 +16,10 @@ from djtui.core.config import Config
 from djtui.core.context_file import parse_context
 from djtui.core.listener import DraftDue, GlimpseDue, Listener, Subscribers, UtteranceDue
 from djtui.core.sessionlog import SessionLog, read_session
+from tests.fixtures.contexts import TWO_DECKS
 from tests.fixtures.models import LoudnessEngine
 
-CONTEXT = parse_context("""
-context:
-  name: tiny
-  slots:
-    deck: {"1": [one], "2": [two]}
-  intents:
-    play:
-      expressions: ["play deck $deck:deck"]
-      action: {function: PlayPause, type: note, number: 11, channel: deck}
-""")
+CONTEXT = parse_context(TWO_DECKS)
 
 
 def listener(*, act: bool = False, session_log: Any = False, events_: Subscribers | None = None,

@@ -17,17 +17,10 @@ from djtui.core.listener import Listener
 from djtui.core.noise import NoiseBank
 from djtui.evaluation.labels import Label
 from djtui.evaluation.trials import conditions_for, hear, run_negatives, run_trials, trial_rng
+from tests.fixtures.contexts import TWO_DECKS
 from tests.fixtures.models import LoudnessEngine
 
-CONTEXT = parse_context("""
-context:
-  name: tiny
-  slots:
-    deck: {"1": [one], "2": [two]}
-  intents:
-    play: {expressions: ["play deck $deck:deck"]}
-    stop: {expressions: ["stop deck $deck:deck"]}
-""")
+CONTEXT = parse_context(TWO_DECKS)
 
 
 def _listener(said: str = "play deck one") -> Listener:
