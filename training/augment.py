@@ -7,6 +7,10 @@ choice comes from the :class:`Augmenter`'s own generator: one seed, one sequence
 
 Noise is added at a whole-clip RMS ratio (:func:`djtui.core.noise.add_at_rms_snr`), not
 the benchmark's peak-frame rule that ``djtui eval`` mixes by.
+
+Beside the augmented takes, :class:`MusicAlone` draws clips of music with no command in
+them, a share of every batch: a model that only ever heard commands finds them in any
+music, sung lyrics above all.
 """
 
 from __future__ import annotations
@@ -106,3 +110,28 @@ class Augmenter:
         if rng.random() < c.p_gain:
             out = out * 10 ** (float(rng.uniform(*c.gain_db)) / 20)
         return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+MUSIC_ALONE_SHARE = 0.25
+"""With a music folder, this share of every batch is music alone (1-4 s, no command),
+labelled with what the stock model writes for it
+(:meth:`djtui.training.trainee.Trainee.music_labels`)."""
+MUSIC_ALONE_S = (1.0, 4.0)
+
+
+class MusicAlone:
+    """``count`` clips of music with no command per batch: 1-4 s excerpts of the tracks
+    in ``folder`` at a random level (-30 to -6 dBFS RMS), seeded."""
+
+    def __init__(self, folder: Path, count: int, seed: int = 0) -> None:
+        self.bank = NoiseBank([folder])
+        self.count = count
+        self.rng = np.random.default_rng(seed + 1)
+
+    def clips(self) -> list[np.ndarray]:
+        out = []
+        for _ in range(self.count):
+            excerpt = self.bank.excerpt(int(self.rng.uniform(*MUSIC_ALONE_S) * SAMPLE_RATE), self.rng)
+            level = 10 ** (float(self.rng.uniform(-30.0, -6.0)) / 20)
+            out.append(np.clip(excerpt * (level / max(rms(excerpt), 1e-6)), -1.0, 1.0).astype(np.float32))
+        return out

@@ -26,7 +26,8 @@ from pathlib import Path
 from djtui.core import paths
 from djtui.core.asr import is_whisper_folder
 from djtui.core.context import Context
-from djtui.training.finetune import TrainConfig, TrainEvent, TrainResult, train
+from djtui.training.finetune import TrainConfig, TrainResult, train
+from djtui.training.progress import TrainEvent
 
 PER_INTENT = 20
 EPOCHS = 3

@@ -4,44 +4,43 @@
 offline, in minutes on a CPU (:mod:`djtui.training.whisper`). ``base`` starts from
 another model: a CTranslate2 Whisper folder (a context model, to make a model of one
 voice on top of it) or a wav2vec2 hub id or folder; ``from_scratch`` trains a small
-wav2vec2 (:mod:`djtui.training.wav2vec2`). Each is a :class:`Trainee` to the loop below,
-which holds what they share: the held-back takes and their scores
-(:mod:`djtui.training.validation`), progress events, the learning-rate schedule, early
-stopping with the best checkpoint always on disk, and the report comparing the model
-before and after.
+wav2vec2 (:mod:`djtui.training.wav2vec2`). Each is a
+:class:`~djtui.training.trainee.Trainee` to the loop below, which holds what they share:
+the held-back takes and their scores (:mod:`djtui.training.validation`), augmented
+batches with music alone among them (:mod:`djtui.training.augment`), the learning-rate
+schedule (:mod:`djtui.training.schedule`), early stopping with the best checkpoint
+always on disk (:mod:`djtui.training.stopping`), and the report comparing the model
+before and after (:mod:`djtui.training.report`).
 
-:class:`TrainEvent` s go to the subscriber (the TUI's Train screen, the CLI's progress
-bar). The output folder *is* the model: ``djtui listen --model OUTPUT`` loads it.
+Progress events (:mod:`djtui.training.progress`) go to the subscriber (the TUI's Train
+screen, the CLI's progress bar). The output folder *is* the model: ``djtui listen
+--model OUTPUT`` loads it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from djtui.core.errors import DjtuiError
 from djtui.core.audio import SAMPLE_RATE, read_audio
 from djtui.training.manifest import Take, read_manifest
+from djtui.training.progress import TrainEvent
+from djtui.training.report import write_report
+from djtui.training.schedule import lr_factor, warmup_steps
+from djtui.training.stopping import EarlyStopping, StopRules
+from djtui.training.trainee import Trainee, open_trainee
 from djtui.training.validation import Metrics, command_checker, hold_back, score
 
 MAX_CLIP_S = 10.0
-MUSIC_ALONE_SHARE = 0.25
-"""With a music folder, this share of every batch is music alone (1-4 s, no command),
-labelled with what the stock model writes for it (:meth:`Trainee.music_labels`): a model
-that only ever heard commands finds them in any music, sung lyrics above all."""
-MUSIC_ALONE_S = (1.0, 4.0)
-MAX_WARMUP_STEPS = 200
-REPORT_JSON = "training_report.json"
-REPORT_MD = "training_report.md"
 
 
 @dataclass
@@ -82,30 +81,6 @@ class TrainConfig:
     pipeline its cores with 1."""
 
 
-@dataclass(frozen=True)
-class TrainEvent:
-    """Progress, for any subscriber. ``kind``: ``start`` (the model before training,
-    scored on the held-back takes; ``stock_accuracy`` is the bundled model's when
-    training started from another), ``step`` (after each optimizer step), ``eval``
-    (after each epoch's validation), ``checkpoint`` (a new best was saved), ``stop`` (why
-    training ended early) and ``done``."""
-
-    kind: str
-    step: int = 0
-    total_steps: int = 0
-    epoch: int = 0
-    epochs: int = 0
-    loss: float | None = None
-    lr: float | None = None
-    val_wer: float | None = None
-    val_cer: float | None = None
-    accuracy: float | None = None
-    stock_accuracy: float | None = None
-    elapsed_s: float = 0.0
-    eta_s: float | None = None
-    message: str = ""
-
-
 @dataclass
 class TrainResult:
     output: Path
@@ -122,146 +97,6 @@ class TrainResult:
     stock: Metrics | None = None
     """The bundled model on the same takes, when training started from another model."""
     duration_s: float = 0.0
-
-
-class Trainee(Protocol):
-    """A model being trained, as the loop sees it."""
-
-    description: str
-    """What training started from, for the report."""
-    default_epochs: int
-    default_batch_size: int
-    default_lr: float
-
-    def parameters(self) -> list[Any]:
-        """The parameters that learn."""
-
-    def loss(self, clips: Sequence[np.ndarray], texts: Sequence[str]) -> Any:
-        """The training loss of one batch (a torch scalar with gradients)."""
-
-    def transcribe(self, clips: Sequence[np.ndarray]) -> list[str]:
-        """Transcripts with the weights as they are now."""
-
-    def transcribe_stock(self, clips: Sequence[np.ndarray]) -> list[str] | None:
-        """The stock model's transcripts, when training did not start from it."""
-
-    def music_labels(self, clips: Sequence[np.ndarray]) -> list[str]:
-        """What the model should write for clips of music with no command in them."""
-
-    def save(self, output: Path) -> None:
-        """The weights as they are now, as a model folder in ``output``."""
-
-    def close(self) -> None:
-        """Remove whatever the trainee kept in the work folder."""
-
-
-def pick_device(requested: str = "auto") -> str:
-    """``cuda`` if present, else Apple ``mps``, else ``cpu`` (or ``requested``)."""
-    import torch
-
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def open_trainee(config: TrainConfig, takes: Sequence[Take]) -> tuple[Trainee, str]:
-    """``(trainee, device)`` for the config: Whisper unless a wav2vec2 base or a
-    from-scratch size is asked for."""
-    from djtui.core.asr import is_whisper_folder
-
-    output = Path(config.output)
-    if config.base and not config.from_scratch and config.base.startswith((".", "~", "/")) \
-            and not Path(config.base).expanduser().exists():
-        raise DjtuiError(f"model folder {config.base} does not exist",
-                         "check --base, or leave it out to fine-tune the bundled Whisper tiny.en")
-    if config.from_scratch or (config.base and not is_whisper_folder(config.base)):
-        from djtui.core.models import DEFAULT_WAV2VEC2
-        from djtui.training.wav2vec2 import Wav2Vec2Trainee
-
-        device = pick_device(config.device)
-        trainee = Wav2Vec2Trainee(config.base or DEFAULT_WAV2VEC2, config.from_scratch, [t.text for t in takes], output, device)
-        return trainee, device
-    from djtui.training.whisper import WhisperTrainee
-
-    return WhisperTrainee(config.base, output, decoder_only=config.decoder_only, threads=config.threads), "cpu"
-
-
-@dataclass
-class EarlyStopping:
-    """The best validation so far — highest command accuracy, then lowest WER and CER —
-    and how many epochs have passed without a better one."""
-
-    patience: int
-    best: Metrics | None = None
-    best_epoch: int = 0
-    stale: int = 0
-
-    def improved(self, metrics: Metrics, epoch: int) -> bool:
-        """Record an epoch's validation; True when it is the new best."""
-        def rank(m: Metrics) -> tuple[float, float, float]:
-            return (-(m.accuracy or 0.0), m.wer, m.cer)
-
-        if self.best is None or rank(metrics) < rank(self.best):
-            self.best, self.best_epoch, self.stale = metrics, epoch, 0
-            return True
-        self.stale += 1
-        return False
-
-    @property
-    def exhausted(self) -> bool:
-        return self.stale >= self.patience
-
-
-@dataclass(frozen=True)
-class StopRules:
-    """When to end before the last epoch: a stop request, the wall-clock deadline
-    (``time.monotonic()``), a step budget."""
-
-    stop: threading.Event | None = None
-    deadline: float | None = None
-    max_steps: int | None = None
-
-    def reason(self, step: int) -> str | None:
-        if self.stop is not None and self.stop.is_set():
-            return "interrupted"
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            return "max minutes"
-        if self.max_steps and step >= self.max_steps:
-            return "max steps"
-        return None
-
-
-class MusicAlone:
-    """``count`` clips of music with no command per batch: 1-4 s excerpts of the tracks
-    in ``folder`` at a random level (-30 to -6 dBFS RMS), seeded."""
-
-    def __init__(self, folder: Path, count: int, seed: int = 0) -> None:
-        from djtui.core.noise import NoiseBank
-
-        self.bank = NoiseBank([folder])
-        self.count = count
-        self.rng = np.random.default_rng(seed + 1)
-
-    def clips(self) -> list[np.ndarray]:
-        from djtui.core.noise import rms
-
-        out = []
-        for _ in range(self.count):
-            excerpt = self.bank.excerpt(int(self.rng.uniform(*MUSIC_ALONE_S) * SAMPLE_RATE), self.rng)
-            level = 10 ** (float(self.rng.uniform(-30.0, -6.0)) / 20)
-            out.append(np.clip(excerpt * (level / max(rms(excerpt), 1e-6)), -1.0, 1.0).astype(np.float32))
-        return out
-
-
-def lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up to the full rate, then linear decay to zero at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / max(1, total - warmup))
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -317,17 +152,15 @@ class _Run:
         self.batch_size = config.batch_size or trainee.default_batch_size
         per_epoch = math.ceil(len(train_takes) / (self.batch_size * config.grad_accum))
         self.total_steps = min(per_epoch * self.epochs, config.max_steps or per_epoch * self.epochs)
-        self.augmenter = None
-        if config.augment:
-            from djtui.training.augment import Augmenter
+        from djtui.training.augment import MUSIC_ALONE_SHARE, Augmenter, MusicAlone
 
-            self.augmenter = Augmenter(config.noise_dir, seed=config.seed)
+        self.augmenter = Augmenter(config.noise_dir, seed=config.seed) if config.augment else None
         self.music = (MusicAlone(config.noise_dir, math.ceil(self.batch_size * MUSIC_ALONE_SHARE), config.seed)
                       if config.noise_dir else None)
         self.checker = command_checker(config.context) if config.accuracy else None
         self.params = trainee.parameters()
         self.optimizer = torch.optim.AdamW(self.params, lr=config.lr or trainee.default_lr, weight_decay=0.005)
-        warmup = max(1, min(int(config.warmup_fraction * self.total_steps), MAX_WARMUP_STEPS))
+        warmup = warmup_steps(self.total_steps, config.warmup_fraction)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, warmup, self.total_steps))
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -462,37 +295,3 @@ class _Run:
                              message=f"best checkpoint: epoch {self.early.best_epoch}, saved in {output}"))
         return result
 
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
-
-
-def write_report(result: TrainResult, config: TrainConfig, base_name: str, n_train: int, n_val: int) -> tuple[Path, Path]:
-    """``training_report.json`` and ``training_report.md`` in the output folder: WER,
-    CER and command accuracy on the held-back takes before and after (and of the stock
-    model, when training started from another), and the run."""
-    from djtui.core import fileio
-
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
-    report = {
-        "base": base_name, "device": result.device, "train_takes": n_train, "validation_takes": n_val,
-        "before": asdict(result.before), "after": asdict(result.after),
-        "stock": asdict(result.stock) if result.stock else None, "best_epoch": result.best_epoch,
-        "steps": result.steps, "stopped": result.stopped, "duration_s": round(result.duration_s, 1),
-        "history": result.history, "config": settings,
-    }
-    json_path = fileio.write_text_atomic(result.output / REPORT_JSON, json.dumps(report, indent=2) + "\n")
-    b, a, s = result.before, result.after, result.stock
-    lines = [
-        "# Training report", "",
-        f"Base: {base_name} · device: {result.device} · {n_train} training / {n_val} held-back takes "
-        f"(one of each command) · {result.steps} steps in {result.duration_s / 60:.1f} min, "
-        f"stopped by {result.stopped} · best epoch {result.best_epoch}", "",
-        "| Model | WER | CER | Command accuracy |", "|---|---|---|---|",
-        *([f"| Stock (Whisper tiny.en) | {_pct(s.wer)} | {_pct(s.cer)} | {_pct(s.accuracy)} |"] if s else []),
-        f"| Before ({base_name}) | {_pct(b.wer)} | {_pct(b.cer)} | {_pct(b.accuracy)} |",
-        f"| After (this model) | {_pct(a.wer)} | {_pct(a.cer)} | {_pct(a.accuracy)} |", "",
-        f"Use it: `djtui listen --model {result.output}`", "",
-    ]
-    md_path = fileio.write_text_atomic(result.output / REPORT_MD, "\n".join(lines))
-    return json_path, md_path

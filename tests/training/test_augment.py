@@ -10,7 +10,7 @@ import soundfile as sf
 
 from djtui.core.errors import DjtuiError
 from djtui.core.noise import NoiseBank, rms
-from djtui.training.augment import Augmenter, AugmentConfig, pitch_shift, reverb, speed_perturb
+from djtui.training.augment import MUSIC_ALONE_S, Augmenter, AugmentConfig, MusicAlone, pitch_shift, reverb, speed_perturb
 
 SONGS = Path("/usr/share/games/fretsonfire/data/songs/muldjord")
 
@@ -64,3 +64,15 @@ def test_a_noise_folder_without_audio_is_a_clear_error(tmp_path):
         Augmenter(tmp_path)
     with pytest.raises(DjtuiError, match="no such file or folder"):
         NoiseBank([tmp_path / "missing"])
+
+
+def test_music_alone_is_drawn_from_the_music_folder(tmp_path):
+    """With a music folder, every batch also holds music with no command (labelled with
+    nothing): 1-4 s excerpts at a random level."""
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "track.wav", (0.3 * rng.standard_normal(16000 * 10)).astype(np.float32), 16000)
+    clips = MusicAlone(tmp_path, 2, seed=3).clips() + MusicAlone(tmp_path, 2, seed=3).clips()
+    assert len(clips) == 4 and np.array_equal(clips[0], clips[2])  # seeded
+    for clip in clips:
+        assert MUSIC_ALONE_S[0] * 16000 <= len(clip) <= MUSIC_ALONE_S[1] * 16000 + 1
+        assert -31 < 20 * np.log10(rms(clip)) < -5

@@ -14,8 +14,8 @@ import pytest
 
 from djtui.cli import main
 from djtui.core.errors import DjtuiError
-from djtui.training.finetune import EarlyStopping, TrainConfig, TrainEvent, TrainResult, train
-from djtui.training.validation import Metrics
+from djtui.training.finetune import TrainConfig, TrainResult, train
+from djtui.training.progress import TrainEvent
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +68,6 @@ def test_the_report_compares_before_and_after(trained):
     assert len(report["history"]) == 3
     markdown = (result.output / "training_report.md").read_text()
     assert "| Before (from scratch (tiny)) |" in markdown and f"djtui listen --model {result.output}" in markdown
-
-
-def test_the_best_epoch_understands_most_commands_then_has_the_fewest_word_errors():
-    early = EarlyStopping(patience=2)
-    assert early.improved(Metrics(0.5, 0.3, 0.50, 10), 1)
-    assert early.improved(Metrics(0.6, 0.3, 0.60, 10), 2)  # more commands right beats a lower WER
-    assert not early.improved(Metrics(0.2, 0.1, 0.55, 10), 3)
-    assert early.improved(Metrics(0.4, 0.2, 0.60, 10), 4)
-    assert not early.improved(Metrics(0.4, 0.2, 0.60, 10), 5) and not early.exhausted
-    assert not early.improved(Metrics(0.9, 0.9, 0.10, 10), 6) and early.exhausted
-    assert early.best_epoch == 4
 
 
 def test_a_stop_request_keeps_a_checkpoint(synthetic_set, small_context, tmp_path):
@@ -150,24 +139,6 @@ def test_the_cli_offers_what_training_knows(capsys):
         main(["train", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert DEFAULT_WAV2VEC2 in shown and "{tiny,small}" in shown
-
-
-def test_music_alone_is_drawn_from_the_music_folder(tmp_path):
-    """With a music folder, every batch also holds music with no command (labelled with
-    nothing): 1-4 s excerpts at a random level."""
-    import numpy as np
-    import soundfile as sf
-
-    from djtui.core.noise import rms
-    from djtui.training.finetune import MUSIC_ALONE_S, MusicAlone
-
-    rng = np.random.default_rng(0)
-    sf.write(tmp_path / "track.wav", (0.3 * rng.standard_normal(16000 * 10)).astype(np.float32), 16000)
-    clips = MusicAlone(tmp_path, 2, seed=3).clips() + MusicAlone(tmp_path, 2, seed=3).clips()
-    assert len(clips) == 4 and np.array_equal(clips[0], clips[2])  # seeded
-    for clip in clips:
-        assert MUSIC_ALONE_S[0] * 16000 <= len(clip) <= MUSIC_ALONE_S[1] * 16000 + 1
-        assert -31 < 20 * np.log10(rms(clip)) < -5
 
 
 def test_a_model_learns_music_alone_as_nothing(synthetic_set, tmp_path):

@@ -12,10 +12,11 @@ import pytest
 from djtui.cli import main
 from djtui.core.asr import WhisperEngine, bundled_whisper_path, load_engine
 from djtui.core.config import AsrConfig
-from djtui.training.finetune import TrainConfig, TrainEvent, train
+from djtui.training.finetune import TrainConfig, train
 from djtui.core.audio import read_audio
 from djtui.training.manifest import read_manifest
 from djtui.core.text import whisper_text
+from djtui.training.progress import TrainEvent
 from djtui.training.whisper import WhisperTrainee, live_window
 
 

@@ -47,7 +47,7 @@ def pct(value: float | None) -> str:
 
 
 class TrainProgress(Message):
-    """One :class:`djtui.training.finetune.TrainEvent`, from the training thread."""
+    """One :data:`djtui.training.progress.TrainEvent`, from the training thread."""
 
     def __init__(self, event: Any) -> None:
         super().__init__()
