@@ -33,7 +33,7 @@ import numpy as np
 from djtui.core.errors import DjtuiError
 from djtui.core.audio import SAMPLE_RATE, read_audio
 from djtui.training.manifest import Take, read_manifest
-from djtui.training.progress import TrainEvent
+from djtui.training.progress import Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
 from djtui.training.report import write_report
 from djtui.training.schedule import lr_factor, warmup_steps
 from djtui.training.stopping import EarlyStopping, StopRules
@@ -198,10 +198,9 @@ class _Run:
         before = self.validate()
         stock_transcripts = self.trainee.transcribe_stock([self.audio[t.path] for t in self.val_takes])
         stock = score(stock_transcripts, self.val_takes, self.checker) if stock_transcripts is not None else None
-        self.emit(TrainEvent("start", 0, self.total_steps, 0, self.epochs, val_wer=before.wer, val_cer=before.cer,
-                             accuracy=before.accuracy, stock_accuracy=stock.accuracy if stock else None,
-                             message=f"{len(self.train_takes)} train / {len(self.val_takes)} held-back takes on "
-                                     f"{self.device}"))
+        self.emit(Started(total_steps=self.total_steps, epochs=self.epochs, wer=before.wer, cer=before.cer,
+                          accuracy=before.accuracy, stock_accuracy=stock.accuracy if stock else None,
+                          train_takes=len(self.train_takes), held_back=len(self.val_takes), device=self.device))
         self.loop_started = time.monotonic()
         return before, stock
 
@@ -241,9 +240,9 @@ class _Run:
         eta = (time.monotonic() - self.loop_started) / self.step * (self.total_steps - self.step)
         if self.rules.deadline is not None:
             eta = min(eta, self.rules.deadline - time.monotonic())
-        self.emit(TrainEvent("step", self.step, self.total_steps, epoch, self.epochs, loss=loss,
-                             lr=self.schedule.get_last_lr()[0], elapsed_s=time.monotonic() - self.started,
-                             eta_s=max(0.0, eta)))
+        self.emit(Stepped(step=self.step, total_steps=self.total_steps, epoch=epoch, epochs=self.epochs, loss=loss,
+                          lr=float(self.schedule.get_last_lr()[0]), elapsed_s=time.monotonic() - self.started,
+                          eta_s=max(0.0, eta)))
         return self.rules.reason(self.step)
 
     def run_epoch(self, epoch: int) -> str | None:
@@ -268,20 +267,19 @@ class _Run:
         self.validated = epoch
         metrics = self.validate()
         self.history.append({"epoch": epoch, "step": self.step, **asdict(metrics)})
-        self.emit(TrainEvent("eval", self.step, self.total_steps, epoch, self.epochs, val_wer=metrics.wer,
-                             val_cer=metrics.cer, accuracy=metrics.accuracy, elapsed_s=time.monotonic() - self.started))
+        self.emit(Evaluated(step=self.step, epoch=epoch, wer=metrics.wer, cer=metrics.cer, accuracy=metrics.accuracy,
+                            elapsed_s=time.monotonic() - self.started))
         if self.early.improved(metrics, epoch):
-            self.trainee.save(Path(self.config.output))
-            self.emit(TrainEvent("checkpoint", self.step, self.total_steps, epoch, self.epochs, val_wer=metrics.wer,
-                                 accuracy=metrics.accuracy,
-                                 message=f"saved best checkpoint (epoch {epoch}) to {self.config.output}"))
+            output = Path(self.config.output)
+            self.trainee.save(output)
+            self.emit(Checkpointed(step=self.step, epoch=epoch, output=output))
 
     def finish(self, epoch: int, stopped: str, before: Metrics, stock: Metrics | None) -> TrainResult:
         """Validate an epoch cut short, write the report, say it is done."""
         if self.validated != epoch and self.step > 0:
             self.end_of_epoch(epoch)
         if stopped != "epochs":
-            self.emit(TrainEvent("stop", self.step, self.total_steps, epoch, self.epochs, message=stopped))
+            self.emit(Stopped(step=self.step, epoch=epoch, why=stopped))
         best = self.early.best
         if best is None:
             raise DjtuiError("training stopped before the first step; no model was saved",
@@ -290,8 +288,7 @@ class _Run:
         result = TrainResult(output, before, best, self.early.best_epoch, self.step, stopped, self.device,
                              self.history, self.losses, stock, time.monotonic() - self.started)
         write_report(result, self.config, self.trainee.description, len(self.train_takes), len(self.val_takes))
-        self.emit(TrainEvent("done", self.step, self.total_steps, epoch, self.epochs, val_wer=best.wer,
-                             val_cer=best.cer, accuracy=best.accuracy, elapsed_s=result.duration_s,
-                             message=f"best checkpoint: epoch {self.early.best_epoch}, saved in {output}"))
+        self.emit(Done(step=self.step, epoch=epoch, best_epoch=self.early.best_epoch, wer=best.wer, cer=best.cer,
+                       accuracy=best.accuracy, elapsed_s=result.duration_s, output=output))
         return result
 

@@ -1,29 +1,111 @@
-"""What a training run tells its subscriber, step by step."""
+"""What a training run tells its subscriber: one closed set of typed events.
+
+:func:`djtui.training.finetune.train` hands these to ``on_event`` (the TUI's Train
+screen, the context model's build line, the CLI's progress bar), which dispatch on their
+types (``match event: case Stepped(): …``), so a renamed field is a type error, not a
+blank progress bar. A run sends :class:`Started` once; then a :class:`Stepped` after
+each optimizer step and an :class:`Evaluated` after each epoch's validation (then a
+:class:`Checkpointed` when that epoch is the best yet); a :class:`Stopped` when something
+ended it before the last epoch; :class:`Done` last. ``step`` counts optimizer steps from
+1 and ``epoch`` epochs from 1; 0 is before the first.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
-class TrainEvent:
-    """Progress, for any subscriber. ``kind``: ``start`` (the model before training,
-    scored on the held-back takes; ``stock_accuracy`` is the bundled model's when
-    training started from another), ``step`` (after each optimizer step), ``eval``
-    (after each epoch's validation), ``checkpoint`` (a new best was saved), ``stop`` (why
-    training ended early) and ``done``."""
+class Started:
+    """The model before training, scored on the held-back takes, and the plan."""
 
-    kind: str
-    step: int = 0
-    total_steps: int = 0
-    epoch: int = 0
-    epochs: int = 0
-    loss: float | None = None
-    lr: float | None = None
-    val_wer: float | None = None
-    val_cer: float | None = None
-    accuracy: float | None = None
-    stock_accuracy: float | None = None
-    elapsed_s: float = 0.0
-    eta_s: float | None = None
-    message: str = ""
+    total_steps: int
+    epochs: int
+    wer: float
+    cer: float
+    accuracy: float | None
+    """Of the held-back commands understood (through the resolver); None when not scored."""
+    stock_accuracy: float | None
+    """The bundled model's accuracy, when training started from another model."""
+    train_takes: int
+    held_back: int
+    device: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.train_takes} train / {self.held_back} held-back takes on {self.device}"
+
+
+@dataclass(frozen=True)
+class Stepped:
+    """One optimizer step was taken."""
+
+    step: int
+    total_steps: int
+    epoch: int
+    epochs: int
+    loss: float
+    """The mean training loss of the batches in the step."""
+    lr: float
+    """The learning rate the step used, after the schedule."""
+    elapsed_s: float
+    eta_s: float
+    """Seconds left at the pace so far (never past ``max_minutes``)."""
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """An epoch's validation on the held-back takes."""
+
+    step: int
+    epoch: int
+    wer: float
+    cer: float
+    accuracy: float | None
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    """The epoch just evaluated is the best yet; its model is saved in ``output``."""
+
+    step: int
+    epoch: int
+    output: Path
+
+    @property
+    def message(self) -> str:
+        return f"saved best checkpoint (epoch {self.epoch}) to {self.output}"
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Training ended before its last epoch."""
+
+    step: int
+    epoch: int
+    why: str
+    """"early stopping", "max minutes", "max steps" or "interrupted"."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """The run is over and its report written: the best epoch's validation."""
+
+    step: int
+    epoch: int
+    best_epoch: int
+    wer: float
+    cer: float
+    accuracy: float | None
+    elapsed_s: float
+    output: Path
+
+    @property
+    def message(self) -> str:
+        return f"best checkpoint: epoch {self.best_epoch}, saved in {self.output}"
+
+
+TrainEvent = Started | Stepped | Evaluated | Checkpointed | Stopped | Done
+"""Everything a training subscriber can receive."""

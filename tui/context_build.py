@@ -18,6 +18,8 @@ from typing import Any
 from textual.app import App
 from textual.message import Message
 
+from djtui.training.progress import Stepped, TrainEvent
+
 
 class ContextModelReady(Message):
     """The context model was built (``path``), or the build failed (``error``)."""
@@ -73,10 +75,11 @@ class ContextModelBuild:
         def spoken(done: int, total: int) -> None:
             self.status = f"context model ({name}): speaking synthetic takes {done}/{total}"
 
-        def trained(event: Any) -> None:
-            if event.kind == "step" and event.total_steps:
-                eta = f" · ETA {int(event.eta_s) // 60}:{int(event.eta_s) % 60:02d}" if event.eta_s is not None else ""
-                self.status = f"context model ({name}): training {100 * event.step // event.total_steps} %{eta}"
+        def trained(event: TrainEvent) -> None:
+            match event:
+                case Stepped(step=step, total_steps=total, eta_s=eta_s) if total:
+                    eta = f" · ETA {int(eta_s) // 60}:{int(eta_s) % 60:02d}"
+                    self.status = f"context model ({name}): training {100 * step // total} %{eta}"
 
         try:
             result = context_model.build(context, on_spoken=spoken, on_event=trained, stop=self._stop, threads=1,

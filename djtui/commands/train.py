@@ -12,6 +12,7 @@ from typing import Any
 from djtui.commands._shared import add_context_option, add_set_option, config_for, context_for
 from djtui.core.errors import DjtuiError
 from djtui.core.models import DEFAULT_WAV2VEC2, SCRATCH_SIZES
+from djtui.training.progress import Checkpointed, Evaluated, Started, Stepped, Stopped, TrainEvent
 
 HELP = "fine-tune the speech model on recorded or synthetic takes (default: the bundled Whisper tiny.en)"
 
@@ -120,7 +121,7 @@ def _context_model(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _progress() -> Iterator[Callable[[Any], None]]:
+def _progress() -> Iterator[Callable[[TrainEvent], None]]:
     """A progress bar on the console and the subscriber that drives it."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -131,21 +132,24 @@ def _progress() -> Iterator[Callable[[Any], None]]:
                   TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("train", total=None, epoch="-", loss="-", lr="-", accuracy="-")
 
-        def on_event(event: Any) -> None:
-            if event.kind == "start":
-                bar.update(task, total=event.total_steps, accuracy=_pct(event.accuracy))
-                stock = "" if event.stock_accuracy is None else f" (stock model: {_pct(event.stock_accuracy)})"
-                console.print(f"{event.message}; before training: commands understood {_pct(event.accuracy)}"
-                              f"{stock}, WER {_pct(event.val_wer)}")
-            elif event.kind == "step":
-                bar.update(task, completed=event.step, epoch=f"{event.epoch}/{event.epochs}",
-                           loss=f"{event.loss:.3f}", lr=f"{event.lr:.2e}")
-            elif event.kind == "eval":
-                bar.update(task, accuracy=_pct(event.accuracy))
-                console.print(f"epoch {event.epoch}: commands understood {_pct(event.accuracy)}, "
-                              f"WER {_pct(event.val_wer)}, CER {_pct(event.val_cer)}")
-            elif event.kind in ("checkpoint", "stop"):
-                console.print(f"[dim]{event.message}")
+        def on_event(event: TrainEvent) -> None:
+            match event:
+                case Started():
+                    bar.update(task, total=event.total_steps, accuracy=_pct(event.accuracy))
+                    stock = "" if event.stock_accuracy is None else f" (stock model: {_pct(event.stock_accuracy)})"
+                    console.print(f"{event.message}; before training: commands understood {_pct(event.accuracy)}"
+                                  f"{stock}, WER {_pct(event.wer)}")
+                case Stepped():
+                    bar.update(task, completed=event.step, epoch=f"{event.epoch}/{event.epochs}",
+                               loss=f"{event.loss:.3f}", lr=f"{event.lr:.2e}")
+                case Evaluated():
+                    bar.update(task, accuracy=_pct(event.accuracy))
+                    console.print(f"epoch {event.epoch}: commands understood {_pct(event.accuracy)}, "
+                                  f"WER {_pct(event.wer)}, CER {_pct(event.cer)}")
+                case Checkpointed():
+                    console.print(f"[dim]{event.message}")
+                case Stopped():
+                    console.print(f"[dim]{event.why}")
 
         yield on_event
 

@@ -14,6 +14,7 @@ from djtui.core.asr import WhisperEngine, bundled_whisper_path, load_engine
 from djtui.core.config import AsrConfig
 from djtui.core.context_file import parse_context
 from djtui.training import context_model
+from djtui.training.progress import Stepped
 from tests.fixtures.training import SMALL_CONTEXT
 
 
@@ -58,7 +59,7 @@ def test_the_model_belongs_to_the_text_of_its_context(small_context):
 def test_a_stopped_build_leaves_no_model(small_context, music):
     stop = threading.Event()
     result = context_model.build(small_context, music=music, per_intent=3, epochs=2,
-                                 on_event=lambda event: event.kind == "step" and stop.set(), stop=stop)
+                                 on_event=lambda event: isinstance(event, Stepped) and stop.set(), stop=stop)
     assert result is not None and result.stopped == "interrupted"
     assert context_model.ready(small_context) is None
     assert not context_model.folder(small_context).exists()

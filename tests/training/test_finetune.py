@@ -15,7 +15,7 @@ import pytest
 from djtui.cli import main
 from djtui.core.errors import DjtuiError
 from djtui.training.finetune import TrainConfig, TrainResult, train
-from djtui.training.progress import TrainEvent
+from djtui.training.progress import Checkpointed, Done, Evaluated, Started, Stepped, TrainEvent
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +34,14 @@ def test_the_loss_falls(trained):
 
 def test_progress_events_reach_the_subscriber(trained):
     result, events = trained
-    kinds = [e.kind for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "done"
-    assert kinds.count("eval") == 3 and "checkpoint" in kinds
-    steps = [e for e in events if e.kind == "step"]
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Started and kinds[-1] is Done
+    assert kinds.count(Evaluated) == 3 and Checkpointed in kinds
+    steps = [e for e in events if isinstance(e, Stepped)]
     assert [e.step for e in steps] == list(range(1, result.steps + 1))
     assert all(e.loss is not None and e.lr is not None and e.eta_s is not None and e.total_steps == result.steps
                for e in steps)
-    assert all(e.val_wer is not None and e.val_cer is not None for e in events if e.kind == "eval")
+    assert all(e.wer is not None and e.cer is not None for e in events if isinstance(e, Evaluated))
 
 
 def test_the_checkpoint_loads_with_transformers_and_in_the_live_engine(trained, speak):
@@ -74,7 +74,7 @@ def test_a_stop_request_keeps_a_checkpoint(synthetic_set, small_context, tmp_pat
     stop = threading.Event()
 
     def on_event(event: TrainEvent) -> None:
-        if event.kind == "step" and event.step == 2:
+        if isinstance(event, Stepped) and event.step == 2:
             stop.set()
 
     result = train(TrainConfig(data=synthetic_set, output=tmp_path, epochs=5, from_scratch="tiny", augment=False,

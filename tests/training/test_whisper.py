@@ -16,7 +16,7 @@ from djtui.training.finetune import TrainConfig, train
 from djtui.core.audio import read_audio
 from djtui.training.manifest import read_manifest
 from djtui.core.text import whisper_text
-from djtui.training.progress import TrainEvent
+from djtui.training.progress import Done, Started, TrainEvent
 from djtui.training.whisper import WhisperTrainee, live_window
 
 
@@ -90,8 +90,9 @@ def test_the_report_and_events_compare_with_the_model_it_started_from(fine_tuned
     report = json.loads((result.output / "training_report.json").read_text())
     assert report["base"] == "Whisper tiny.en (bundled)" and report["stock"] is None
     assert report["validation_takes"] == 3 and report["train_takes"] == 21  # one take of each command held back
-    assert [e.kind for e in events][0] == "start" and events[-1].kind == "done"
-    assert events[0].accuracy is not None and events[-1].accuracy == result.after.accuracy
+    first, last = events[0], events[-1]
+    assert isinstance(first, Started) and isinstance(last, Done)
+    assert first.accuracy is not None and last.accuracy == result.after.accuracy
 
 
 def test_a_model_trained_on_top_of_another_reports_the_stock_model(fine_tuned, synthetic_set, small_context, tmp_path):
@@ -99,7 +100,7 @@ def test_a_model_trained_on_top_of_another_reports_the_stock_model(fine_tuned, s
     events: list[TrainEvent] = []
     again = train(TrainConfig(data=synthetic_set, output=tmp_path, base=str(result.output), max_steps=1, batch_size=6,
                               augment=False, decoder_only=True, context=small_context.source), on_event=events.append)
-    assert again.stock is not None and events[0].stock_accuracy == again.stock.accuracy
+    assert again.stock is not None and isinstance(events[0], Started) and events[0].stock_accuracy == again.stock.accuracy
     assert "| Stock (Whisper tiny.en) |" in (tmp_path / "training_report.md").read_text()
 
 

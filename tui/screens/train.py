@@ -26,6 +26,7 @@ from textual.widgets import Checkbox, DataTable, Input, Label, ProgressBar, Rich
 from djtui.core import paths
 from djtui.core.errors import DjtuiError
 from djtui.core.models import DEFAULT_WAV2VEC2
+from djtui.training.progress import Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 
@@ -49,7 +50,7 @@ def pct(value: float | None) -> str:
 class TrainProgress(Message):
     """One :data:`djtui.training.progress.TrainEvent`, from the training thread."""
 
-    def __init__(self, event: Any) -> None:
+    def __init__(self, event: TrainEvent) -> None:
         super().__init__()
         self.event = event
 
@@ -70,6 +71,8 @@ class TrainScreen(DjtuiScreen):
         self.losses: list[float] = []
         self.accuracies: list[float] = []
         self.stock_accuracy: float | None = None
+        self.total_steps, self.epochs = 0, 0
+        """The run's plan, from its :class:`Started` event."""
         self.result: Any = None
 
     def body(self) -> ComposeResult:
@@ -174,10 +177,14 @@ class TrainScreen(DjtuiScreen):
     @work(thread=True, exclusive=True, group="train")
     def run_training(self, config: Any, stop: threading.Event) -> None:
         app: Any = self.app
+
+        def forward(event: TrainEvent) -> None:
+            self.post_message(TrainProgress(event))
+
         try:
             from djtui.training.finetune import train
 
-            result = train(config, on_event=lambda event: self.post_message(TrainProgress(event)), stop=stop)
+            result = train(config, on_event=forward, stop=stop)
         except Exception as exc:  # noqa: BLE001 - shown as a notification
             exc = user_error(exc, "training")
             app.call_from_thread(self._finished, None, exc)
@@ -187,28 +194,44 @@ class TrainScreen(DjtuiScreen):
     def on_train_progress(self, message: TrainProgress) -> None:
         event = message.event
         log = self.query_one(RichLog)
-        if event.total_steps:
-            self.query_one(ProgressBar).update(total=event.total_steps, progress=event.step)
-        self.query_one("#train-eta", Static).update(
-            f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.total_steps} · {format_eta(event.eta_s)}")
-        if event.kind == "step" and event.loss is not None:
-            self.losses.append(event.loss)
-            self.query_one("#loss-plot", Sparkline).data = list(self.losses)
-            self.query_one("#loss-label", Static).update(f"loss {event.loss:.3f}")
-        elif event.kind in ("start", "eval"):
-            if event.kind == "start":
+        match event:
+            case Started():
+                self.total_steps, self.epochs = event.total_steps, event.epochs
+                self._show_position(0, 0)
                 log.write(event.message)
                 self.stock_accuracy = event.stock_accuracy if event.stock_accuracy is not None else event.accuracy
-            if event.accuracy is not None:
-                self.accuracies.append(event.accuracy)
-                self.query_one("#accuracy-plot", Sparkline).data = list(self.accuracies)
-                self.query_one("#accuracy-label", Static).update(
-                    f"commands understood {pct(event.accuracy)} · stock {pct(self.stock_accuracy)}")
-            what = "before training" if event.kind == "start" else f"epoch {event.epoch}"
-            log.write(f"{what}: commands {pct(event.accuracy)} (stock model {pct(self.stock_accuracy)}) · "
-                      f"WER {pct(event.val_wer)} · CER {pct(event.val_cer)}")
-        elif event.kind in ("checkpoint", "stop", "done"):
-            log.write(event.message or f"{event.kind} at step {event.step}")
+                self._show_scores("before training", event.accuracy, event.wer, event.cer)
+            case Stepped():
+                self._show_position(event.step, event.epoch, event.eta_s)
+                self.losses.append(event.loss)
+                self.query_one("#loss-plot", Sparkline).data = list(self.losses)
+                self.query_one("#loss-label", Static).update(f"loss {event.loss:.3f}")
+            case Evaluated():
+                self._show_position(event.step, event.epoch)
+                self._show_scores(f"epoch {event.epoch}", event.accuracy, event.wer, event.cer)
+            case Checkpointed() | Done():
+                self._show_position(event.step, event.epoch)
+                log.write(event.message)
+            case Stopped():
+                self._show_position(event.step, event.epoch)
+                log.write(event.why)
+
+    def _show_position(self, step: int, epoch: int, eta_s: float | None = None) -> None:
+        """Where the run is: the progress bar and the epoch, step and ETA beside it."""
+        if self.total_steps:
+            self.query_one(ProgressBar).update(total=self.total_steps, progress=step)
+        self.query_one("#train-eta", Static).update(
+            f"epoch {epoch}/{self.epochs} · step {step}/{self.total_steps} · {format_eta(eta_s)}")
+
+    def _show_scores(self, what: str, accuracy: float | None, wer: float, cer: float) -> None:
+        """A validation of the held-back takes: the accuracy plot and a line in the log."""
+        if accuracy is not None:
+            self.accuracies.append(accuracy)
+            self.query_one("#accuracy-plot", Sparkline).data = list(self.accuracies)
+            self.query_one("#accuracy-label", Static).update(
+                f"commands understood {pct(accuracy)} · stock {pct(self.stock_accuracy)}")
+        self.query_one(RichLog).write(f"{what}: commands {pct(accuracy)} (stock model {pct(self.stock_accuracy)}) · "
+                                      f"WER {pct(wer)} · CER {pct(cer)}")
 
     def _finished(self, result: Any, error: DjtuiError | None) -> None:
         self.stop_event = None
