@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -10,11 +10,22 @@ from textual.widgets import Footer, Static
 
 from djtui.tui.widgets.armed_banner import ArmedBanner
 
+if TYPE_CHECKING:  # the app imports every screen
+    from textual import getters
+
+    from djtui.tui.app import DjtuiApp
+
 
 class DjtuiScreen(Screen[Any]):
     """A screen with djtui's frame; subclasses yield their body from :meth:`body`."""
 
     TITLE = ""
+
+    if TYPE_CHECKING:
+        # What type checkers see: the djtui app, with its config, host, live session and
+        # context-model build. At run time the inherited property returns that same app
+        # (Textual's getter there would import DjtuiApp while this class is defined).
+        app = getters.app(DjtuiApp)
 
     def compose(self) -> ComposeResult:
         yield Static(f"djtui · {self.TITLE}", classes="screen-title")

@@ -61,7 +61,7 @@ class CommandsScreen(DjtuiScreen):
         super().on_mount()
         table = self.query_one(DataTable)
         table.add_columns("command", "safety", "say", "sends")
-        app: Any = self.app
+        app = self.app
         try:
             self.rows = intent_rows(app.host.context(app.config))
         except DjtuiError as exc:
@@ -91,7 +91,7 @@ class CommandsScreen(DjtuiScreen):
 
     @work(thread=True, exclusive=True, group="resolve")
     def resolve(self, phrase: str) -> None:
-        app: Any = self.app
+        app = self.app
         try:
             if self.resolver is None:
                 self.resolver = app.host.resolver(app.host.context(app.config), app.config)
@@ -108,7 +108,7 @@ class CommandsScreen(DjtuiScreen):
 
     def _resolve_failed(self, error: DjtuiError) -> None:
         self.query_one("#resolve-state", Static).update(f"cannot resolve: {error.message}")
-        self.app.show_error(error, title="Commands")  # type: ignore[attr-defined]
+        self.app.show_error(error, title="Commands")
 
     def action_leave_field(self) -> None:
         self.query_one(DataTable).focus()

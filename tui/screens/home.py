@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -56,7 +54,7 @@ class HomeScreen(DjtuiScreen):
     @work(thread=True, exclusive=True, group="probe")
     def probe(self) -> None:
         """Device lists and the context, off the UI thread (PortAudio and YAML take a while)."""
-        app: Any = self.app
+        app = self.app
         try:
             self.devices = app.host.input_devices()
         except Exception as exc:  # noqa: BLE001 - shown as a notification
@@ -78,7 +76,7 @@ class HomeScreen(DjtuiScreen):
         self.app.call_from_thread(self.refresh_status)
 
     def refresh_status(self) -> None:
-        app: Any = self.app
+        app = self.app
         config = app.config
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
@@ -96,7 +94,7 @@ class HomeScreen(DjtuiScreen):
 
     def refresh_link(self) -> None:
         """The Rekordbox line: djtui's port name, and what the live pipeline has heard."""
-        app: Any = self.app
+        app = self.app
         midi = app.config.midi
         link = self.query_one(RekordboxLink)
         link.port = midi.output_port

@@ -77,7 +77,7 @@ class LiveScreen(DjtuiScreen):
     # --- actions ---
 
     def action_toggle_listening(self) -> None:
-        app: Any = self.app
+        app = self.app
         if self.starting:
             return
         if app.session.running:
@@ -94,7 +94,7 @@ class LiveScreen(DjtuiScreen):
 
     @work(thread=True, exclusive=True, group="live-start")
     def _start(self, source: Any) -> None:
-        app: Any = self.app
+        app = self.app
         try:
             # The microphone first: a missing one fails in milliseconds, the models take seconds.
             source = source if source is not None else app.host.microphone(app.config)
@@ -117,7 +117,7 @@ class LiveScreen(DjtuiScreen):
         self._show_listening()
 
     def _show_listening(self) -> None:
-        trigger = self.app.config.audio.trigger  # type: ignore[attr-defined]
+        trigger = self.app.config.audio.trigger
         if trigger == "always":
             how = "speak a command"
         elif trigger == "push_to_talk":
@@ -129,10 +129,10 @@ class LiveScreen(DjtuiScreen):
     def _failed(self, error: DjtuiError) -> None:
         self.starting = False
         self._state(f"not listening: {error.message}")
-        self.app.show_error(error, title="Live")  # type: ignore[attr-defined]
+        self.app.show_error(error, title="Live")
 
     def action_push_to_talk(self) -> None:
-        app: Any = self.app
+        app = self.app
         try:
             app.session.set_listening(not self.talking)
         except DjtuiError as exc:
@@ -169,10 +169,10 @@ class LiveScreen(DjtuiScreen):
                 banner.set_class(bool(lost), "-lost")
             case ListeningChanged(listening=listening):
                 self.talking = listening
-                if self.app.session.running:  # type: ignore[attr-defined]
+                if self.app.session.running:
                     self._show_listening()
             case Finished():
-                self.app.session.stop()  # type: ignore[attr-defined]
+                self.app.session.stop()
                 self._state(f"finished: end of input ({self.utterances} utterances) — space: listen again")
 
     def _outcome(self, outcome: Outcome) -> None:
@@ -182,7 +182,7 @@ class LiveScreen(DjtuiScreen):
         self.query_one(CandidateBars).rows = tuple((c.label(), float(c.score)) for c in outcome.candidates)
         approved, reason, command = verdict_parts(outcome.verdict)
         self.query_one(VerdictLine).show(approved, reason, command)
-        stamp = self.app.host.clock()  # type: ignore[attr-defined]
+        stamp = self.app.host.clock()
         dry = " (dry run)" if outcome.dry_run else ""
         for sent in outcome.sent:
             self.query_one("#sent-log", RichLog).write(f"{stamp}  #{outcome.number}  {sent.label()}{dry}")
@@ -194,7 +194,7 @@ class LiveScreen(DjtuiScreen):
     def _refresh_meters(self) -> None:
         if self.handling:
             return
-        session = self.app.session  # type: ignore[attr-defined]
+        session = self.app.session
         meter = self.query_one(VuMeter)
         level = session.level
         meter.rms_db, meter.peak_db = level if level is not None else (SILENCE_DB, SILENCE_DB)
@@ -202,6 +202,6 @@ class LiveScreen(DjtuiScreen):
 
     def _refresh_decks(self) -> None:
         """Deck state as the pipeline knows it; the last known stays up when it stops."""
-        deck_state = getattr(self.app.session.pipeline, "deck_state", None)  # type: ignore[attr-defined]
+        deck_state = getattr(self.app.session.pipeline, "deck_state", None)
         if deck_state is not None:
             self.query_one(DeckState).playing = tuple(deck_state.playing(deck) for deck in range(1, 5))

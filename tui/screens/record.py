@@ -79,7 +79,7 @@ class RecordScreen(DjtuiScreen):
 
     @work(thread=True, exclusive=True, group="record-open")
     def open_session(self) -> None:
-        app: Any = self.app
+        app = self.app
         try:
             context = app.host.context(app.config)
             session = app.host.recording_session(app.host.recordings_dir(), context, SPEAKER,
@@ -92,7 +92,7 @@ class RecordScreen(DjtuiScreen):
 
     def _not_available(self, error: DjtuiError) -> None:
         self.query_one("#prompt", BigText).text = "not available"
-        self.app.show_error(error, title="Record")  # type: ignore[attr-defined]
+        self.app.show_error(error, title="Record")
 
     def _opened(self, session: Any) -> None:
         self.session = session
@@ -151,7 +151,7 @@ class RecordScreen(DjtuiScreen):
 
         from djtui.core.audio import SAMPLE_RATE
 
-        app: Any = self.app
+        app = self.app
         blocks: list[np.ndarray] = []
         try:
             source = app.host.microphone(app.config)
@@ -175,7 +175,7 @@ class RecordScreen(DjtuiScreen):
     def _capture_failed(self, error: DjtuiError) -> None:
         self.recording, self.level = False, None
         self.query_one("#record-state", Static).update("not recorded — space: try again")
-        self.app.show_error(error, title="Record")  # type: ignore[attr-defined]
+        self.app.show_error(error, title="Record")
 
     def _captured(self, audio: np.ndarray, result: Any, prompt: Any) -> None:
         self.recording, self.level = False, None
@@ -197,7 +197,7 @@ class RecordScreen(DjtuiScreen):
     def play(self, audio: np.ndarray) -> None:
         from djtui.core.audio import SAMPLE_RATE
 
-        app: Any = self.app
+        app = self.app
         try:
             app.host.play(audio, SAMPLE_RATE)
         except Exception as exc:  # noqa: BLE001 - shown as a notification

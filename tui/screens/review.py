@@ -52,7 +52,7 @@ class ReviewScreen(DjtuiScreen):
         """Read the newest session log and list what is left to review."""
         from djtui.training.review import latest_session, reviewed_keys, session_summary, to_review
 
-        app: Any = self.app
+        app = self.app
         log = latest_session(paths.sessions_dir())
         if log is None:
             self.heard = []
@@ -99,7 +99,7 @@ class ReviewScreen(DjtuiScreen):
     def play(self, clip: Any) -> None:
         from djtui.core.audio import read_audio
 
-        app: Any = self.app
+        app = self.app
         try:
             app.host.play(read_audio(clip), 16000)
         except Exception as exc:  # noqa: BLE001 - shown as a notification
@@ -109,7 +109,7 @@ class ReviewScreen(DjtuiScreen):
         """``choice`` 1-5: the utterance was that reading; 0: not a command."""
         from djtui.training.review import label
 
-        app: Any = self.app
+        app = self.app
         item = self.selected()
         if item is None:
             return

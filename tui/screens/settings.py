@@ -71,7 +71,7 @@ class SettingsScreen(DjtuiScreen):
     ]
 
     def body(self) -> ComposeResult:
-        config: Config = self.app.config  # type: ignore[attr-defined]
+        config = self.app.config
         with VerticalScroll(id="settings-form"):
             with Horizontal(classes="setting"):
                 yield Label("Input device")
@@ -103,7 +103,7 @@ class SettingsScreen(DjtuiScreen):
 
     @work(thread=True, exclusive=True, group="devices")
     def load_devices(self) -> None:
-        app: Any = self.app
+        app = self.app
         try:
             devices = app.host.input_devices()
         except Exception as exc:  # noqa: BLE001 - shown as a notification
@@ -113,7 +113,7 @@ class SettingsScreen(DjtuiScreen):
         app.call_from_thread(self._set_devices, devices)
 
     def _set_devices(self, devices: list[str]) -> None:
-        wanted = self.app.config.audio.input_device or ""  # type: ignore[attr-defined]
+        wanted = self.app.config.audio.input_device or ""
         options = [(DEFAULT_DEVICE, ""), *((d, d) for d in devices)]
         if wanted and wanted not in devices:
             options.append((f"{wanted} (not found)", wanted))
@@ -128,7 +128,7 @@ class SettingsScreen(DjtuiScreen):
 
     def form_config(self) -> Config:
         """The config the form describes; raises :class:`DjtuiError` for a bad value."""
-        current: Config = self.app.config  # type: ignore[attr-defined]
+        current = self.app.config
         data = current.to_dict()
         device = self.query_one("#audio-input-device", Select).value
         data["audio"]["input_device"] = device if isinstance(device, str) and device else None
@@ -143,7 +143,7 @@ class SettingsScreen(DjtuiScreen):
         return config_from_dict(data, "Settings")
 
     def action_save(self) -> None:
-        app: Any = self.app
+        app = self.app
         try:
             config = self.form_config()
         except DjtuiError as exc:

@@ -76,7 +76,7 @@ class TrainScreen(DjtuiScreen):
         self.result: Any = None
 
     def body(self) -> ComposeResult:
-        app: Any = self.app
+        app = self.app
         manifest = app.host.recordings_dir() / "manifest.jsonl"
         with Vertical(id="train-settings"):
             with Horizontal(classes="setting"):
@@ -155,7 +155,7 @@ class TrainScreen(DjtuiScreen):
         )
 
     def action_start_stop(self) -> None:
-        app: Any = self.app
+        app = self.app
         if self.stop_event is not None:
             self.stop_event.set()
             self._state("stopping after this step (the best checkpoint is kept)…")
@@ -176,7 +176,7 @@ class TrainScreen(DjtuiScreen):
 
     @work(thread=True, exclusive=True, group="train")
     def run_training(self, config: Any, stop: threading.Event) -> None:
-        app: Any = self.app
+        app = self.app
 
         def forward(event: TrainEvent) -> None:
             self.post_message(TrainProgress(event))
@@ -237,7 +237,7 @@ class TrainScreen(DjtuiScreen):
         self.stop_event = None
         if error is not None:
             self._state("training failed — g: try again")
-            self.app.show_error(error, title="Train")  # type: ignore[attr-defined]
+            self.app.show_error(error, title="Train")
             return
         self.result = result
         table = self.query_one("#before-after", DataTable)
@@ -252,7 +252,7 @@ class TrainScreen(DjtuiScreen):
         pipeline restarts on it at once."""
         from djtui.core.asr import is_whisper_folder
 
-        app: Any = self.app
+        app = self.app
         if self.result is None:
             app.notify("train a model first (g)", title="Train")
             return
@@ -267,7 +267,7 @@ class TrainScreen(DjtuiScreen):
         app.notify(f"live engine: {engine} · {output}\nsaved to {path}{note}", title="Train")
 
     def _show_context_model(self) -> None:
-        app: Any = self.app
+        app = self.app
         line = self.query_one("#context-model", Static)
         line.update(app.context_build.status)
         line.display = bool(app.context_build.status)
@@ -276,7 +276,7 @@ class TrainScreen(DjtuiScreen):
         """A model of your voice starts from the context model when there is one."""
         from djtui.training import context_model
 
-        app: Any = self.app
+        app = self.app
         try:
             built = context_model.ready(app.host.context(app.config))
         except DjtuiError:
