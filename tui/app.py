@@ -232,10 +232,12 @@ def run_app(args: argparse.Namespace) -> int:
     theme = getattr(args, "theme", None)
     if theme:
         load_theme(theme)  # an unknown --theme is a clear one-line error before the UI opens
-    config_path = Path(args.config) if getattr(args, "config", None) else paths.config_file()
+    explicit = Path(args.config) if getattr(args, "config", None) else None
+    config_path = explicit or paths.config_file()
     startup_error = None
     try:
-        config = load_config(config_path)
+        # Only a file named with --config must exist; the user's own may not be written yet.
+        config = load_config(explicit)
     except DjtuiError as exc:
         # A broken config file must not keep the DJ out: open with defaults and say why.
         config, startup_error = Config(), exc

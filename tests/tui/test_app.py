@@ -168,3 +168,25 @@ async def test_an_unknown_theme_in_the_config_falls_back_with_a_warning(make_app
         assert app.theme == "booth"
         [note] = list(app._notifications)
         assert "unknown theme 'neon'" in note.message
+
+
+async def test_a_fresh_start_without_config_says_defaults_and_nothing_else(monkeypatch) -> None:
+    assert not paths.config_file().exists()
+    seen: dict[str, DjtuiApp] = {}
+    monkeypatch.setattr(DjtuiApp, "run", lambda self: seen.setdefault("app", self))
+    monkeypatch.setattr(Host, "background_builds", False)
+    assert run_app(argparse.Namespace(theme=None, config=None)) == 0
+    app = seen["app"]
+    assert app._startup_error is None
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not [n for n in app._notifications if n.severity == "error"]
+        assert "defaults (no config file yet)" in text_of(app.screen.query_one("#status", Static))
+
+
+def test_a_config_file_named_with_the_flag_must_exist(tmp_path, monkeypatch) -> None:
+    seen: dict[str, DjtuiApp] = {}
+    monkeypatch.setattr(DjtuiApp, "run", lambda self: seen.setdefault("app", self))
+    monkeypatch.setattr(Host, "background_builds", False)
+    run_app(argparse.Namespace(theme=None, config=str(tmp_path / "nope.toml")))
+    assert "no such config file" in seen["app"]._startup_error.message
