@@ -28,6 +28,10 @@ COLOUR_FIELDS = ("primary", "secondary", "warning", "error", "success", "accent"
                  "surface", "panel", "boost")
 """The :class:`textual.theme.Theme` fields that hold a colour."""
 
+THEME_NOTES = {"booth": "dark, low glare for a dark booth (the default)", "stage": "high contrast for bright stages",
+               "mono": "the terminal's own colours, state by reverse video"}
+"""What each bundled theme is for, in the palette and the help."""
+
 # djtui's own theme variables and their fallbacks; every theme file may override them.
 VARIABLE_DEFAULTS: dict[str, str] = {
     "armed-background": "#c0261f",

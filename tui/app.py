@@ -5,6 +5,7 @@ elsewhere), app-wide keys for arming and panic, themes, and notifications for ev
 from __future__ import annotations
 
 import argparse
+import re
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,12 +19,14 @@ from djtui.core import paths
 from djtui.core.config import Config, load_config, save_config
 from djtui.core.errors import DjtuiError
 from djtui.core.events import ArmedChanged, Dropped, Error, Status
-from djtui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_theme, theme_names
+from djtui.themes import DEFAULT_THEME, THEME_NOTES, VARIABLE_DEFAULTS, load_theme, theme_names
 from djtui.tui.context_build import ContextModelBuild, ContextModelReady
 from djtui.tui.host import Host
-from djtui.tui.keys import ARM_KEY, FOOTER_LABELS, OFF_FOOTER, PANIC_KEYS, SCREENS
+from djtui.tui.keys import ARM_KEY, HELP_KEYS, PANIC_KEYS, SCREENS
 from djtui.tui.live_session import LiveSession, PipelineEvent
+from djtui.tui.palette import DjtuiCommands
 from djtui.tui.screens.commands import CommandsScreen
+from djtui.tui.screens.help import HelpScreen
 from djtui.tui.screens.home import HomeScreen
 from djtui.tui.screens.live import LiveScreen
 from djtui.tui.screens.record import RecordScreen
@@ -45,14 +48,19 @@ class DjtuiApp(App[int]):
         "train": TrainScreen, "review": ReviewScreen, "commands": CommandsScreen, "settings": SettingsScreen,
     }
     DEFAULT_MODE = "home"
+    COMMANDS = {DjtuiCommands}
+    # The footer has 80 columns for the showing screen's own keys and these: the screen
+    # keys are on Home, in the help screen (?) and in the palette, not in the footer.
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(key, f"switch_mode('{mode}')", FOOTER_LABELS.get(mode, mode.capitalize()), show=mode not in OFF_FOOTER,
-                  tooltip=why) for mode, (key, why) in SCREENS.items()),
+        *(Binding(key, f"switch_mode('{mode}')", mode.capitalize(), show=False, tooltip=why)
+          for mode, (key, why) in SCREENS.items()),
+        Binding(HELP_KEYS[0], "help", "Keys", tooltip="every key of every screen"),
+        Binding(HELP_KEYS[1], "help", "Keys", show=False, tooltip="every key of every screen"),
         Binding(ARM_KEY, "toggle_armed", "Arm", tooltip="arm: commands go to Rekordbox; disarm: nothing is sent"),
         Binding(PANIC_KEYS[0], "panic", "PANIC", tooltip="disarm now and drop anything pending"),
         # Panic must work even while typing in a field.
-        Binding(PANIC_KEYS[1], "panic", "Panic", show=False, priority=True),
-        Binding("q", "quit", "Quit"),
+        Binding(PANIC_KEYS[1], "panic", "PANIC", show=False, priority=True, tooltip="disarm now and drop anything pending"),
+        Binding("q", "quit", "Quit", tooltip="stop listening and leave djtui"),
     ]
 
     armed: reactive[bool] = reactive(False)
@@ -88,6 +96,10 @@ class DjtuiApp(App[int]):
             self._theme_problem = f"unknown theme {wanted!r}"
         self.theme = DEFAULT_THEME if self._theme_problem else wanted
         self.set_reactive(DjtuiApp.armed, self.config.safety.armed_at_start)
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Textual's key names, function keys as printed on the keyboard (F12, not f12)."""
+        return re.sub(r"\bf(\d+)\b", r"F\1", super().get_key_display(binding))
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)
@@ -208,23 +220,70 @@ class DjtuiApp(App[int]):
         live.start_listening()
         return True
 
+    # --- the palette, the keys, the theme ---------------------------------------------------
+
     def get_system_commands(self, screen: Screen[Any]) -> Any:
-        yield from super().get_system_commands(screen)
-        for mode, (key, why) in SCREENS.items():
-            yield SystemCommand(f"{mode.capitalize()} screen  [{key}]", why, lambda m=mode: self.switch_mode(m))
-        yield SystemCommand("Arm / disarm  [a]", "arm: commands go to Rekordbox; disarm: nothing is sent",
+        """Every action for the palette (:class:`~djtui.tui.palette.DjtuiCommands`), each
+        titled with its key: the showing screen's keys first, then the screens, arming,
+        panic, the keys, the themes, and the other screens' keys (found by searching)."""
+        key = self.get_key_display
+        own = _screen_bindings(type(screen))
+        for binding in own:
+            yield SystemCommand(f"{binding.description}  [{key(binding)}]", binding.tooltip or binding.description,
+                                partial(screen.run_action, binding.action))
+        for mode, (mode_key, why) in SCREENS.items():
+            yield SystemCommand(f"{mode.capitalize()} screen  [{mode_key}]", why, partial(self.switch_mode, mode))
+        yield SystemCommand(f"Arm / disarm  [{ARM_KEY}]", "arm: commands go to Rekordbox; disarm: nothing is sent",
                             self.action_toggle_armed)
-        yield SystemCommand("PANIC  [x, F12]", "disarm at once and drop anything pending", self.action_panic)
-        # The showing screen's own keys (listen, record, train, save…), so the palette has every action.
-        for binding in getattr(screen, "BINDINGS", []):
-            if isinstance(binding, Binding) and binding.show and not binding.action.startswith("app."):
-                yield SystemCommand(f"{binding.description}  [{binding.key}]", binding.tooltip or binding.description,
-                                    partial(screen.run_action, binding.action))
+        yield SystemCommand(f"PANIC  [{PANIC_KEYS[0]}, F12]", "disarm at once and drop anything pending", self.action_panic)
+        yield SystemCommand("Keys  [?, F1]", "every key of every screen: help", self.action_help)
+        for name in theme_names():
+            now = " (in use)" if name == self.theme else ""
+            yield SystemCommand(f"Theme: {name}{now}", f"{THEME_NOTES.get(name, name)}; saved to the config file",
+                                partial(self.use_theme, name))
+        yield SystemCommand("Quit  [q]", "stop listening and leave djtui", self.action_quit)
+        for mode, (mode_key, _) in SCREENS.items():
+            other = self.MODES[mode]
+            if isinstance(screen, other):
+                continue
+            for binding in _screen_bindings(other):
+                yield SystemCommand(f"{mode.capitalize()}: {binding.description}  [{mode_key}, then {key(binding)}]",
+                                    f"{binding.tooltip or binding.description} (opens {mode.capitalize()})",
+                                    partial(self.run_on, mode, binding.action), discover=False)
+
+    async def run_on(self, mode: str, action: str) -> None:
+        """Switch to ``mode``'s screen and run ``action`` there (a palette pick)."""
+        await self.switch_mode(mode)
+        await self.screen.run_action(action)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def use_theme(self, name: str) -> None:
+        """Show ``name`` now and keep it: saved as ``[ui] theme`` in the config file."""
+        self.theme = name
+        try:
+            path = self.save_settings(self.config.updated({"ui": {"theme": name}}, "the theme"))
+        except DjtuiError as exc:
+            self.show_error(exc, title="Theme not saved")
+            return
+        self.notify(f"theme {name}: saved to {path}", title="Theme", timeout=3)
 
     async def action_quit(self) -> None:
         self.session.stop()
         self.context_build.stop()
         self.exit(0)
+
+
+def _screen_bindings(screen: type[Screen[Any]]) -> list[Binding]:
+    """A screen's own actions (not the app's, not leaving a field), each key once."""
+    found = []
+    for binding in Binding.make_bindings(vars(screen).get("BINDINGS", [])):
+        if binding.description and not binding.action.startswith("app.") and binding.action != "leave_field":
+            if all(b.action != binding.action for b in found):
+                found.append(binding)
+    return found
 
 
 def run_app(args: argparse.Namespace) -> int:

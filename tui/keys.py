@@ -1,10 +1,10 @@
-"""The screens and their keys: one table the app's bindings, the command palette and the
-Home screen's shortcut list are all built from."""
+"""The screens and their keys: one table the app's bindings, the command palette, the
+help screen and the Home screen's shortcut list are all built from."""
 
 from __future__ import annotations
 
 SCREENS: dict[str, tuple[str, str]] = {
-    # mode: (key, what it is for); the footer shows FOOTER_LABELS (80 columns are tight)
+    # mode: (key, what it is for, in the words a DJ would search the palette with)
     "home": ("h", "status and shortcuts"),
     "live": ("l", "the live HUD: listen, see what was understood and sent"),
     "record": ("r", "record your voice for training"),
@@ -15,7 +15,6 @@ SCREENS: dict[str, tuple[str, str]] = {
 }
 ARM_KEY = "a"
 PANIC_KEYS = ("x", "f12")
-FOOTER_LABELS = {"commands": "Cmds"}
-OFF_FOOTER = {"review"}
-"""Screens for after the set: listed on Home and in the palette, not in the footer, where
-80 columns must still show PANIC."""
+HELP_KEYS = ("question_mark", "f1")
+"""Every key of every screen (the help screen)."""
+PALETTE_KEY = "ctrl+p"

@@ -66,7 +66,7 @@ async def test_the_palette_lists_the_showing_screens_keys_and_runs_them(make_app
         await pilot.press("l")
         await pilot.pause()
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        await commands["Clear  [ctrl+l]"].callback()
+        await commands["Clear  [^l]"].callback()
         assert not app.screen.query_one("#sent-log").lines
 
 

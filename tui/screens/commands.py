@@ -42,7 +42,7 @@ class CommandsScreen(DjtuiScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus('#search')", "Search", tooltip="filter the commands"),
         Binding("e", "focus('#phrase')", "Try phrase", tooltip="type a phrase, enter: its top 5"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("escape", "leave_field", "Leave field", show=False, tooltip="leave the field: letters switch screens again"),
     ]
 
     def __init__(self) -> None:

@@ -44,6 +44,7 @@ class HomeScreen(DjtuiScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.watch(self.app, "armed", lambda _: self.refresh_status(), init=False)
+        self.watch(self.app, "theme", lambda _: self.refresh_status(), init=False)
         self.refresh_status()
         self.probe()
         self.set_interval(self.LINK_REFRESH_S, self.refresh_link)
@@ -138,5 +139,6 @@ class HomeScreen(DjtuiScreen):
         for mode, (key, why) in SCREENS.items():
             table.add_row(Text(f"[{key}] {mode.capitalize()}"), why)
         table.add_row(Text("[a] Arm"), "arm / disarm (F12 or x: PANIC)")
-        table.add_row(Text("[ctrl+p]"), "all actions, searchable")
+        table.add_row(Text("[?] Keys"), "every key of every screen (F1 too)")
+        table.add_row(Text("[ctrl+p]"), "all actions, searchable: type a word (listen, save, theme…)")
         return table

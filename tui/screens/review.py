@@ -22,13 +22,16 @@ from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 
 
+READING_KEYS = Binding.Group("it was that reading of the top 5")
+
+
 class ReviewScreen(DjtuiScreen):
     TITLE = "review"
     CSS_PATH = "review.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "play", "Play", tooltip="hear the selected utterance"),
-        *(Binding(str(i), f"label({i})", f"It was {i}", show=i == 1, tooltip=f"it was reading {i} of the top 5")
-          for i in range(1, 6)),
+        *(Binding(str(i), f"label({i})", f"It was {i}", show=i == 1, tooltip=f"it was reading {i} of the top 5",
+                  group=READING_KEYS) for i in range(1, 6)),
         Binding("n", "label(0)", "Not a command", tooltip="it was not a command (kept as a negative)"),
         Binding("f5", "reload", "Reload", tooltip="read the newest session log again"),
     ]

@@ -62,7 +62,7 @@ class TrainScreen(DjtuiScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "start_stop", "Go/Stop", tooltip="start training, or stop it keeping the best checkpoint"),
         Binding("u", "use_model", "Use model", tooltip="make the trained model the live engine, now"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("escape", "leave_field", "Leave field", show=False, tooltip="leave the field: letters switch screens again"),
     ]
 
     def __init__(self) -> None:
