@@ -35,6 +35,7 @@ from djtui.core.context import Context
 from djtui.core.decks import DECKS, FEEDBACK_OFFSET, reported_state
 from djtui.core.errors import DjtuiError
 from djtui.core.fileio import write_text_atomic
+from djtui.core.records import MidiCommand
 
 HEADER = ("#name", "function", "type", "input", "deck1", "deck2", "deck3", "deck4",
           "output", "deck1", "deck2", "deck3", "deck4", "option", "comment")
@@ -250,6 +251,13 @@ class Export:
     """Function names not seen in Rekordbox's own files."""
     settings: list[str] = field(default_factory=list)
     """The Rekordbox settings that make the file true."""
+
+    def row_for(self, command: MidiCommand) -> MappingRow | None:
+        """The row Rekordbox maps ``command`` to: what it will do when djtui sends it
+        (``PAD10_BeatLoop`` for the context's ``BeatLoop`` of 8 beats); ``None`` when no
+        row takes it (no pad holds that length: Rekordbox does nothing)."""
+        sent = code(0x90 if command.type == "note" else 0xB0, command.channel, command.number)
+        return next((row for row in self.rows if sent in row.input_codes()), None)
 
 
 def plan_export(context: Context, layout: PadLayout | None = None) -> Export:

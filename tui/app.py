@@ -23,7 +23,7 @@ from djtui.themes import DEFAULT_THEME, THEME_NOTES, VARIABLE_DEFAULTS, load_the
 from djtui.tui.context_build import ContextModelBuild, ContextModelReady
 from djtui.tui.host import Host
 from djtui.tui.keys import ARM_KEY, HELP_KEYS, PANIC_KEYS, SCREENS
-from djtui.tui.live_session import LiveSession, PipelineEvent
+from djtui.tui.live_session import LiveSession, PipelineEvent, lost_words
 from djtui.tui.palette import DjtuiCommands
 from djtui.tui.screens.commands import CommandsScreen
 from djtui.tui.screens.help import HelpScreen
@@ -177,7 +177,7 @@ class DjtuiApp(App[int]):
             case Error(message=text, hint=hint):
                 self.show_error(DjtuiError(text, hint), title="Live")
             case Dropped(message=text, total=total, what=what):
-                self.notify(f"{text} ({total} {what}{'s' if total != 1 else ''} lost since listening started)",
+                self.notify(f"{text} ({lost_words(what, total)} lost since listening started)",
                             title="Live", severity="warning", timeout=6)
         live = self.live_screen()
         if live is not None:

@@ -19,6 +19,16 @@ from djtui.core.events import Event
 from djtui.core.records import Level
 
 
+def lost_words(what: str, n: int) -> str:
+    """What was lost, in the DJ's units: ``"273 audio blocks (8.7 s of audio)"``,
+    ``"1 utterance"`` (``what`` as in :class:`~djtui.core.events.Dropped`)."""
+    if what == "audio":
+        from djtui.core.audio import BLOCK, SAMPLE_RATE
+
+        return f"{n} audio block{'s' if n != 1 else ''} ({n * BLOCK / SAMPLE_RATE:.1f} s of audio)"
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
 class PipelineEvent(Message):
     """One event from the core pipeline (:mod:`djtui.core.events`)."""
 

@@ -207,6 +207,17 @@ def test_loop_lengths_follow_the_pads_the_config_names() -> None:
     assert "4BeatLoop (a 4-beat loop)" in settings and "start djtui first" in settings
 
 
+def test_a_sent_command_is_named_as_rekordbox_maps_it() -> None:
+    context = default_context()
+    export = plan_export(context, PadLayout.from_config(RekordboxConfig()))
+    loop_8 = command_for(context.intents["loop"], {"beats": "8", "deck": "2"})
+    assert loop_8.function == "BeatLoop" and export.row_for(loop_8).name == "PAD10_BeatLoop"  # pad 6 of 5-12
+    assert export.row_for(command_for(context.intents["play"], {"deck": "4"})).name == "PlayPause"
+    assert export.row_for(command_for(context.intents["fx_on"], {})).name == "FX1-1On"
+    unmapped = plan_export(context, PadLayout.from_config(RekordboxConfig(beat_loop_pads="8")))
+    assert unmapped.row_for(command_for(context.intents["loop"], {"beats": "1/4", "deck": "1"})) is None
+
+
 @pytest.mark.parametrize("setting, value", [
     ("beat_loop_pads", "8 eight"), ("beat_loop_pads", "-8"), ("beat_jump_pads", "8"),
     ("beat_loop_pads", "1 2 3 4 5 6 7 8 9"),

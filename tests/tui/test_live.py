@@ -53,7 +53,7 @@ async def test_a_spoken_command_shows_transcript_top5_verdict_and_what_was_sent(
         assert "SENT" in verdict and "play(deck=1)" in verdict
         assert screen.query_one(VerdictLine).has_class("-approved"), (verdict, outcome.verdict)
         log = "\n".join(line.text for line in screen.query_one("#sent-log", RichLog).lines)
-        assert "PlayPause ch1 note" in log and "(dry run)" in log
+        assert "play(deck=1) → PlayPause · note 11 ch 1" in log and "(dry run)" in log
         assert list(screen.query_one(LatencySparkline).latencies) == [outcome.said_to_done_ms]  # what the DJ feels
         assert "asr" in text_of(screen.query_one(StageBreakdown))
         assert not app.session.running
@@ -108,8 +108,64 @@ async def test_push_to_talk_opens_and_closes_the_mic(make_app, wav_of, whisper) 
 
 
 async def test_push_to_talk_without_listening_explains_itself(make_app) -> None:
-    app = make_app()
+    config = Config()
+    config.audio.trigger = "push_to_talk"
+    app = make_app(config)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("l", "p")
         [note] = list(app._notifications)
         assert "not listening" in note.message
+
+
+def footer_keys(app) -> set[str]:
+    return {key.description for key in app.screen.query("FooterKey")}
+
+
+async def test_talk_is_in_the_footer_only_with_push_to_talk_and_p_says_why_otherwise(make_app) -> None:
+    app = make_app()  # trigger "always"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        assert "Talk" not in footer_keys(app) and "PANIC" in footer_keys(app)
+        await pilot.press("p")
+        [note] = list(app._notifications)
+        assert "p does nothing with trigger 'always'" in note.message and "push-to-talk in Settings" in note.message
+        app.config = app.config.updated({"audio": {"trigger": "push_to_talk"}})
+        await pilot.press("h", "l")  # back on Live after Settings changed the trigger
+        await pilot.pause()
+        assert "Talk" in footer_keys(app)
+
+
+def sent_log(screen) -> str:
+    return "\n".join(line.text for line in screen.query_one("#sent-log", RichLog).lines)
+
+
+async def test_the_sent_log_names_the_command_and_what_rekordbox_will_do(make_app) -> None:
+    from tests.tui.test_snapshots import outcome_of
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        app.screen.handle(outcome_of("loop", {"beats": "8", "deck": "2"}))
+        app.screen.handle(outcome_of("play", {"deck": "1"}))
+        await pilot.pause()
+        log = sent_log(app.screen)
+        assert "#1  loop(beats=8 deck=2) → PAD10_BeatLoop · note 25 ch 2" in log  # the CSV's row, not "BeatLoop"
+        assert "#1  play(deck=1) → PlayPause · note 11 ch 1" in log
+
+
+async def test_lost_audio_is_counted_in_blocks_and_seconds(make_app) -> None:
+    from djtui.core.events import Dropped
+    from djtui.tui.live_session import PipelineEvent
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        app.post_message(PipelineEvent(Dropped("audio", 273, 273, "the audio input overran")))
+        app.post_message(PipelineEvent(Dropped("utterance", 1, 1, "still busy")))
+        await pilot.pause()
+        shown = text_of(app.screen.query_one("#dropped", Static))
+        assert "lost since listening started: 1 utterance, 273 audio blocks (8.7 s of audio)" in shown
+        assert any("273 audio blocks (8.7 s of audio) lost" in n.message for n in app._notifications)

@@ -40,6 +40,18 @@ def test_screen(snap_compare, snapshot_home, mode: str, size: tuple[int, int]) -
     assert snap_compare(app, terminal_size=size, run_before=open_screen)
 
 
+def outcome_of(intent: str, slots: dict[str, str], stages_ms: dict[str, float] | None = None) -> Outcome:
+    """The Outcome of one utterance understood as ``intent(slots)``, approved and sent."""
+    context = default_context()
+    best = Candidate(intent, slots, 0.93, context.render(intent, slots))
+    runner_up = Candidate("pause", {"deck": "1"}, 0.12, "pause deck one")
+    command = command_for(context.intents[intent], slots)
+    verdict = Verdict(True, "ok", "approved and sent", best, (command,))
+    return Outcome(number=1, transcript=best.sentence, candidates=(best, runner_up), verdict=verdict,
+                   sent=(command,), dry_run=False, total_ms=83.0, engine="whisper", model="tiny.en",
+                   speech_s=(1.2, 2.1), stages_ms=stages_ms or {"asr": 62.5, "resolve": 6.1})
+
+
 def utterance_events() -> list:
     """One utterance, "play deck one", approved and sent: the events the pipeline publishes."""
     context = default_context()
@@ -77,3 +89,19 @@ def test_live_hud_after_a_command(snap_compare, snapshot_home, size: tuple[int, 
 def test_home_in_each_theme(snap_compare, snapshot_home, theme: str) -> None:
     app = DjtuiApp(Config(), host=FixedHost(), theme=theme)
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_live_hud_after_a_long_command_fits_80x24(snap_compare, snapshot_home) -> None:
+    """The longest reading and the full stage line, whole at 80 columns."""
+    app = DjtuiApp(Config(), host=FixedHost())
+
+    async def feed(pilot) -> None:
+        await pilot.press("l")
+        await settle(pilot)
+        app.armed = True
+        app.screen.handle(outcome_of("beat_jump", {"beats": "2", "deck": "1", "direction": "back"},
+                                     {"vad_endpoint": 300.0, "asr": 62.5, "search": 21.0, "resolve": 6.1,
+                                      "rescore": 14.0, "safety": 0.1, "midi": 0.3}))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=feed)

@@ -107,3 +107,25 @@ def test_stage_format() -> None:
     assert format_stages({}) == "stages: —"
     assert format_stages({"asr": 10.0, "midi": 0.4}) == "asr 10 · midi 0 = 10 ms"
     assert format_stages({"vad_endpoint": 300.0, "asr": 10.0}, 11.0) == "asr 10 = 11 ms (+300 hang-over)"
+
+
+def test_stage_format_gives_way_to_fit_the_line() -> None:
+    stages = {"vad_endpoint": 300.0, "asr": 62.5, "search": 21.0, "resolve": 6.1, "rescore": 14.0, "safety": 0.1,
+              "midi": 0.3}
+    full = format_stages(stages, 104.0)
+    assert full == "asr 62 · search 21 · resolve 6 · rescore 14 · safety 0 · midi 0 = 104 ms (+300 hang-over)"
+    assert format_stages(stages, 104.0, 78) == "asr 62 · search 21 · resolve 6 · rescore 14 = 104 ms (+300 hang-over)"
+    assert format_stages(stages, 104.0, 40) == "104 ms (+300 hang-over)"
+
+
+async def test_a_long_reading_and_verdict_are_shown_whole_at_80_columns() -> None:
+    app = Bench()
+    async with app.run_test(size=(80, 20)) as pilot:
+        label = "beat_jump(beats=2 deck=1 direction=back)"
+        app.query_one(CandidateBars).rows = ((label, 0.93), ("pause(deck=1)", 0.1))
+        verdict = app.query_one(VerdictLine)
+        verdict.show(False, "waiting for 'confirm': deck 1 is playing (say confirm within 3 s)", label)
+        await pilot.pause()
+        assert f"1 {label}" in text_of(app.query_one(CandidateBars))
+        shown = " ".join(text_of(verdict).split())
+        assert label in shown and "(say confirm within 3 s)" in shown

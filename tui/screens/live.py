@@ -13,8 +13,10 @@ from textual.widgets import RichLog, Static
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (Dropped, Event, Expired, Finished, Hearing, ListeningChanged, Outcome, SpeechEnded,
                                SpeechStarted)
-from djtui.core.records import Verdict
+from djtui.core.records import MidiCommand, Verdict
+from djtui.core.rekordbox import Export
 from djtui.tui.host import user_error
+from djtui.tui.live_session import lost_words
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
@@ -33,6 +35,20 @@ def verdict_parts(verdict: Verdict) -> tuple[bool, str, str]:
     return verdict.approved, verdict.message or verdict.reason, command
 
 
+def sent_words(command: MidiCommand, mapping: Export | None) -> str:
+    """One sent command as Rekordbox will see it: the mapping's row name (what it does)
+    and the message, ``PAD10_BeatLoop · note 25 ch 1``."""
+    row = mapping.row_for(command) if mapping is not None else None
+    if mapping is None:
+        name = command.function
+    elif row is None:
+        name = f"{command.function} (no row in the mapping: Rekordbox does nothing)"
+    else:
+        name = row.name
+    message = f"note {command.number}" if command.type == "note" else f"cc {command.number}={command.value}"
+    return f"{name} · {message} ch {command.channel + 1}"
+
+
 class LiveScreen(DjtuiScreen):
     TITLE = "live"
     CSS_PATH = "live.tcss"
@@ -41,7 +57,9 @@ class LiveScreen(DjtuiScreen):
         Binding("a", "app.toggle_armed", "Arm"),
         Binding("x", "app.panic", "PANIC"),
         Binding("space", "toggle_listening", "Listen on/off", tooltip="start or stop the live pipeline"),
+        # Only with trigger push_to_talk; otherwise p says why it does nothing (check_action).
         Binding("p", "push_to_talk", "Talk", tooltip="push-to-talk: open/close the microphone gate"),
+        Binding("p", "no_push_to_talk", "Talk", show=False, tooltip="push-to-talk: open/close the microphone gate"),
         Binding("ctrl+l", "clear", "Clear", tooltip="clear the HUD's log"),
     ]
 
@@ -52,6 +70,9 @@ class LiveScreen(DjtuiScreen):
         self.utterances = 0
         self.engine = ""
         self.dropped: dict[str, int] = {"utterance": 0, "audio": 0}
+        self.mapping: Export | None = None
+        """The Rekordbox mapping of the running context: how the sent log names what
+        Rekordbox will do (``PAD10_BeatLoop``, where the context says ``BeatLoop``)."""
         self.handling = False
         """Between the end of speech and the utterance's trace the pipeline races to send
         the command; the meters (cosmetic, and silent then anyway) pause so the UI thread
@@ -67,12 +88,23 @@ class LiveScreen(DjtuiScreen):
         yield LatencySparkline()
         yield StageBreakdown()
         yield Static("", id="dropped")
-        yield RichLog(id="sent-log", max_lines=500, markup=False, wrap=False)
+        yield RichLog(id="sent-log", max_lines=500, markup=False, wrap=True)
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#sent-log", RichLog).write("sent commands appear here")
         self.set_interval(1 / REFRESH_HZ, self._refresh_meters)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_bindings()  # the trigger may have changed in Settings
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        push_to_talk = self.app.config.audio.trigger == "push_to_talk"
+        if action == "push_to_talk":
+            return push_to_talk
+        if action == "no_push_to_talk":
+            return not push_to_talk
+        return True
 
     # --- actions ---
 
@@ -89,6 +121,7 @@ class LiveScreen(DjtuiScreen):
     def start_listening(self, source: Any = None) -> None:
         """Build the pipeline and start it on ``source`` (default: the configured microphone)."""
         self.starting = True
+        self.mapping = None  # read again on the next command: the context or the pads may have changed
         self._state("starting: loading the speech model…")
         self._start(source)
 
@@ -110,6 +143,17 @@ class LiveScreen(DjtuiScreen):
             return
         engine = getattr(pipeline, "engine_description", "") or f"{pipeline.engine_name} {pipeline.model_name}".strip()
         app.call_from_thread(self._started, engine)
+
+    def _mapping(self) -> Export | None:
+        """The context's Rekordbox mapping, or ``None`` (a context that cannot be mapped
+        is reported by ``djtui midi export-rekordbox``; the log then shows its names)."""
+        from djtui.core.rekordbox import PadLayout, plan_export
+
+        app = self.app
+        try:
+            return plan_export(app.host.context(app.config), PadLayout.from_config(app.config.rekordbox))
+        except DjtuiError:
+            return None
 
     def _started(self, engine: str) -> None:
         self.starting = False
@@ -140,6 +184,12 @@ class LiveScreen(DjtuiScreen):
             return
         self.talking = not self.talking
 
+    def action_no_push_to_talk(self) -> None:
+        trigger = str(self.app.config.audio.trigger.value)
+        why = "the VAD decides when you speak" if trigger == "always" else "the footswitch opens the microphone"
+        self.app.notify(f"p does nothing with trigger {trigger!r}: {why}. For a key, choose push-to-talk in "
+                        "Settings (s).", title="Live", timeout=4)
+
     def action_clear(self) -> None:
         self.query_one("#sent-log", RichLog).clear()
 
@@ -163,7 +213,7 @@ class LiveScreen(DjtuiScreen):
                 self.query_one(VerdictLine).show(False, verdict.message, verdict.candidate.label() if verdict.candidate else "")
             case Dropped(what=what, total=total):
                 self.dropped[what] = total
-                lost = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in self.dropped.items() if n)
+                lost = ", ".join(lost_words(kind, n) for kind, n in self.dropped.items() if n)
                 banner = self.query_one("#dropped", Static)
                 banner.update(f"lost since listening started: {lost}")
                 banner.set_class(bool(lost), "-lost")
@@ -184,8 +234,12 @@ class LiveScreen(DjtuiScreen):
         self.query_one(VerdictLine).show(approved, reason, command)
         stamp = self.app.host.clock()
         dry = " (dry run)" if outcome.dry_run else ""
+        intent = outcome.verdict.candidate.label() if outcome.verdict.candidate is not None else ""
+        if outcome.sent and self.mapping is None:
+            self.mapping = self._mapping()
         for sent in outcome.sent:
-            self.query_one("#sent-log", RichLog).write(f"{stamp}  #{outcome.number}  {sent.label()}{dry}")
+            self.query_one("#sent-log", RichLog).write(
+                f"{stamp}  #{outcome.number}  {intent} → {sent_words(sent, self.mapping)}{dry}")
         # What the DJ feels: from the end of speech, the silence waited included.
         self.query_one(LatencySparkline).add(outcome.said_to_done_ms)
         self.query_one(StageBreakdown).show(dict(outcome.stages_ms), outcome.total_ms)

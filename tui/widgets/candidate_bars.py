@@ -27,7 +27,10 @@ class CandidateBars(Widget):
         if not self.rows:
             return Text(self.placeholder, self.get_component_rich_style("candidate-bars--empty"))
         width = self.size.width
-        label_width = max(8, min(max(len(label) for label, _ in self.rows), width // 2))
+        # The reading is what the DJ needs whole ("beat_jump(beats=2 deck=1 direction=back)"):
+        # the bar gives way first, down to a tenth of the line.
+        bar_min = max(4, width // 10)
+        label_width = max(8, min(max(len(label) for label, _ in self.rows), width - 8 - bar_min))
         bar_width = max(4, width - label_width - 8)  # "1 " + label + " " + bar + " 0.90"
         bar_style = self.get_component_rich_style("candidate-bars--bar")
         empty_style = self.get_component_rich_style("candidate-bars--empty")

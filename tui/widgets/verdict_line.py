@@ -6,7 +6,9 @@ from textual.widgets import Static
 
 
 class VerdictLine(Static):
-    """``show(approved, reason, command)``; ``None`` approved means no verdict yet."""
+    """``show(approved, reason, command)``; ``None`` approved means no verdict yet. A
+    verdict longer than the line wraps (its TCSS height is auto): the command and the
+    reason are never cut off."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("verdict: —", **kwargs)  # type: ignore[arg-type]
