@@ -46,6 +46,21 @@ def asr_summary(config: Config, context: Context | None = None) -> str:
     return choice.summary() + quantized
 
 
+def input_problem(devices: list[str] | DjtuiError, wanted: str | None) -> DjtuiError | None:
+    """Why there is no microphone to record from, given the machine's inputs (or the
+    error listing them) and the configured ``[audio] input_device``; ``None`` when the
+    input is there (or ``wanted`` is empty and there is any)."""
+    if isinstance(devices, DjtuiError):
+        return DjtuiError(f"no microphone: {devices.message}", devices.hint)
+    if not devices:
+        return DjtuiError("no microphone: this machine has no audio input",
+                          "plug one in (a USB headset will do), then press space again")
+    if wanted and not any(wanted.lower() in d.lower() for d in devices):
+        return DjtuiError(f"no microphone: the input {wanted!r} is not connected ({len(devices)} other inputs)",
+                          "plug it in, or choose another input in Settings (s)")
+    return None
+
+
 class Host:
     """The real machine."""
 

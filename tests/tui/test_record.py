@@ -90,6 +90,41 @@ async def test_no_microphone_is_a_notification(make_app) -> None:
         assert "not found" in note.message
 
 
+class NoInputs(FixedHost):
+    """A machine with no audio input at all (what Home shows as "NO INPUT DEVICE found")."""
+
+    def input_devices(self) -> list[str]:
+        return []
+
+
+async def test_without_a_microphone_space_says_so_at_once_with_no_countdown(make_app) -> None:
+    app = make_app(host=NoInputs())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_record(app, pilot)
+        screen.countdown_s = 3
+        await pilot.press("space")
+        state = text_of(screen.query_one("#record-state", Static))
+        assert "no microphone: this machine has no audio input" in state and "plug one in" in state
+        assert screen._countdown is None and not screen.recording  # no 3-2-1 to nowhere
+        [note] = [n for n in app._notifications if n.severity == "error"]
+        assert "no microphone" in note.message
+
+
+async def test_a_configured_input_that_is_not_plugged_in_is_named_at_once(make_app) -> None:
+    from djtui.core.config import Config
+
+    config = Config()
+    config.audio.input_device = "Shure SM58"
+    app = make_app(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_record(app, pilot)
+        screen.countdown_s = 3
+        await pilot.press("space")
+        state = text_of(screen.query_one("#record-state", Static))
+        assert "the input 'Shure SM58' is not connected (2 other inputs)" in state and "Settings (s)" in state
+        assert screen._countdown is None
+
+
 async def test_takes_whose_manifest_was_lost_come_back_and_the_screen_says_so(make_app) -> None:
     import numpy as np
 

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from djtui.core.errors import DjtuiError
-from djtui.tui.host import user_error
+from djtui.tui.host import input_problem, user_error
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.big_text import BigText
 from djtui.tui.widgets.vu_meter import SILENCE_DB, VuMeter
@@ -60,6 +60,8 @@ class RecordScreen(DjtuiScreen):
         self.recording = False
         self._stop_take = threading.Event()
         self._countdown: Any = None
+        self.inputs: list[str] | DjtuiError | None = None
+        """The machine's audio inputs (or why they cannot be listed); ``None`` until known."""
 
     def body(self) -> ComposeResult:
         yield Static("", id="record-progress-label")
@@ -80,6 +82,10 @@ class RecordScreen(DjtuiScreen):
     @work(thread=True, exclusive=True, group="record-open")
     def open_session(self) -> None:
         app = self.app
+        try:
+            self.inputs = app.host.input_devices()
+        except Exception as exc:  # noqa: BLE001 - said when space is pressed
+            self.inputs = user_error(exc, "listing audio inputs")
         try:
             context = app.host.context(app.config)
             session = app.host.recording_session(app.host.recordings_dir(), context, SPEAKER,
@@ -131,6 +137,12 @@ class RecordScreen(DjtuiScreen):
             self._stop_take.set()
             return
         if self.prompt is None or self._countdown is not None:
+            return
+        # No 3-2-1 for a take that cannot be recorded: say so at once, and what to do.
+        problem = input_problem(self.inputs, self.app.config.audio.input_device) if self.inputs is not None else None
+        if problem is not None:
+            self.query_one("#record-state", Static).update(f"{problem.message} — {problem.hint}")
+            self.app.show_error(problem, title="Record")
             return
         self._tick(self.countdown_s)
 
