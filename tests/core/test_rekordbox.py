@@ -21,6 +21,7 @@ from djtui.core.rekordbox import (
     HEADER,
     PadLayout,
     check_csv,
+    describe_sends,
     export_csv,
     plan_export,
     read_csv,
@@ -216,6 +217,20 @@ def test_a_sent_command_is_named_as_rekordbox_maps_it() -> None:
     assert export.row_for(command_for(context.intents["fx_on"], {})).name == "FX1-1On"
     unmapped = plan_export(context, PadLayout.from_config(RekordboxConfig(beat_loop_pads="8")))
     assert unmapped.row_for(command_for(context.intents["loop"], {"beats": "1/4", "deck": "1"})) is None
+
+
+def test_what_a_command_sends_is_said_in_rekordboxs_names() -> None:
+    context = default_context()
+    export = plan_export(context)
+    assert describe_sends(context, "play", export) == "PlayPause · note 11 on deck ch 1–4"
+    assert describe_sends(context, "fx_on", export) == "FX1-1On · note 70 ch 5"
+    assert describe_sends(context, "eq_kill", export) == "low EQLow, mid EQMid, high EQHigh · CCs 61–63 = 0 on deck ch 1–4"
+    loop = describe_sends(context, "loop", export)
+    assert loop.startswith("1/4 PAD5_BeatLoop, ") and "4 4BeatLoop, 8 PAD10_BeatLoop" in loop
+    assert loop.endswith(" · notes 20–27 on deck ch 1–4")
+    assert describe_sends(context, "arm", export) == "nothing to Rekordbox: djtui's own arm"
+    few_pads = plan_export(context, PadLayout.from_config(RekordboxConfig(beat_loop_pads="8")))
+    assert "1/4 BeatLoop (no pad holds it: nothing)" in describe_sends(context, "loop", few_pads)
 
 
 @pytest.mark.parametrize("setting, value", [

@@ -1,8 +1,12 @@
-"""Commands: browse and search what can be said; type a phrase and see its top 5."""
+"""Commands: browse and search what can be said; type a phrase and see its top 5.
+
+Each command shows an example a person would say (:mod:`djtui.core.examples`), and the
+highlighted one its slots and what Rekordbox will see (:func:`djtui.core.rekordbox.describe_sends`).
+"""
 
 from __future__ import annotations
 
-import random
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -10,35 +14,48 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
+from djtui.core.config import RekordboxConfig
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
+from djtui.tui.widgets.command_detail import CommandDetail
 
 
-def intent_rows(context: Context) -> list[tuple[str, str, str, str]]:
-    """(intent, safety, an example phrase, what it sends) for every intent."""
-    rows = []
-    for name, intent in context.intents.items():
-        sample = context.sample(1, random.Random(0), intent=name)[0]
-        example = context.render(name, sample.slots)
-        action = intent.action
-        if intent.control:
-            sends = f"djtui: {intent.control}"
-        elif action is None:
-            sends = "—"
-        elif action.function_map:
-            sends = f"{len(action.function_map)} functions"
-        else:
-            sends = action.function
-        rows.append((name, intent.safety, example, sends))
-    return rows
+@dataclass(frozen=True)
+class CommandRow:
+    name: str
+    safety: str
+    say: str
+    slots: str
+    sends: str
+    description: str
+
+    def matches(self, query: str) -> bool:
+        """Every word of ``query`` is somewhere in the row (name, phrase, slots, functions)."""
+        haystack = " ".join((self.name, self.safety, self.say, self.slots, self.sends, self.description)).lower()
+        return all(word in haystack for word in query.lower().split())
+
+
+def command_rows(context: Context, pads: RekordboxConfig) -> list[CommandRow]:
+    """Every intent of ``context`` as the screen lists it."""
+    from djtui.core.examples import describe_slots, examples
+    from djtui.core.rekordbox import PadLayout, describe_sends, plan_export
+
+    try:
+        export = plan_export(context, PadLayout.from_config(pads))
+    except DjtuiError:
+        export = None  # `djtui midi export-rekordbox` says why; the context's own names are shown
+    said = examples(context)
+    return [CommandRow(name, intent.safety, said[name].text, describe_slots(context, name),
+                       describe_sends(context, name, export), intent.description)
+            for name, intent in context.intents.items()]
 
 
 class CommandsScreen(DjtuiScreen):
     TITLE = "commands"
-    CSS_PATH = "commands.tcss"
+    CSS_PATH = ["../widgets/command_detail.tcss", "commands.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus('#search')", "Search", tooltip="filter the commands"),
         Binding("e", "focus('#phrase')", "Try phrase", tooltip="type a phrase, enter: its top 5"),
@@ -47,12 +64,13 @@ class CommandsScreen(DjtuiScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[tuple[str, str, str, str]] = []
+        self.rows: list[CommandRow] = []
         self.resolver: Any = None
 
     def body(self) -> ComposeResult:
-        yield Input(placeholder="/ search commands (name, phrase, function)", id="search")
+        yield Input(placeholder="/ search commands (name, phrase, slot, function)", id="search")
         yield DataTable(id="intents", cursor_type="row", zebra_stripes=True)
+        yield CommandDetail(placeholder="the highlighted command: what to say, its slots, what Rekordbox sees")
         yield Input(placeholder="e: type a phrase, enter: see its top 5", id="phrase")
         yield Static("", id="resolve-state", classes="muted")
         yield CandidateBars(placeholder="top 5 of your phrase appear here")
@@ -60,10 +78,10 @@ class CommandsScreen(DjtuiScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one(DataTable)
-        table.add_columns("command", "safety", "say", "sends")
+        table.add_columns("command", "safety", "say")
         app = self.app
         try:
-            self.rows = intent_rows(app.host.context(app.config))
+            self.rows = command_rows(app.host.context(app.config), app.config.rekordbox)
         except DjtuiError as exc:
             app.show_error(exc, title="Commands")
         self._fill("")
@@ -72,11 +90,27 @@ class CommandsScreen(DjtuiScreen):
     def _fill(self, query: str) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        words = query.lower().split()
         for row in self.rows:
-            haystack = " ".join(row).lower()
-            if all(word in haystack for word in words):
-                table.add_row(*row, key=row[0])
+            if row.matches(query):
+                table.add_row(row.name, row.safety, row.say, key=row.name)
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        table = self.query_one(DataTable)
+        detail = self.query_one(CommandDetail)
+        row = None
+        if table.row_count and table.cursor_row is not None:
+            name = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            row = next((r for r in self.rows if r.name == name), None)
+        if row is None:
+            detail.name = ""
+            return
+        detail.name, detail.safety, detail.description = row.name, row.safety, row.description
+        detail.slots, detail.sends = row.slots, row.sends
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._show_detail()
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:
@@ -85,8 +119,7 @@ class CommandsScreen(DjtuiScreen):
     @on(Input.Submitted, "#phrase")
     def _try_phrase(self, event: Input.Submitted) -> None:
         if event.value.strip():
-            self.query_one("#resolve-state", Static).update(
-                "resolving…" if self.resolver is not None else "loading the resolver (first time only)…")
+            self._state("resolving…" if self.resolver is not None else "loading the resolver (first time only)…")
             self.resolve(event.value.strip())
 
     @work(thread=True, exclusive=True, group="resolve")
@@ -102,12 +135,17 @@ class CommandsScreen(DjtuiScreen):
             return
         app.call_from_thread(self._show, phrase, candidates)
 
+    def _state(self, text: str) -> None:
+        state = self.query_one("#resolve-state", Static)
+        state.update(text)
+        state.display = bool(text)
+
     def _show(self, phrase: str, candidates: list[Any]) -> None:
-        self.query_one("#resolve-state", Static).update(f"“{phrase}” means:" if candidates else f"“{phrase}”: no match")
+        self._state(f"“{phrase}” means:" if candidates else f"“{phrase}”: no match")
         self.query_one(CandidateBars).rows = tuple((c.label(), float(c.score)) for c in candidates)
 
     def _resolve_failed(self, error: DjtuiError) -> None:
-        self.query_one("#resolve-state", Static).update(f"cannot resolve: {error.message}")
+        self._state(f"cannot resolve: {error.message}")
         self.app.show_error(error, title="Commands")
 
     def action_leave_field(self) -> None:

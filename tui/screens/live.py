@@ -45,7 +45,7 @@ def sent_words(command: MidiCommand, mapping: Export | None) -> str:
         name = f"{command.function} (no row in the mapping: Rekordbox does nothing)"
     else:
         name = row.name
-    message = f"note {command.number}" if command.type == "note" else f"cc {command.number}={command.value}"
+    message = f"note {command.number}" if command.type == "note" else f"CC {command.number} = {command.value}"
     return f"{name} · {message} ch {command.channel + 1}"
 
 
