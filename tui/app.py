@@ -230,7 +230,7 @@ class DjtuiApp(App[int]):
         own = _screen_bindings(type(screen))
         for binding in own:
             yield SystemCommand(f"{binding.description}  [{key(binding)}]", binding.tooltip or binding.description,
-                                partial(screen.run_action, binding.action))
+                                partial(self.press_on, screen, binding.key))
         for mode, (mode_key, why) in SCREENS.items():
             yield SystemCommand(f"{mode.capitalize()} screen  [{mode_key}]", why, partial(self.switch_mode, mode))
         yield SystemCommand(f"Arm / disarm  [{ARM_KEY}]", "arm: commands go to Rekordbox; disarm: nothing is sent",
@@ -249,12 +249,19 @@ class DjtuiApp(App[int]):
             for binding in _screen_bindings(other):
                 yield SystemCommand(f"{mode.capitalize()}: {binding.description}  [{mode_key}, then {key(binding)}]",
                                     f"{binding.tooltip or binding.description} (opens {mode.capitalize()})",
-                                    partial(self.run_on, mode, binding.action), discover=False)
+                                    partial(self.run_on, mode, binding.key), discover=False)
 
-    async def run_on(self, mode: str, action: str) -> None:
-        """Switch to ``mode``'s screen and run ``action`` there (a palette pick)."""
+    async def run_on(self, mode: str, key: str) -> None:
+        """Switch to ``mode``'s screen and do what ``key`` does there (a palette pick)."""
         await self.switch_mode(mode)
-        await self.screen.run_action(action)
+        await self.press_on(self.screen, key)
+
+    async def press_on(self, screen: Screen[Any], key: str) -> None:
+        """What pressing ``key`` on ``screen`` does: the first of its bindings for the
+        key that the screen allows now (Live's p talks, or says why it cannot)."""
+        for binding in Binding.make_bindings(vars(type(screen)).get("BINDINGS", [])):
+            if binding.key == key and await self.run_action(binding.action, screen):
+                return
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -277,11 +284,12 @@ class DjtuiApp(App[int]):
 
 
 def _screen_bindings(screen: type[Screen[Any]]) -> list[Binding]:
-    """A screen's own actions (not the app's, not leaving a field), each key once."""
+    """A screen's own actions (not the app's, not leaving a field), each key once (the
+    first of its bindings stands for all: :meth:`DjtuiApp.press_on` runs the one allowed)."""
     found = []
     for binding in Binding.make_bindings(vars(screen).get("BINDINGS", [])):
         if binding.description and not binding.action.startswith("app.") and binding.action != "leave_field":
-            if all(b.action != binding.action for b in found):
+            if all(b.action != binding.action and b.key != binding.key for b in found):
                 found.append(binding)
     return found
 

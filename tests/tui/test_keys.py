@@ -20,7 +20,8 @@ async def test_every_footer_fits_80_columns_with_panic_and_quit(make_app) -> Non
             await pilot.press(key)
             await pilot.pause()
             keys = list(app.screen.query("FooterKey"))
-            palette = [k for k in keys if k.action == "app.command_palette"]
+            palette = [k for k in keys if k.has_class("-command-palette")]
+            assert palette, "the palette key is where the footer's room ends"
             edge = palette[0].region.x if palette else 80
             shown = {k.description: k.region for k in keys if k not in palette}
             assert {"PANIC", "Quit", "Keys"} <= set(shown), f"{mode}: {sorted(shown)}"
@@ -95,3 +96,21 @@ async def test_the_palette_themes_are_djtuis_and_a_pick_is_kept(make_app) -> Non
         await pilot.pause()
         assert "theme stage" in " ".join(text_of(app.screen.query_one("#status")).split())
     assert load_config(paths.config_file()).ui.theme == "stage"
+
+
+async def test_a_palette_pick_does_what_its_key_does(make_app) -> None:
+    app = make_app()  # trigger "always": p explains itself
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        talk = [c for c in app.get_system_commands(app.screen) if c.title == "Talk  [p]"]
+        assert len(talk) == 1
+        await talk[0].callback()
+        await pilot.pause()
+        assert any("p does nothing with trigger 'always'" in n.message for n in app._notifications)
+        await pilot.press("h")
+        await pilot.pause()
+        [clear] = [c for c in app.get_system_commands(app.screen) if c.title == "Live: Clear  [l, then ^l]"]
+        await clear.callback()
+        await pilot.pause()
+        assert app.current_mode == "live" and not app.screen.query_one("#sent-log").lines

@@ -27,9 +27,11 @@ def binding_rows(bindings: Iterable[BindingType], key_display: Callable[[Binding
     rows: KeyRows = []
     groups: dict[Binding.Group, int] = {}
     last_action = None
+    keys_seen: set[str] = set()
     for binding in Binding.make_bindings(bindings):
-        if binding.action.startswith("app."):
-            continue
+        if binding.action.startswith("app.") or binding.key in keys_seen:
+            continue  # a key's second binding (Live's p without push-to-talk) is the same key
+        keys_seen.add(binding.key)
         key = key_display(binding)
         if binding.group is not None and binding.group in groups:
             keys, what = rows[groups[binding.group]]
