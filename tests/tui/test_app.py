@@ -62,7 +62,7 @@ async def test_the_palette_lists_the_showing_screens_keys_and_runs_them(make_app
         await pilot.press("r")
         await pilot.pause()
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        assert {"Record/Stop  [space]", "Play back  [p]", "Redo  [d]", "Skip  [k]"} <= set(commands)
+        assert {"Record  [space]", "Play  [p]", "Redo  [d]", "Skip  [k]"} <= set(commands)
         await pilot.press("l")
         await pilot.pause()
         commands = {c.title: c for c in app.get_system_commands(app.screen)}

@@ -1,5 +1,6 @@
-"""Every screen at 80×24 (SSH into the DJ laptop) and 120×40, compared with the SVGs in
-``__snapshots__``. Regenerate after a deliberate change with
+"""Every screen at 80×24 (SSH into the DJ laptop) and 120×40, and the states where a
+line is longest (the help, a refused setting, a command in full, a long reading), compared
+with the SVGs in ``__snapshots__``. Regenerate after a deliberate change with
 ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the report.
 
 Deterministic by construction: fixed devices (the test host), a fixed DJTUI_HOME so the
@@ -105,3 +106,46 @@ def test_live_hud_after_a_long_command_fits_80x24(snap_compare, snapshot_home) -
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=feed)
+
+
+def test_help_screen_fits_80x24(snap_compare, snapshot_home) -> None:
+    app = DjtuiApp(Config(), host=FixedHost())
+
+    async def open_help(pilot) -> None:
+        await pilot.press("l")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
+
+
+@pytest.mark.parametrize("theme", ["booth", "mono"])
+def test_settings_shows_focus_and_a_refused_value(snap_compare, snapshot_home, theme: str) -> None:
+    """The focused row stands out, and a half-typed "0." is marked and named."""
+    app = DjtuiApp(Config(), host=FixedHost(), theme=theme)
+
+    async def type_half_a_number(pilot) -> None:
+        await pilot.press("s")
+        await settle(pilot)
+        margin = app.screen.query_one("#safety-min-margin")
+        margin.cursor_blink = False  # a blinking cursor is a coin toss for a snapshot
+        margin.focus()
+        margin.value = ""
+        await pilot.press("0", ".")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=type_half_a_number)
+
+
+def test_commands_show_the_highlighted_commands_slots_and_sends(snap_compare, snapshot_home) -> None:
+    app = DjtuiApp(Config(), host=FixedHost())
+
+    async def highlight_loop(pilot) -> None:
+        await pilot.press("c")
+        await settle(pilot)
+        for _ in range(6):
+            await pilot.press("down")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=highlight_loop)

@@ -38,8 +38,9 @@ class RecordScreen(DjtuiScreen):
     TITLE = "record"
     CSS_PATH = "record.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "record", "Record/Stop", tooltip="countdown, then record a take (again: stop early)"),
-        Binding("p", "play", "Play back", tooltip="hear the last take"),
+        # Short labels: at 80 columns the footer also holds ? Keys, a Arm, x PANIC, q Quit.
+        Binding("space", "record", "Record", tooltip="countdown, then record a take (again: stop early)"),
+        Binding("p", "play", "Play", tooltip="hear the last take"),
         Binding("d", "redo", "Redo", tooltip="record the last take again (a good one replaces it)"),
         Binding("k", "skip", "Skip", tooltip="skip this prompt for now (it comes back next session)"),
     ]

@@ -30,10 +30,12 @@ from djtui.training.progress import Checkpointed, Done, Evaluated, Started, Step
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 
-MODELS = [("Whisper tiny.en: fine-tune, offline", "whisper"), ("wav2vec2: fine-tune a base", "wav2vec2"),
-          ("wav2vec2 from scratch: tiny", "tiny"), ("wav2vec2 from scratch: small", "small")]
-BASE_HINTS = {"whisper": "empty: the bundled tiny.en; or a Whisper folder (a context model)",
-              "wav2vec2": "hub id or folder"}
+# Labels and hints fit the Model row at 80 columns; the full hint is the field's tooltip.
+MODELS = [("Whisper tiny.en: fine-tune", "whisper"), ("wav2vec2: fine-tune a base", "wav2vec2"),
+          ("wav2vec2, scratch: tiny", "tiny"), ("wav2vec2, scratch: small", "small")]
+BASE_HINTS = {"whisper": "empty: tiny.en, or a folder", "wav2vec2": "hub id or folder"}
+BASE_TOOLTIP = ("Whisper: empty fine-tunes the bundled tiny.en; or give a Whisper folder (a context model). "
+                "wav2vec2: a hub id or a folder.")
 
 
 def format_eta(seconds: float | None) -> str:
@@ -85,7 +87,7 @@ class TrainScreen(DjtuiScreen):
             with Horizontal(classes="setting"):
                 yield Label("Model")
                 yield Select(MODELS, value="whisper", allow_blank=False, id="train-model", compact=True)
-                yield Input("", placeholder=BASE_HINTS["whisper"], id="train-base", compact=True)
+                yield Input("", placeholder=BASE_HINTS["whisper"], id="train-base", compact=True, tooltip=BASE_TOOLTIP)
             with Horizontal(classes="setting"):
                 yield Label("Epochs / batch")
                 yield Input("", placeholder="5", id="train-epochs", compact=True)
