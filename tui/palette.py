@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
 WORD = re.compile(r"[\w/+-]+")
 
@@ -26,6 +28,16 @@ WORD_SCORE = 0.5
 """What a match on words alone scores: below a good fuzzy match of the title."""
 
 
+def highlighted(matcher: Matcher, title: str) -> Content:
+    """``title`` as plain text (its ``[key]`` is no markup) with the matched letters styled."""
+    content = Content(title)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    for offset in offsets if score else ():
+        if not title[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
 class DjtuiCommands(Provider):
     """The app's :meth:`~djtui.tui.app.DjtuiApp.get_system_commands`, searched by title
     (fuzzily) and by the words of the title and help."""
@@ -33,7 +45,7 @@ class DjtuiCommands(Provider):
     async def discover(self) -> Hits:
         for title, help_text, callback, discover in self.app.get_system_commands(self.screen):
             if discover:
-                yield DiscoveryHit(title, callback, help=help_text)
+                yield DiscoveryHit(Content(title), callback, text=title, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -42,4 +54,4 @@ class DjtuiCommands(Provider):
             if word_match(query, f"{title} {help_text}"):
                 score = max(score, WORD_SCORE)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, text=title, help=help_text)
+                yield Hit(score, highlighted(matcher, title), callback, text=title, help=help_text)

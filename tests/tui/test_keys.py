@@ -72,6 +72,10 @@ async def test_the_palette_finds_actions_by_the_words_a_dj_types(make_app) -> No
     app = make_app()
     async with app.run_test(size=(80, 24)):
         assert "Live screen  [l]" in await hits(app, "listen")
+        shown = [hit.prompt.plain async for hit in DjtuiCommands(app.screen).search("listen")]
+        assert "Live screen  [l]" in shown  # the key as written, not eaten as markup
+        shown = [hit.prompt.plain async for hit in DjtuiCommands(app.screen).discover()]
+        assert "PANIC  [x, F12]" in shown and "Arm / disarm  [a]" in shown
         assert "Live: Listen on/off  [l, then space]" in await hits(app, "listen")
         started = await hits(app, "start")
         assert "Live: Listen on/off  [l, then space]" in started and "Train: Go/Stop  [t, then g]" in started
