@@ -107,7 +107,7 @@ async def test_choosing_wav2vec2_offers_its_hub_base(make_app) -> None:
         await pilot.pause()
         screen = app.screen
         base = screen.query_one("#train-base", Input)
-        assert base.value == "" and "bundled" in base.placeholder
+        assert base.value == "" and "tiny.en" in base.placeholder and "bundled tiny.en" in str(base.tooltip)
         screen.query_one("#train-model", Select).value = "wav2vec2"
         await pilot.pause()
         assert base.value == "facebook/wav2vec2-base-960h"
