@@ -58,6 +58,8 @@ class _Link:
         self._on_status = on_status or log.warning
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._retired: list[mido.ports.BasePort] = []
+        """Ports lost while running, closed only by :meth:`close`."""
         self._port = open_port(self.direction, name, virtual, api, callback)
         self._watch: threading.Thread | None = None
         if not virtual and check_s > 0:
@@ -94,7 +96,12 @@ class _Link:
     def _lost(self) -> None:
         self.problem = (f"MIDI {self.direction} port '{self.name}' is gone "
                         f"(its program quit or the device was unplugged)")
-        self._close_port()
+        # Not closed here: tearing down a JACK client the moment its peer vanished races
+        # libjack's own clean-up of that peer and has crashed the process (a segfault in
+        # rtmidi's close). A dead port costs nothing; it is closed with the link.
+        if self._port is not None:
+            self._retired.append(self._port)
+        self._port = None
         self._on_status(f"{self.problem}; djtui reconnects when it is back")
 
     def _reconnect(self, listed: list[str]) -> None:
@@ -106,20 +113,16 @@ class _Link:
         self.problem = None
         self._on_status(f"MIDI {self.direction} port '{self.name}' is back: reconnected")
 
-    def _close_port(self) -> None:
-        with clients_lock:
-            if self._port is not None and not self._port.closed:
-                self._port.close()
-        self._port = None
-
     def close(self) -> None:
         self._closing.set()
-        with self._lock:
-            with clients_lock:
-                if self._port is not None and not self._port.closed:
-                    self._port.close()
         if self._watch is not None and self._watch is not threading.current_thread():
             self._watch.join(timeout=5)
+        with self._lock:
+            with clients_lock:
+                for port in [*self._retired, self._port]:
+                    if port is not None and not port.closed:
+                        port.close()
+            self._retired.clear()
 
 
 class MidiOut(_Link):
