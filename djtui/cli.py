@@ -22,10 +22,17 @@ COMMANDS = (resolve, contexts, bench, listen, midi, synth, train, evaluate, test
 inside their ``run``, so building the parser costs nothing."""
 
 
+EXIT_STATUS = ("Exit status: 0 done, nothing wrong; 1 done, and problems found (each on its own line, "
+               "then how many on stderr); 2 could not be done (one line on stderr says why and what to do); "
+               "130 stopped with Ctrl-C.")
+"""One convention for every command, said at the end of each ``--help``."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="djtui",
         description="Voice control for Rekordbox. With no command, opens the TUI.",
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("--version", action="version", version=f"djtui {__version__}")
     parser.add_argument("--theme", help="TUI theme: booth, stage or mono")
@@ -33,7 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
+    _say_exit_status(sub)
     return parser
+
+
+def _say_exit_status(sub: argparse._SubParsersAction) -> None:
+    """:data:`EXIT_STATUS` after each command's own epilog (what its 1 means), all the
+    way down (``djtui midi check``)."""
+    for parser in set(sub.choices.values()):
+        parser.epilog = f"{parser.epilog} {EXIT_STATUS}" if parser.epilog else EXIT_STATUS
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _say_exit_status(action)
 
 
 def main(argv: list[str] | None = None) -> int:

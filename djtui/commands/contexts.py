@@ -1,32 +1,64 @@
-"""``djtui contexts check FILE``: validate a context; ``djtui contexts show``: list it."""
+"""``djtui contexts check [FILE]``: validate a context; ``djtui contexts show [FILE]``: list it.
+
+Both take the context every other command would use when no file is given: the config's
+``[resolver] context``, else the bundled DJ context.
+"""
 
 from __future__ import annotations
-from djtui.core.context_file import load_context
 
 import argparse
+import sys
 from pathlib import Path
 
+DEFAULT = "default: [resolver] context, else the bundled DJ context"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("contexts", help="check or list command contexts")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    check = actions.add_parser("check", help="validate a context file; every problem as file:line")
-    check.add_argument("file", type=Path)
+    check = actions.add_parser("check", help="validate a context file; every problem as file:line",
+                               description="Validate a context file: every problem as file:line: what, in "
+                                           "line order.")
+    check.add_argument("file", type=Path, nargs="?", help=DEFAULT)
     check.set_defaults(func=run_check)
     show = actions.add_parser("show", help="list a context's intents, slots and actions")
-    show.add_argument("file", type=Path, nargs="?", help="default: [resolver] context, else the bundled DJ context")
+    show.add_argument("file", type=Path, nargs="?", help=DEFAULT)
     show.set_defaults(func=run_show)
 
 
+def _chosen(args: argparse.Namespace) -> Path | None:
+    """The file to read: the one given, else the config's; ``None`` for the bundled one."""
+    from djtui.commands._shared import config_for
+
+    chosen = args.file or config_for(args).resolver.context
+    return Path(chosen).expanduser() if chosen else None
+
+
 def run_check(args: argparse.Namespace) -> int:
+    from djtui.core.context_file import default_context, load_context
+    from djtui.core.errors import ContextError, DjtuiError
     from djtui.core.resolve import Resolver
 
-    context = load_context(args.file)  # raises ContextError listing every problem
-    Resolver(context, semantic_weight=0.0)  # and a context too big to resolve says so here, not on stage
+    path = _chosen(args)
+    if path is not None and not path.is_file():  # nothing to check: not a problem in a file
+        raise DjtuiError(f"{path}: no such file" if not path.exists() else f"{path}: not a file",
+                         "give the path of a context YAML file")
+    try:
+        context = load_context(path) if path is not None else default_context()
+    except ContextError as exc:  # problems in the file: each on its line, and the count
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
+        return 1
+    try:  # a context too big to resolve says so here, not on stage
+        Resolver(context, semantic_weight=0.0)
+    except DjtuiError as exc:
+        print(f"{path or context.name}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+        print("1 problem", file=sys.stderr)
+        return 1
     size = context.size()
-    print(f"{args.file}: ok — {len(context.intents)} intents, {len(context.slot_types)} slot types, "
-          f"{size:,} sentences")
+    print(f"{path or 'the bundled DJ context'}: ok — {len(context.intents)} intents, "
+          f"{len(context.slot_types)} slot types, {size:,} sentences")
     return 0
 
 

@@ -37,7 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--device", help="device name in the file (default: [midi] output_port, 'djtui')")
     export.set_defaults(func=run_export)
 
-    check = actions.add_parser("check", help="list every problem in a Rekordbox mapping CSV as file:line: what")
+    check = actions.add_parser("check", help="list every problem in a Rekordbox mapping CSV as file:line: what",
+                               description="Every problem in a Rekordbox mapping CSV as file:line: what, in line "
+                                           "order: the file's form, MIDI codes, options, and function and type "
+                                           "names misspelt (checked against the names in the files Rekordbox "
+                                           "ships, with the closest one). A name that is neither known nor close "
+                                           "to a known one is noted as unverified, not counted as a problem.")
     check.add_argument("file", type=Path, metavar="FILE.csv")
     check.set_defaults(func=run_check)
 
@@ -50,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     monitor.add_argument("--api", help="MIDI system: alsa, jack, coremidi, winmm")
     monitor.set_defaults(func=run_monitor)
 
-    doctor = actions.add_parser("doctor", help="check the way to Rekordbox and back, and say what to do next")
+    doctor = actions.add_parser("doctor", help="check the way to Rekordbox and back, and say what to do next",
+                                epilog="Here 1 means that no feedback came back from Rekordbox.")
     doctor.add_argument("--pulse", action="store_true",
                         help="send one test note that the mapping leaves unassigned (never play or cue)")
     doctor.add_argument("--wait", type=float, default=DOCTOR_WAIT_S, metavar="S",
@@ -87,7 +93,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from djtui.core.rekordbox import check_csv, read_csv
+    from djtui.core.rekordbox import check_csv, read_csv, unverified
 
     problems = check_csv(args.file)
     for problem in problems:
@@ -96,7 +102,11 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}", file=sys.stderr)
         return 1
     mapping = read_csv(args.file)
-    print(f"{args.file}: ok · device '{mapping.device}' · {len(mapping.rows)} rows")
+    notes = unverified(mapping, str(args.file))
+    for note in notes:
+        print(note)
+    print(f"{args.file}: ok · device '{mapping.device}' · {len(mapping.rows)} rows"
+          + (f" · {len(notes)} unverified" if notes else ""))
     return 0
 
 

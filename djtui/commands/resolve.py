@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("resolve", help="print the top-5 commands a transcript means",
                             description="Resolve a transcript to the five commands it most likely means. "
                                         "TEXT '-' reads one transcript per line from standard input. "
-                                        "A transcript is at most 40 words (400 characters): one command.")
+                                        "A transcript is at most 40 words (400 characters): one command.",
+                            epilog="With -, 1 means that some lines were refused (each is named).")
     parser.add_argument("text", metavar="TEXT", help="the transcript, or - for one per line on stdin")
     add_context_option(parser)
     parser.add_argument("--json", action="store_true", help="JSON instead of a table (one object per line with -)")
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         except TranscriptTooLong as exc:  # one bad line must not stop the rest
             refused += 1
             print(f"djtui: line {number}: {exc.message}", file=sys.stderr)
-    if refused:
-        raise DjtuiError(f"{refused} transcript{'s' if refused > 1 else ''} refused (see above)",
-                         "a command is one short sentence per line")
+    if refused:  # the others were resolved: problems found, not a run that failed
+        print(f"{refused} transcript{'s' if refused > 1 else ''} refused (see above): a command is one short "
+              "sentence per line", file=sys.stderr)
+        return 1
     return 0
