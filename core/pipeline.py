@@ -125,7 +125,8 @@ class Pipeline:
             self._source.close()
         self._put(None)
         for thread in self._threads:
-            thread.join(timeout=10)
+            if thread.ident is not None:  # Ctrl-C can land in start(), between two threads starting
+                thread.join(timeout=10)
         self._threads = []
         for executor in (self._glimpser, self._ahead):
             if executor is not None:

@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.theme:
+            _check_theme(args.theme, args.command)
         if args.command is None:
             from djtui.tui.app import run_app
 
@@ -74,3 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _check_theme(theme: str, command: str | None) -> None:
+    """An unknown ``--theme`` is refused with the themes there are, whatever the command;
+    a known one given to a command without a screen is said to do nothing."""
+    from djtui.themes import load_theme
+
+    load_theme(theme)
+    if command is not None:
+        print(f"djtui: --theme changes the TUI's colours; `djtui {command}` has no screen to colour", file=sys.stderr)

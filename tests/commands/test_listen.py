@@ -1,0 +1,89 @@
+"""``djtui listen`` as a DJ meets it: what a dry run shows, which time a line reports,
+the list of inputs, a theme it has no use for, and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from djtui.cli import main
+from djtui.core.audio import SAMPLE_RATE
+from djtui.core.config import Config, save_config
+
+QUICK = Config().updated({"resolver": {"semantic_weight": 0.0}, "asr": {"engine": "whisper"}})
+"""Grammar and sound only (no meaning model to load): the command below needs no more."""
+
+
+@pytest.fixture
+def play_deck_two(tmp_path: Path, speak) -> Path:
+    path = tmp_path / "play.wav"
+    sf.write(path, np.concatenate([speak("play the second deck"), np.zeros(SAMPLE_RATE // 2, np.float32)]),
+             SAMPLE_RATE)
+    return path
+
+
+@pytest.fixture
+def quick_config(tmp_path: Path) -> Path:
+    return save_config(QUICK, tmp_path / "config.toml")
+
+
+def test_a_dry_run_says_so_and_shows_what_a_disarmed_command_would_send(
+        play_deck_two: Path, quick_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(quick_config), "listen", "--input", str(play_deck_two), "--dry-run", "--json"]) == 0
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["dry_run"] is True  # a dry run, whether or not anything was approved
+    assert line["verdict"]["reason"] == "disarmed" and line["midi"] == []
+    assert [(m["function"], m["channel"], m["number"]) for m in line["if_armed"]] == [("PlayPause", 1, 11)]
+    # played in real time: the time the DJ feels, end of speech to verdict, after the hang-over
+    assert line["said_to_done_ms"] == pytest.approx(line["stages_ms"]["vad_endpoint"] + line["total_ms"], abs=0.02)
+
+
+def test_a_plain_line_in_real_time_ends_with_said_to_done(
+        play_deck_two: Path, quick_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(quick_config), "listen", "--input", str(play_deck_two), "--dry-run"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert "rejected (disarmed)" in line and "once armed: would send PlayPause ch2 note 11=127" in line
+    said_to_done = line.rsplit(" · ", 1)[1]
+    assert said_to_done.startswith("said→done ") and said_to_done.endswith(" ms")
+    assert int(said_to_done.split()[1]) >= QUICK.vad.hangover_ms  # never the misleading "0 ms"
+
+
+def test_ctrl_c_stops_listening_with_status_130(play_deck_two: Path, quick_config: Path, tmp_path: Path) -> None:
+    long_file = tmp_path / "long.wav"
+    sf.write(long_file, np.zeros(SAMPLE_RATE * 120, np.float32), SAMPLE_RATE)
+    child = subprocess.Popen([sys.executable, "-m", "djtui", "--config", str(quick_config), "listen", "--input",
+                              str(long_file), "--dry-run"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             text=True, env=os.environ.copy())
+    try:
+        for line in child.stderr:
+            if "listening to" in line:
+                break
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=60) == 130
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_list_devices_explains_its_columns_and_the_star(jack_server, capsys: pytest.CaptureFixture[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "djtui", "listen", "--list-devices"], capture_output=True, text=True,
+                          timeout=60, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    header, columns, *devices = done.stdout.splitlines()
+    assert header == "audio inputs (* = the default; --device takes an index or part of a name):"
+    assert columns.split() == ["index", "name", "(host", "API,", "sample", "rate)"]
+    assert any(line.startswith("*") and "system" in line and "JACK" in line for line in devices)
+
+
+def test_an_unknown_theme_is_refused_with_the_themes_there_are(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--theme", "nope", "listen", "--list-devices"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown theme 'nope'" in err and "booth, mono, stage" in err
