@@ -363,8 +363,7 @@ class Listener:
         if sent:
             started = time.perf_counter()
             if self.stages.midi_out is not None:  # a dry run reports what it would have sent
-                for command in sent:
-                    self.stages.midi_out.send(command)
+                sent, verdict = self._send(sent, verdict)
             stages["midi"] = _ms(started)
         engine = self.stages.engine
         outcome = Outcome(
@@ -379,12 +378,31 @@ class Listener:
         self._events.publish(outcome)
         return outcome
 
+    def _send(self, commands: tuple[Any, ...], verdict: Verdict) -> tuple[tuple[Any, ...], Verdict]:
+        """Send ``commands``; what went out, and the verdict: ``midi_lost`` when the port
+        refused (never a send claimed that did not happen)."""
+        sent: list[Any] = []
+        for command in commands:
+            try:
+                self.stages.midi_out.send(command)  # type: ignore[union-attr]
+            except DjtuiError as exc:
+                return tuple(sent), Verdict(False, "midi_lost", exc.message, verdict.candidate)
+            sent.append(command)
+        return tuple(sent), verdict
+
     def _judge(self, candidates: tuple[Candidate, ...]) -> Verdict:
         """The gate's verdict (or, with ``act=False``, its verdict on what was said);
-        a spoken 'arm', 'disarm' or 'cancel' is published as the change it made."""
+        a spoken 'arm', 'disarm' or 'cancel' is published as the change it made. While the
+        MIDI port is lost, a command is judged by what was said alone and not sent
+        (``midi_lost``): the gate must not count as sent, nor as setting a deck's state,
+        what never reached Rekordbox."""
         gate = self.stages.gate
         if not self._act:
             return gate.accept(candidates)
+        midi_out = self.stages.midi_out
+        if midi_out is not None and not midi_out.connected and gate.armed and \
+                (lost := self._lost_verdict(candidates, midi_out)) is not None:
+            return lost
         was_armed = gate.armed
         verdict = gate.judge(candidates)
         if gate.armed != was_armed:
@@ -402,6 +420,20 @@ class Listener:
             case Dropped():
                 session_log.record({"dropped": event.what, "count": event.count, "total": event.total,
                                     "message": event.message})
+
+
+    def _lost_verdict(self, candidates: tuple[Candidate, ...], midi_out: Any) -> Verdict | None:
+        """``midi_lost`` for what would send MIDI ('confirm' included: its command stays
+        pending); ``None`` for arm, disarm and cancel, which the gate still judges."""
+        gate = self.stages.gate
+        if (rejection := gate.screen(candidates)) is not None:
+            return rejection
+        top = max(candidates, key=lambda c: c.score)
+        intent = self.stages.context.intents[top.intent]
+        if intent.control in ("arm", "disarm", "cancel"):
+            return None
+        why = midi_out.problem or "MIDI lost: the JACK server stopped"
+        return Verdict(False, "midi_lost", f"{top.label()}: not sent: {why}", top)
 
 
 def _result(ahead: Future[Drafted] | None) -> Drafted | None:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from djtui.commands._shared import add_context_option, config_for, context_for
 from djtui.core.decks import DECKS, DeckState, FEEDBACK_OFFSET
-from djtui.core.midi_ports import API_ENV, list_ports, listed_as, midi_systems
+from djtui.core.midi_ports import choose_api, list_ports, listed_as, midi_systems
 from djtui.core.records import MidiCommand
 
 DOCTOR_WAIT_S = 5.0
@@ -67,9 +66,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _api(args: argparse.Namespace) -> str | None:
-    """``--api``, else ``DJTUI_MIDI_API``, else the config's ``[midi] api``."""
+    """``--api``, else ``DJTUI_MIDI_API``, else the config's ``[midi] api``, else the
+    system that answers (:func:`~djtui.core.midi_ports.effective_api`)."""
 
-    return args.api or os.environ.get(API_ENV) or config_for(args).midi.api
+    return choose_api(args.api, config_for(args).midi)
+
+
+def _others(ports: list[str], config: Any) -> tuple[list[str], list[str]]:
+    """``ports`` split into other programs' and djtui's own (another djtui running: its
+    output is no input for this one to read, nor its input an output to send to)."""
+    from djtui.core.midi import feedback_port
+    from djtui.core.midi_ports import owned_by
+
+    names = {config.midi.output_port, feedback_port(config.midi)}
+    own = [p for p in ports if any(owned_by(p, name) for name in names)]
+    return [p for p in ports if p not in own], own
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -111,14 +122,18 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_ports(args: argparse.Namespace) -> int:
-
+    config = config_for(args)
     ports = list_ports(_api(args))
+    inputs, own_out = _others(ports.inputs, config)
+    outputs, own_in = _others(ports.outputs, config)
     print("inputs (djtui can read):")
-    for name in ports.inputs or ["(none)"]:
+    for name in inputs or ["(none)"]:
         print(f"  {name}")
     print("outputs (djtui can send to):")
-    for name in ports.outputs or ["(none)"]:
+    for name in outputs or ["(none)"]:
         print(f"  {name}")
+    if own_out or own_in:
+        print(f"djtui's own ports, open in another djtui: {', '.join(own_out + own_in)}")
     return 0
 
 
@@ -127,8 +142,8 @@ def run_monitor(args: argparse.Namespace) -> int:
 
     config = config_for(args)
     where = args.port or feedback_port(config.midi)
+    stream = monitor(args.port, virtual_name=feedback_port(config.midi), api=_api(args))  # a busy port fails here
     print(f"listening on {where!r} (Ctrl-C to stop)", file=sys.stderr)
-    stream = monitor(args.port, virtual_name=feedback_port(config.midi), api=_api(args))
     try:
         for t, message in stream:
             if message is not None:
@@ -156,9 +171,13 @@ def run_doctor(args: argparse.Namespace) -> int:
         if system.ports is None:
             print(f"  {system.api:<8} not reachable: {system.problem}{chosen}")
         else:
+            inputs, own = _others(system.ports.inputs, config)
+            outputs, own_in = _others(system.ports.outputs, config)
             print(f"  {system.api:<8} reachable{chosen}")
-            print(f"           inputs (djtui can read): {', '.join(system.ports.inputs) or '(none)'}")
-            print(f"           outputs (djtui can send to): {', '.join(system.ports.outputs) or '(none)'}")
+            print(f"           inputs (djtui can read): {', '.join(inputs) or '(none)'}")
+            print(f"           outputs (djtui can send to): {', '.join(outputs) or '(none)'}")
+            if own or own_in:
+                print(f"           djtui's own, open in another djtui (quit it first): {', '.join(own + own_in)}")
     context = context_for(args, config)
     state = DeckState.for_context(context)
     out_name, in_name = midi.output_port, feedback_port(midi)
