@@ -9,6 +9,7 @@ so ``djtui --help`` starts instantly.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -23,7 +24,7 @@ inside their ``run``, so building the parser costs nothing."""
 
 
 EXIT_STATUS = ("Exit status: 0 done, nothing wrong; 1 done, and problems found (each on its own line, "
-               "then how many on stderr); 2 could not be done (one line on stderr says why and what to do); "
+               "then how many on stderr); 2 could not be done (stderr says why, then what to do); "
                "130 stopped with Ctrl-C.")
 """One convention for every command, said at the end of each ``--help``."""
 
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             from djtui.tui.app import run_app
 
             return run_app(args)
+        _say_warnings()
         return int(args.func(args) or 0)
     except DjtuiError as exc:
         print(f"djtui: {exc}", file=sys.stderr)
@@ -86,3 +88,19 @@ def _check_theme(theme: str, command: str | None) -> None:
     load_theme(theme)
     if command is not None:
         print(f"djtui: --theme changes the TUI's colours; `djtui {command}` has no screen to colour", file=sys.stderr)
+
+
+class _Warnings(logging.Handler):
+    """djtui's own warnings (a file clipped, a port gone) as ``djtui: …`` lines on
+    stderr, wherever stderr is at the time (a progress bar may have taken it over)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"djtui: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def _say_warnings() -> None:
+    """Show djtui's warnings on stderr for the sub-commands (the TUI shows its own)."""
+    logger = logging.getLogger("djtui")
+    if not any(isinstance(h, _Warnings) for h in logger.handlers):
+        handler = _Warnings(logging.WARNING)
+        logger.addHandler(handler)
