@@ -87,3 +87,58 @@ def test_an_unknown_theme_is_refused_with_the_themes_there_are(capsys: pytest.Ca
     assert main(["--theme", "nope", "listen", "--list-devices"]) == 2
     err = capsys.readouterr().err
     assert "unknown theme 'nope'" in err and "booth, mono, stage" in err
+
+
+def _not_a_model(tmp_path: Path, kind: str) -> Path:
+    """What a --model that is not one looks like: an empty folder, a broken config.json,
+    a plain file, a model.bin of 10 bytes."""
+    path = tmp_path / kind
+    if kind == "plain file":
+        path.write_text("not a model")
+        return path
+    path.mkdir()
+    if kind == "broken config":
+        (path / "config.json").write_text("{not json")
+    elif kind == "10-byte model.bin":
+        (path / "model.bin").write_bytes(b"0123456789")
+        (path / "config.json").write_text("{}")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["empty folder", "broken config", "plain file", "10-byte model.bin"])
+def test_listen_with_a_model_that_is_not_one_exits_2_with_one_message(
+        kind: str, play_deck_two: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = _not_a_model(tmp_path, kind)
+    assert main(["listen", "--input", str(play_deck_two), "--fast", "--dry-run", "--model", str(model)]) == 2
+    captured = capsys.readouterr()
+    message, hint = captured.err.strip().splitlines()  # what is wrong, then what to do: never the stock model
+    assert message.startswith(f"djtui: {model}") and hint.startswith("  → ") and captured.out == ""
+
+
+def test_eval_with_a_model_that_is_not_one_exits_2_with_one_message(
+        play_deck_two: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = _not_a_model(tmp_path, "empty folder")
+    labels = tmp_path / "label.json"
+    labels.write_text(json.dumps({play_deck_two.name: {"intent": "play", "slots": {"deck": "2"}}}))
+    assert main(["eval", "--labels", str(labels), "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert f"djtui: {model}" in err and "not a model" in err and "Traceback" not in err
+
+
+def test_an_input_past_full_scale_is_said_on_stderr_before_anything_loads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hot = tmp_path / "hot.wav"
+    sf.write(hot, 1.5 * np.sin(np.arange(SAMPLE_RATE) / 5).astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
+    model = _not_a_model(tmp_path, "empty folder")  # stops the run right after the input opened
+    assert main(["listen", "--input", str(hot), "--dry-run", "--model", str(model)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"djtui: {hot}: peaks at 1.50× full scale (+3.5 dBFS): clipped to full scale"
+
+
+@pytest.mark.parametrize("pace", ["--fast", "--realtime"])
+def test_an_input_cut_short_is_refused_with_what_its_header_promised(
+        pace: str, play_deck_two: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = play_deck_two.read_bytes()
+    play_deck_two.write_bytes(data[: 44 + (len(data) - 44) // 2])
+    assert main(["listen", "--input", str(play_deck_two), pace, "--dry-run"]) == 2
+    assert f"djtui: {play_deck_two}: cut short: its header promises " in capsys.readouterr().err
