@@ -66,3 +66,31 @@ def context_for(args: argparse.Namespace, config: Config) -> Context:
     from djtui.core import stages
 
     return stages.context_for(config, getattr(args, "context", None))
+
+
+class StatusLine:
+    """What is loading, on stderr (stdout may be JSON): on a terminal one line rewritten
+    in place and cleared by :meth:`done`; elsewhere (a log, a pipe) a line per step.
+    Call it with the words: ``status("loading the speech recognizer…")``."""
+
+    def __init__(self, stream: Any = None) -> None:
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.shown = False
+
+    def __call__(self, what: str) -> None:
+        if self.live:
+            self.stream.write(f"\r\033[Kdjtui: {what}")
+        else:
+            self.stream.write(f"djtui: {what}\n")
+        self.stream.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        """Clear the line (a terminal); what follows starts on a clean line."""
+        if self.live and self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+        self.shown = False

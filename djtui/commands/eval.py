@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
                          "give the context the audio was labelled for with --context")
 
     console = Console()
-    with console.status("loading models…"):
-        listener = _listener(config, context)
+    with console.status("loading models…") as status:
+        listener = _listener(config, context, lambda what: status.update(what))
     skipped: list[Any] = []
     trials, found = _measure(console, listener, labels, conditions, noise, negatives, args, skipped.append)
     engine = listener.stages.engine
@@ -124,12 +124,12 @@ def _print_skipped(report: Any) -> None:
         print(f"{n} file{'s' if n != 1 else ''} skipped (in no figure above)", file=sys.stderr)
 
 
-def _listener(config: Any, context: Any) -> Any:
+def _listener(config: Any, context: Any, on_progress: Any = None) -> Any:
     """The live pipeline's listener (the same stages), judging by what was said alone,
     with no MIDI port and no session log."""
     from djtui.core.listener import Listener
 
-    return Listener(config, context=context, dry_run=True, session_log=False, act=False)
+    return Listener(config, context=context, dry_run=True, session_log=False, act=False, on_progress=on_progress)
 
 
 def _measure(console: Any, listener: Any, labels: list[Any], conditions: list[str], noise: Any,

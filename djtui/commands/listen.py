@@ -90,10 +90,16 @@ def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
     thread (the public :class:`~djtui.Listener`): a file is not real time, so nothing is
     ever dropped for being late."""
     from djtui import Listener, read_frames
+    from djtui.commands._shared import StatusLine
     from djtui.core.sessionlog import SessionLog
 
     frames = read_frames(args.input)  # a wrong file fails before seconds of model loading
-    listener = Listener(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio))
+    status = StatusLine()
+    try:
+        listener = Listener(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio),
+                            on_progress=status)
+    finally:
+        status.done()
     printer.stages = listener.stages
     listener.subscribe(printer)
     _announce(args.input, listener.stages, args.dry_run)
@@ -109,17 +115,22 @@ def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
 
 
 def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int:
+    from djtui.commands._shared import StatusLine
     from djtui.core.audio import FileSource, MicrophoneSource
     from djtui.core.pipeline import Pipeline
     from djtui.core.sessionlog import SessionLog
 
     # Open the input first: a wrong file or device fails before seconds of model loading.
     source = FileSource(args.input, realtime=True) if args.input else MicrophoneSource(config.audio.input_device)
+    status = StatusLine()
     try:
-        pipeline = Pipeline(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio))
+        pipeline = Pipeline(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio),
+                            on_progress=status)
     except BaseException:
         source.close()
         raise
+    finally:
+        status.done()
     printer.stages = pipeline.stages
     pipeline.subscribe(printer)
     _announce(args.input or getattr(source, "device_name", "microphone"), pipeline.stages, args.dry_run)

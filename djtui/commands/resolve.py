@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 
-from djtui.commands._shared import add_context_option, config_for, context_for
+from djtui.commands._shared import StatusLine, add_context_option, config_for, context_for
 from djtui.core.errors import DjtuiError
 
 
@@ -75,17 +75,26 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_for(args)
     context = context_for(args, config)
-    resolver = resolver_for(context, config)
+    status = StatusLine()  # the meaning model loads on the first paraphrase: seconds, said on stderr
+    resolver = resolver_for(context, config, on_progress=status)
+    status.done()
+
+    def resolve(text: str) -> list:
+        try:
+            return resolver.resolve(text, k=args.k)
+        finally:
+            status.done()
+
     show = (lambda t, c, i: print(as_json(t, c, i), flush=True)) if args.json else print_table
     if args.text != "-":
-        show(args.text, resolver.resolve(args.text, k=args.k), phonetic.unreadable(args.text))
+        show(args.text, resolve(args.text), phonetic.unreadable(args.text))
         return 0
     refused = 0
     for number, text in stdin_lines(MAX_TRANSCRIPT_CHARS):
         try:
             if text is None:
                 raise TranscriptTooLong(f"transcript too long to be a command: over {MAX_TRANSCRIPT_CHARS} characters")
-            show(text, resolver.resolve(text, k=args.k), phonetic.unreadable(text))
+            show(text, resolve(text), phonetic.unreadable(text))
         except TranscriptTooLong as exc:  # one bad line must not stop the rest
             refused += 1
             print(f"djtui: line {number}: {exc.message}", file=sys.stderr)

@@ -38,7 +38,12 @@ def quick_config(tmp_path: Path) -> Path:
 def test_a_dry_run_says_so_and_shows_what_a_disarmed_command_would_send(
         play_deck_two: Path, quick_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(quick_config), "listen", "--input", str(play_deck_two), "--dry-run", "--json"]) == 0
-    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    [line] = [json.loads(text) for text in captured.out.splitlines()]  # stdout: JSON alone
+    said = captured.err.splitlines()  # what is loading, before listening starts (seconds of it)
+    assert said[:4] == ["djtui: loading the speech recognizer…", "djtui: reading the pronunciation dictionary…",
+                        "djtui: loading the grammar decoder…", "djtui: warming up…"]
+    assert said[4].startswith("djtui: listening to ")
     assert line["dry_run"] is True  # a dry run, whether or not anything was approved
     assert line["verdict"]["reason"] == "disarmed" and line["midi"] == []
     assert [(m["function"], m["channel"], m["number"]) for m in line["if_armed"]] == [("PlayPause", 1, 11)]

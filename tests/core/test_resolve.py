@@ -243,3 +243,14 @@ def test_a_context_too_big_to_resolve_says_so_before_listening(tmp_path, capsys)
         Resolver(load_context(path), semantic_weight=0)
     assert main(["contexts", "check", str(path)]) == 1
     assert "too big to resolve" in capsys.readouterr().out
+
+
+def test_once_loaded_a_paraphrase_resolves_in_milliseconds(dj):
+    import time
+
+    dj.resolve("could you get the music going on the left one")  # loads the meaning model and its index
+    started = time.perf_counter()
+    candidates = dj.resolve("would you mind starting the track on the right one")
+    elapsed = time.perf_counter() - started
+    assert any(c.evidence["semantic"] != c.evidence["phonetic"] for c in candidates)  # the meaning was asked
+    assert elapsed < 0.25, f"{elapsed * 1000:.0f} ms"  # ~3 ms on an idle machine: the seconds were the loading
