@@ -37,6 +37,7 @@ from djtui.core.context import Context
 from djtui.core.decks import DECKS, FEEDBACK_OFFSET, reported_state
 from djtui.core.errors import DjtuiError
 from djtui.core.fileio import write_text_atomic
+from djtui.core.records import MidiCommand
 
 HEADER = ("#name", "function", "type", "input", "deck1", "deck2", "deck3", "deck4",
           "output", "deck1", "deck2", "deck3", "deck4", "option", "comment")
@@ -253,6 +254,13 @@ class Export:
     settings: list[str] = field(default_factory=list)
     """The Rekordbox settings that make the file true."""
 
+    def row_for(self, command: MidiCommand) -> MappingRow | None:
+        """The row Rekordbox maps ``command`` to: what it will do when djtui sends it
+        (``PAD10_BeatLoop`` for the context's ``BeatLoop`` of 8 beats); ``None`` when no
+        row takes it (no pad holds that length: Rekordbox does nothing)."""
+        sent = code(0x90 if command.type == "note" else 0xB0, command.channel, command.number)
+        return next((row for row in self.rows if sent in row.input_codes()), None)
+
 
 def plan_export(context: Context, layout: PadLayout | None = None) -> Export:
     """The rows for the context's actions: one per distinct (function, MIDI code), deck
@@ -328,6 +336,43 @@ def plan_export(context: Context, layout: PadLayout | None = None) -> Export:
     out = [r for r in out if r.per_deck] + [r for r in out if not r.per_deck]
     unverified = sorted({r.name for r in out} - CONFIRMED_FUNCTIONS)
     return Export(out, unmapped, unverified, _settings(out, pads_used))
+
+
+def describe_sends(context: Context, intent: str, export: Export | None) -> str:
+    """What ``intent`` sends, as Rekordbox will see it: the mapping's row names (with
+    the slot value each is for) and the messages, e.g. ``"PlayPause · note 11 on deck ch
+    1–4"`` or ``"8 PAD10_BeatLoop, 16 PAD11_BeatLoop · notes 25–26 on deck ch 1–4"``.
+    A length no pad holds says so; a control word says it stays in djtui. Without an
+    ``export`` (a context that cannot be mapped) the context's own names are shown."""
+    spec = context.intents[intent]
+    if spec.control:
+        return f"nothing to Rekordbox: djtui's own {spec.control}"
+    bindings = [b for b in context.bindings() if b.intent.name == intent]
+    action = spec.action
+    if action is None or not bindings:
+        return "—"
+    channel = 0 if action.channel is None else action.channel
+    names = []
+    for binding in bindings:
+        assert binding.number is not None
+        command = MidiCommand(binding.function, action.type, channel, binding.number, action.value)
+        row = export.row_for(command) if export is not None else None
+        name = row.name if row is not None else binding.function if export is None else \
+            f"{binding.function} (no pad holds it: nothing)"
+        names.append(f"{binding.key} {name}" if binding.key is not None else name)
+    names = list(dict.fromkeys(names))
+    numbers = sorted({b.number for b in bindings if b.number is not None})
+    kind = "note" if action.type == "note" else "CC"
+    if len(numbers) == 1:
+        which = f"{kind} {numbers[0]}"
+    elif numbers == list(range(numbers[0], numbers[-1] + 1)):
+        which = f"{kind}s {numbers[0]}–{numbers[-1]}"
+    else:
+        which = f"{kind}s {', '.join(map(str, numbers))}"
+    if action.type != "note":
+        which += f" = {action.value}"
+    where = f"on deck ch 1–{DECKS}" if action.channel is None else f"ch {action.channel + 1}"
+    return f"{', '.join(names)} · {which} {where}"
 
 
 def _check_name(function: str, context_name: str) -> None:
