@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                                            "line order.")
     check.add_argument("file", type=Path, nargs="?", help=DEFAULT)
     check.set_defaults(func=run_check)
-    show = actions.add_parser("show", help="list a context's intents, slots and actions")
+    show = actions.add_parser("show", help="list a context's commands, slots and what each sends",
+                              description="Every command of a context: what a person would say for it, the "
+                                          "slots it takes, and what it sends as Rekordbox will see it (the "
+                                          "mapping's function names and the MIDI messages); then every slot "
+                                          "type with its values and the words that say each.")
     show.add_argument("file", type=Path, nargs="?", help=DEFAULT)
     show.set_defaults(func=run_show)
 
@@ -63,22 +67,39 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    """Every command with what a person would say for it, the slots it takes and what it
+    sends, in Rekordbox's names; then every slot type, its values and the words for each."""
     from rich.console import Console
     from rich.table import Table
 
     from djtui.commands._shared import config_for
+    from djtui.core.errors import DjtuiError
+    from djtui.core.examples import describe_slots, examples
+    from djtui.core.rekordbox import PadLayout, describe_sends, plan_export
+    from djtui.core.resolve import Resolver
     from djtui.core.stages import context_for
 
-    context = context_for(config_for(args), args.file)
-    table = Table(title=f"context {context.name}")
-    for column in ("intent", "safety", "action", "example"):
-        table.add_column(column)
+    config = config_for(args)
+    context = context_for(config, args.file)
+    try:
+        export = plan_export(context, PadLayout.from_config(config.rekordbox))
+    except DjtuiError:
+        export = None  # a context Rekordbox cannot map: its own names, as written
+    said = examples(context, Resolver(context, semantic_weight=0.0))  # sentences the resolver reads back
+    commands = Table(title=f"context {context.name}: {len(context.intents)} commands", title_justify="left")
+    for column in ("command", "safety", "say", "slots", "sends"):
+        commands.add_column(column, overflow="fold")
     for name, intent in context.intents.items():
-        action = intent.action
-        what = intent.control or (f"{action.function or 'by ' + (action.key or '')} "
-                                  f"{action.type} ch {'deck' if action.channel is None else action.channel + 1}"
-                                  if action else "—")
-        example = context.sample(1, intent=name)[0].text
-        table.add_row(name, intent.safety, what, example)
-    Console().print(table)
+        commands.add_row(name, intent.safety, said[name].text, describe_slots(context, name) or "—",
+                         describe_sends(context, name, export))
+    slots = Table(title="slot types: each value, and the words that say it", title_justify="left")
+    for column in ("slot type", "value", "said as"):
+        slots.add_column(column, overflow="fold")
+    for type_name, slot_type in context.slot_types.items():
+        for i, (value, phrases) in enumerate(slot_type.values.items()):
+            slots.add_row(type_name if i == 0 else "", value, ", ".join(phrases))
+    console = Console()
+    console.print(commands)
+    if context.slot_types:
+        console.print(slots)
     return 0
