@@ -94,7 +94,7 @@ class JackWatch:
             if self._client is None and not self.gone:
                 self._client = self._open_client()
             self._watched.append(port)
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="djtui jack watch", daemon=True)
                 self._thread.start()
 
@@ -136,11 +136,12 @@ class JackWatch:
         while True:
             self._wake.wait()
             self._wake.clear()
-            with self._lock:
-                if not self._watched:
-                    return
             if self.gone:
                 self._server_gone()
+            with self._lock:
+                if not self._watched:  # decided under the lock: watch() starts a new thread after this
+                    self._thread = None
+                    return
 
     def _server_gone(self) -> None:
         """Close every port (zombies all, before any new client), then ask for the server
