@@ -412,6 +412,21 @@ class Listener:
             self._events.publish(ArmedChanged(gate.armed))
         return verdict
 
+    def _lost_verdict(self, candidates: tuple[Candidate, ...], midi_out: Any) -> Verdict | None:
+        """``midi_lost`` for what would send MIDI ('confirm' included: its command stays
+        pending), or the rejection of what was said; ``None`` for nothing heard and for
+        arm, disarm and cancel, which the gate judges as ever."""
+        if not candidates:
+            return None
+        top = max(candidates, key=lambda c: c.score)
+        intent = self.stages.context.intents.get(top.intent)
+        if intent is None or intent.control in ("arm", "disarm", "cancel"):
+            return None
+        if (rejection := self.stages.gate.screen(candidates)) is not None:
+            return rejection
+        why = midi_out.problem or "MIDI lost: the JACK server stopped"
+        return Verdict(False, "midi_lost", f"{top.label()}: not sent: {why}", top)
+
     def _record(self, event: Event) -> None:
         """What the session log keeps: every outcome, and everything lost."""
         session_log = self.stages.session_log
@@ -423,20 +438,6 @@ class Listener:
             case Dropped():
                 session_log.record({"dropped": event.what, "count": event.count, "total": event.total,
                                     "message": event.message})
-
-
-    def _lost_verdict(self, candidates: tuple[Candidate, ...], midi_out: Any) -> Verdict | None:
-        """``midi_lost`` for what would send MIDI ('confirm' included: its command stays
-        pending); ``None`` for arm, disarm and cancel, which the gate still judges."""
-        gate = self.stages.gate
-        if (rejection := gate.screen(candidates)) is not None:
-            return rejection
-        top = max(candidates, key=lambda c: c.score)
-        intent = self.stages.context.intents[top.intent]
-        if intent.control in ("arm", "disarm", "cancel"):
-            return None
-        why = midi_out.problem or "MIDI lost: the JACK server stopped"
-        return Verdict(False, "midi_lost", f"{top.label()}: not sent: {why}", top)
 
 
 def _result(ahead: Future[Drafted] | None) -> Drafted | None:

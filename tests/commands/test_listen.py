@@ -116,7 +116,8 @@ def test_listen_with_a_model_that_is_not_one_exits_2_with_one_message(
     model = _not_a_model(tmp_path, kind)
     assert main(["listen", "--input", str(play_deck_two), "--fast", "--dry-run", "--model", str(model)]) == 2
     captured = capsys.readouterr()
-    message, hint = captured.err.strip().splitlines()  # what is wrong, then what to do: never the stock model
+    *loading, message, hint = captured.err.strip().splitlines()  # what is wrong, then what to do
+    assert loading == ["djtui: loading the speech recognizer…"]  # and nothing after: never the stock model
     assert message.startswith(f"djtui: {model}") and hint.startswith("  → ") and captured.out == ""
 
 
