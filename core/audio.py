@@ -38,6 +38,10 @@ BLOCK = 512
 """Samples per block: 32 ms at 16 kHz, the step silero-vad takes."""
 SILENCE_DBFS = -120.0
 """Level reported for digital silence (log of zero)."""
+MAX_PEAK = 2.0
+"""Float samples past full scale up to this (+6 dBFS) are clipped, with a warning; a file
+louder than that is no recording at a level to trust (a gain of ×10⁶ is a scaling
+mistake somewhere) and is refused. The same rule for a live ``--input`` and ``djtui eval``."""
 
 
 def level(block: np.ndarray) -> Level:
@@ -112,9 +116,11 @@ def _resampler(in_rate: int, out_rate: int) -> Any:
 class FileSource:
     """A wav/flac file as the microphone: same blocks, in real time or as fast as possible.
 
-    Raises :class:`DjtuiError` for a missing, unreadable or empty file, or one holding
-    NaN/Inf samples, when created, so a bad ``--input`` fails before anything is loaded
-    (a file is not a live stream: there is nothing to keep going for).
+    Raises :class:`DjtuiError` for a missing, unreadable or empty file, a WAV cut short
+    (:func:`check_whole`), or one holding NaN/Inf samples or peaks louder than
+    :data:`MAX_PEAK`, when created, so a bad ``--input`` fails before anything is loaded
+    (a file is not a live stream: there is nothing to keep going for). Peaks past full
+    scale up to that are clipped, with a warning, as :func:`read_audio` clips them.
     """
 
     def __init__(self, path: str | Path, realtime: bool = True, sample_rate: int = SAMPLE_RATE, block: int = BLOCK) -> None:
@@ -133,8 +139,8 @@ class FileSource:
             raise DjtuiError(f"{self.path}: not a readable audio file ({exc})", "give a .wav or .flac file") from None
         if info.frames <= 0 or info.samplerate <= 0:
             raise DjtuiError(f"{self.path}: the file holds no audio", "record or synthesise the command again")
-        if info.subtype in ("FLOAT", "DOUBLE"):
-            _check_finite(self.path)
+        check_whole(self.path, info.frames, info.samplerate)
+        self._clip = info.subtype in ("FLOAT", "DOUBLE") and _loud(self.path, _float_peak(self.path))
         self.file_rate = int(info.samplerate)
         self.duration_s = info.frames / info.samplerate
 
@@ -150,6 +156,8 @@ class FileSource:
         try:
             with sf.SoundFile(str(self.path)) as f:
                 for chunk in f.blocks(blocksize=chunk_frames, dtype="float32", always_2d=True):
+                    if self._clip:
+                        np.clip(chunk, -1.0, 1.0, out=chunk)
                     mono = chunk.mean(axis=1, dtype=np.float32) if chunk.shape[1] > 1 else chunk[:, 0]
                     if resampler is not None:
                         mono = resampler.resample_chunk(np.ascontiguousarray(mono))
@@ -173,12 +181,14 @@ class FileSource:
         self._closed.set()
 
 
-def _check_finite(path: Path, chunk_frames: int = 1 << 16) -> None:
-    """:class:`DjtuiError` if a floating-point file holds NaN or infinite samples: they
-    would pass through the VAD and the models as silence or garbage, unannounced. Only
-    float files can hold them, so only those pay for this read (~0.1 s a minute)."""
+def _float_peak(path: Path, chunk_frames: int = 1 << 16) -> float:
+    """The loudest sample of a floating-point file; :class:`DjtuiError` if it holds NaN
+    or infinite samples: they would pass through the VAD and the models as silence or
+    garbage, unannounced. Only float files can hold either, so only those pay for this
+    read (~0.1 s a minute)."""
     import soundfile as sf
 
+    peak = 0.0
     try:
         with sf.SoundFile(str(path)) as f:
             start = 0
@@ -188,9 +198,59 @@ def _check_finite(path: Path, chunk_frames: int = 1 << 16) -> None:
                     at = (start + int(np.argmin(finite))) / f.samplerate
                     raise DjtuiError(f"{path}: holds NaN or infinite samples (the first at {at:.1f} s)",
                                      "re-export it from your editor as 16-bit PCM wav")
+                peak = max(peak, float(np.abs(chunk).max(initial=0.0)))
                 start += len(chunk)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise DjtuiError(f"{path}: the file is damaged ({exc})", "re-export it as wav or flac") from None
+    return peak
+
+
+def _loud(path: Path, peak: float) -> bool:
+    """Whether samples past full scale need clipping (said on the log, which the command
+    line shows); a peak over :data:`MAX_PEAK` is a :class:`DjtuiError`."""
+    if peak > MAX_PEAK:
+        times = f"{peak:.2f}" if peak < 10 else f"{peak:,.0f}"
+        raise DjtuiError(f"{path}: peaks at {times}× full scale ({_dbfs(peak):+.0f} dBFS), past the "
+                         f"{MAX_PEAK:g}× (+{_dbfs(MAX_PEAK):.0f} dBFS) djtui clips: not a recording at a level to use",
+                         "normalise it to peak at or below 0 dBFS (or export it as 16-bit PCM wav)")
+    if peak > 1.0:
+        log.warning("%s: peaks at %.2f× full scale (%+.1f dBFS): clipped to full scale", path, peak, _dbfs(peak))
+        return True
+    return False
+
+
+def wav_frames_promised(path: str | Path) -> int | None:
+    """The frames a WAV file's header says its data holds (``data`` chunk size over the
+    ``fmt`` block size); ``None`` for another format or a size left open (0 or
+    0xFFFFFFFF, as a streaming writer leaves it)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return None
+        order = "big" if head[:4] == b"RIFX" else "little"
+        block_align = 0
+        while len(chunk := f.read(8)) == 8:
+            kind, size = chunk[:4], int.from_bytes(chunk[4:], order)
+            if kind == b"data":
+                return size // block_align if block_align and size not in (0, 0xFFFFFFFF) else None
+            body = f.read(size + size % 2)  # chunks are padded to an even size
+            if kind == b"fmt " and len(body) >= 14:
+                block_align = int.from_bytes(body[12:14], order)
+    return None
+
+
+def check_whole(path: str | Path, frames: int, rate: int) -> None:
+    """:class:`DjtuiError` when a WAV file holds fewer ``frames`` than its header promises:
+    a recording cut off (a full disk, a crash, a copy interrupted), which libsndfile reads
+    without a word. The same rule for a live ``--input`` and ``djtui eval``."""
+    try:
+        promised = wav_frames_promised(path)
+    except OSError:
+        return  # reading the audio says what is wrong with the file
+    if promised is not None and promised > frames:
+        raise DjtuiError(f"{path}: cut short: its header promises {promised:,} frames ({promised / rate:.2f} s), "
+                         f"the file holds {frames:,} ({frames / rate:.2f} s)",
+                         "the recording was cut off (a full disk, a crash?): record or export it again")
 
 
 def to_model_rate(audio: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -209,9 +269,10 @@ def to_model_rate(audio: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE) 
 
 def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """A whole file as one mono ``float32`` array at ``sample_rate``: the one way djtui
-    reads a clip (evaluation, training, tests). A missing, unreadable or empty file, or
-    one holding NaN or infinite samples, is a :class:`DjtuiError` naming it; samples past
-    full scale (a float file) are clipped, with a warning."""
+    reads a clip (evaluation, training, tests). A missing, unreadable or empty file, a
+    WAV cut short (:func:`check_whole`), or one holding NaN or infinite samples or peaks
+    louder than :data:`MAX_PEAK`, is a :class:`DjtuiError` naming it; peaks past full
+    scale up to that (a float file) are clipped, with a warning: as :class:`FileSource`."""
     import soundfile as sf
 
     path = Path(path)
@@ -223,10 +284,10 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise DjtuiError(f"{path}: not a readable audio file ({exc})", "use WAV, FLAC or OGG") from None
     if not audio.size:
         raise DjtuiError(f"{path}: holds no audio", "record or export it again, or leave it out")
+    check_whole(path, len(audio), rate)
     if not np.isfinite(audio).all():
         raise DjtuiError(f"{path}: holds NaN or infinite samples", "re-export it from your editor as 16-bit PCM wav")
-    if np.abs(audio).max() > 1.0:
-        log.info("%s: samples past full scale, clipped", path)
+    if _loud(path, float(np.abs(audio).max())):
         audio = np.clip(audio, -1.0, 1.0)
     audio = to_model_rate(audio, rate, sample_rate)
     if not audio.size:  # a few samples at an odd rate resample to none

@@ -12,10 +12,12 @@ version's, a typo the DJ will fix), and refuses to overwrite a file it cannot re
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from enum import StrEnum
+import types
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError, model_validator
 
@@ -207,23 +209,111 @@ def config_from_dict(data: dict[str, Any], where: str | Path = "<config>") -> Co
         raise _error(exc, where) from None
 
 
+COMMAND_LINE = "--set"
+"""The ``where`` of settings given as ``--set SECTION.KEY=VALUE``: their problems are
+named as typed (``vad.hangover_ms``), with an example to copy instead of a line to fix."""
+
+
 def _error(exc: ValidationError, where: str | Path) -> DjtuiError:
-    """Every problem pydantic found, one line each: ``file: [section] key = value: what``."""
-    lines = []
+    """Every problem pydantic found, one line each: ``file: [section] key = value: what``
+    (for ``--set``: ``--set section.key='value': what``), with what the setting expects
+    and, for a name djtui does not know, the closest one it does."""
+    lines, examples = [], []
+    typed = where == COMMAND_LINE
     for problem in exc.errors():
         loc = [str(part) for part in problem["loc"]]
         section, key = (loc + ["", ""])[:2]
         if problem["type"] == "extra_forbidden":
-            what = f"unknown setting [{section}] {key}" if key else f"unknown section [{section}]"
-            lines.append(f"{where}: {what}")
+            if key:
+                what = f"unknown setting [{section}] {key}" + _did_you_mean(key, _fields(section))
+                if (close := _closest(key, _fields(section))) is not None:
+                    examples.append(_example(section, close))
+            else:
+                what = f"unknown section [{section}]" + _did_you_mean(section, list(Config.model_fields))
+            named = f" {section}.{key}" if key else f" {section}"
+            lines.append(f"{where}{named if typed else ''}: {what}")
+            continue
+        value = problem.get("input")
+        message = problem["msg"].removeprefix("Value error, ")
+        if key in _fields(section):
+            if problem["type"] != "enum":  # pydantic already lists the choices
+                message += f" (expected {expected(section, key)})"
+            examples.append(_example(section, key))
+        if typed and key:
+            lines.append(f"{where} {section}.{key}={value!r}: {message}")
             continue
         name = f"[{section}] {key}" if key else f"[{section}]"
-        value = problem.get("input")
         shown = f" = {value!r}" if key and not isinstance(value, dict) else ""
-        message = problem["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: {name}{shown}: {message}")
-    return DjtuiError("\n".join(lines), "correct the value, or delete the line to use the default "
-                                        "(README, 'Configuration', says what each setting does)")
+    if typed:
+        hint = (f"e.g. {', '.join(dict.fromkeys(examples))}" if examples else "--set SECTION.KEY=VALUE") + \
+            " (README, 'Configuration', lists every setting)"
+    else:
+        hint = "correct the value, or delete the line to use the default (README, 'Configuration', says what each " \
+               "setting does)"
+    return DjtuiError("\n".join(lines), hint)
+
+
+def _fields(section: str) -> list[str]:
+    model = Config.model_fields.get(section)
+    return list(model.annotation.model_fields) if model is not None else []  # type: ignore[union-attr]
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if not matches:  # a prefix of a longer name: vad.hangover for hangover_ms
+        matches = [k for k in known if k.startswith(name) or name.startswith(k)][:1]
+    return matches[0] if matches else None
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = _closest(name, known)
+    return f"; did you mean {close}?" if close else ""
+
+
+def _example(section: str, key: str) -> str:
+    default = Config().model_dump(mode="json")[section][key]
+    value = "VALUE" if default is None else toml_value(default)
+    return f"--set {section}.{key}={value}"
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as it is written after ``=`` in TOML (and in ``--set``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) and " " in value else str(value)
+
+
+def kind_of(section: str, key: str) -> type | None:
+    """The type ``[section] key`` holds (``int``, ``float``, ``bool``, ``str``, an enum),
+    ``None`` optional or not; ``None`` for a setting djtui does not know."""
+    model = Config.model_fields.get(section)
+    info = model.annotation.model_fields.get(key) if model is not None else None  # type: ignore[union-attr]
+    if info is None:
+        return None
+    union = get_origin(info.annotation) in (Union, types.UnionType)
+    kinds = [t for t in (get_args(info.annotation) if union else (info.annotation,)) if t is not type(None)]
+    return kinds[0] if kinds else None
+
+
+def expected(section: str, key: str) -> str:
+    """What ``[section] key`` takes, in words: "a whole number from 32 to 3000",
+    "one of always, push_to_talk, midi_hold", "true or false", "text"."""
+    kind = kind_of(section, key)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return "one of " + ", ".join(str(member.value) for member in kind)
+    if kind is bool:
+        return "true or false"
+    if kind not in (int, float):
+        return "text"
+    info = Config.model_fields[section].annotation.model_fields[key]  # type: ignore[union-attr]
+    bounds = {name: getattr(m, name) for m in info.metadata for name in ("ge", "gt", "le", "lt") if hasattr(m, name)}
+    words = "a whole number" if kind is int else "a number"
+    low, high = bounds.get("ge", bounds.get("gt")), bounds.get("le", bounds.get("lt"))
+    if low is None or high is None:
+        return words
+    excluded = [f"{v:g}" for name, v in bounds.items() if name in ("gt", "lt")]
+    return words + f" from {low:g} to {high:g}" + (f", not {' or '.join(excluded)}" if excluded else "")
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -18,8 +18,8 @@ beats on deck two"). In order:
    the resolver maps the sentence back to the same command as its best reading.
 
 The shortest sentence is not the rule: it is telegraphic ("loop eight one").
-Pure functions over a :class:`~djtui.core.context.Context`, for every front end that shows
-a context: the TUI's Commands screen, ``djtui contexts show``.
+Pure functions over a :class:`~djtui.core.context.Context`; the TUI's Commands screen and
+``djtui contexts show`` both use them.
 """
 
 from __future__ import annotations

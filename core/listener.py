@@ -166,18 +166,21 @@ class Listener:
     ``stages`` are given. ``context`` is a :class:`~djtui.core.context.Context` or a
     context file (default: the config's, else the bundled DJ context); ``dry_run``
     opens no MIDI port; ``session_log=False`` keeps no log. ``events``: the subscribers
-    to publish to (the pipeline shares its own); a new set by default."""
+    to publish to (the pipeline shares its own); a new set by default. ``on_progress``
+    hears each slow step of building, in words (:data:`djtui.core.stages.Progress`)."""
 
     def __init__(self, config: Config | None = None, *, context: Context | str | Path | None = None,
                  engine: Any = None, midi_out: Any = None, dry_run: bool = False, session_log: Any = None,
-                 act: bool = True, stages: Stages | None = None, events: Subscribers | None = None) -> None:
+                 act: bool = True, stages: Stages | None = None, events: Subscribers | None = None,
+                 on_progress: Callable[[str], None] | None = None) -> None:
         self._config = config if config is not None else Config()
         self._events = events if events is not None else Subscribers()
         if isinstance(context, (str, Path)):
             context = build_stages.context_for(self._config, context)
         self.stages = stages if stages is not None else build_stages.build(
             self._config, context=context, engine=engine, midi_out=midi_out, dry_run=dry_run,
-            session_log=session_log, on_status=lambda message: self._events.publish(Status(message)))
+            session_log=session_log, on_status=lambda message: self._events.publish(Status(message)),
+            on_progress=on_progress)
         """Every stage this listener runs (:class:`~djtui.core.stages.Stages`)."""
         self._events.record = self._record
         self._endpointer = build_stages.endpointer_for(self._config)
@@ -363,8 +366,7 @@ class Listener:
         if sent:
             started = time.perf_counter()
             if self.stages.midi_out is not None:  # a dry run reports what it would have sent
-                for command in sent:
-                    self.stages.midi_out.send(command)
+                sent, verdict = self._send(sent, verdict)
             stages["midi"] = _ms(started)
         engine = self.stages.engine
         outcome = Outcome(
@@ -379,17 +381,51 @@ class Listener:
         self._events.publish(outcome)
         return outcome
 
+    def _send(self, commands: tuple[Any, ...], verdict: Verdict) -> tuple[tuple[Any, ...], Verdict]:
+        """Send ``commands``; what went out, and the verdict: ``midi_lost`` when the port
+        refused (never a send claimed that did not happen)."""
+        sent: list[Any] = []
+        for command in commands:
+            try:
+                self.stages.midi_out.send(command)  # type: ignore[union-attr]
+            except DjtuiError as exc:
+                return tuple(sent), Verdict(False, "midi_lost", exc.message, verdict.candidate)
+            sent.append(command)
+        return tuple(sent), verdict
+
     def _judge(self, candidates: tuple[Candidate, ...]) -> Verdict:
         """The gate's verdict (or, with ``act=False``, its verdict on what was said);
-        a spoken 'arm', 'disarm' or 'cancel' is published as the change it made."""
+        a spoken 'arm', 'disarm' or 'cancel' is published as the change it made. While the
+        MIDI port is lost, a command is judged by what was said alone and not sent
+        (``midi_lost``): the gate must not count as sent, nor as setting a deck's state,
+        what never reached Rekordbox."""
         gate = self.stages.gate
         if not self._act:
             return gate.accept(candidates)
+        midi_out = self.stages.midi_out
+        if midi_out is not None and not midi_out.connected and gate.armed and \
+                (lost := self._lost_verdict(candidates, midi_out)) is not None:
+            return lost
         was_armed = gate.armed
         verdict = gate.judge(candidates)
         if gate.armed != was_armed:
             self._events.publish(ArmedChanged(gate.armed))
         return verdict
+
+    def _lost_verdict(self, candidates: tuple[Candidate, ...], midi_out: Any) -> Verdict | None:
+        """``midi_lost`` for what would send MIDI ('confirm' included: its command stays
+        pending), or the rejection of what was said; ``None`` for nothing heard and for
+        arm, disarm and cancel, which the gate judges as ever."""
+        if not candidates:
+            return None
+        top = max(candidates, key=lambda c: c.score)
+        intent = self.stages.context.intents.get(top.intent)
+        if intent is None or intent.control in ("arm", "disarm", "cancel"):
+            return None
+        if (rejection := self.stages.gate.screen(candidates)) is not None:
+            return rejection
+        why = midi_out.problem or "MIDI lost: the JACK server stopped"
+        return Verdict(False, "midi_lost", f"{top.label()}: not sent: {why}", top)
 
     def _record(self, event: Event) -> None:
         """What the session log keeps: every outcome, and everything lost."""

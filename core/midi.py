@@ -14,7 +14,10 @@ presses the function, and what djtui sent and reads back is dropped as its own e
 (:mod:`djtui.core.echo`).
 
 Opening a port is :mod:`djtui.core.midi_ports`' job. An existing port that disappears
-(loopMIDI closed) is reported once and reconnected when it is back.
+(loopMIDI closed) is reported once and reconnected when it is back. On JACK, a server
+that stops takes every port with it: that is reported once ("MIDI lost"), nothing is
+claimed sent meanwhile, and the ports are opened again when the server is back
+(:mod:`djtui.core.jack_watch`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from djtui.core.echo import EchoFilter, echo_filter
 from djtui.core.errors import DjtuiError
-from djtui.core.midi_ports import choose_api, clients_lock, find_port, open_port, port_lister
+from djtui.core.midi_ports import choose_api, clients_lock, find_port, is_jack, jack_watch, open_port, port_lister
 from djtui.core.records import MidiCommand
 
 if TYPE_CHECKING:
@@ -43,7 +46,9 @@ log = logging.getLogger(__name__)
 class _Link:
     """One open port. An existing (not virtual) port is watched every ``check_s``: when
     it disappears (loopMIDI quit, a device unplugged) that is reported once through
-    ``on_status``, and when it is back djtui reconnects and reports that once too."""
+    ``on_status``, and when it is back djtui reconnects and reports that once too. Any
+    port on JACK is also in the process's :func:`~djtui.core.midi_ports.jack_watch`,
+    which closes it when the server stops and opens it again when it is back."""
 
     direction = "output"
 
@@ -58,9 +63,13 @@ class _Link:
         self._on_status = on_status or log.warning
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._lister: object | None = None
         self._retired: list[mido.ports.BasePort] = []
         """Ports lost while running, closed only by :meth:`close`."""
         self._port = open_port(self.direction, name, virtual, api, callback)
+        self._jack = jack_watch() if is_jack(api) else None
+        if self._jack is not None:
+            self._jack.watch(self)
         self._watch: threading.Thread | None = None
         if not virtual and check_s > 0:
             self._watch = threading.Thread(target=self._watch_port, args=(check_s,), daemon=True,
@@ -69,29 +78,66 @@ class _Link:
 
     @property
     def connected(self) -> bool:
-        return self.problem is None and not self._closing.is_set()
+        return self.problem is None and not self._closing.is_set() and not self._server_gone()
+
+    @property
+    def status(self) -> Callable[[str], None]:
+        """Where news of this port goes (``on_status``)."""
+        return self._on_status
+
+    def _server_gone(self) -> bool:
+        return self._jack is not None and self._jack.gone
 
     def _watch_port(self, check_s: float) -> None:
-        lister = None
         while not self._closing.wait(check_s):
-            try:
-                with clients_lock:
-                    if lister is None:
-                        lister = port_lister(self.direction, self._api, f"{self.name} watch")
-                    listed = list(lister.get_ports())
-            except Exception:  # noqa: BLE001 - the MIDI system itself went away: keep looking
-                lister, listed = None, []
+            if self._server_gone():
+                continue  # the JACK watch has closed this port and opens it again
             with self._lock:
                 if self._closing.is_set():
                     break
+                try:
+                    with clients_lock:
+                        if self._lister is None:
+                            self._lister = port_lister(self.direction, self._api, f"{self.name} watch")
+                        listed = list(self._lister.get_ports())  # type: ignore[attr-defined]
+                except Exception:  # noqa: BLE001 - the MIDI system itself went away: keep looking
+                    self._drop_lister()
+                    listed = []
                 here = self._port is not None and self._port.name in listed
                 if self.problem is None and not here:
                     self._lost()
                 elif self.problem is not None and not here:
                     self._reconnect(listed)
-        if lister is not None:
-            with clients_lock:
-                lister.delete()
+        with self._lock:
+            self._drop_lister()
+
+    def _drop_lister(self) -> None:
+        with clients_lock:
+            lister, self._lister = self._lister, None
+            if lister is not None:
+                lister.delete()  # type: ignore[attr-defined]
+
+    def server_gone(self) -> None:
+        """The JACK server stopped: close this port and its lister (zombies both) now,
+        before anyone opens a new client; the watch reports it."""
+        with self._lock:
+            self._close_port()
+            self._drop_lister()
+            self.problem = f"MIDI lost: the JACK server stopped, so '{self.name}' is gone"
+
+    def server_back(self) -> str | None:
+        """The JACK server is back: open the port again (``None``), or say why not."""
+        with self._lock:
+            if self._closing.is_set():
+                return None
+            try:
+                self._port = open_port(self.direction, self.name, self.virtual, self._api, self._callback)
+            except DjtuiError as exc:
+                # an existing port that is not back yet: its own watch reconnects later
+                self.problem = f"MIDI {self.direction} port '{self.name}' is not back ({exc.message})"
+                return self.problem
+            self.problem = None
+            return None
 
     def _lost(self) -> None:
         self.problem = (f"MIDI {self.direction} port '{self.name}' is gone "
@@ -113,8 +159,16 @@ class _Link:
         self.problem = None
         self._on_status(f"MIDI {self.direction} port '{self.name}' is back: reconnected")
 
+    def _close_port(self) -> None:
+        with clients_lock:
+            if self._port is not None and not self._port.closed:
+                self._port.close()
+        self._port = None
+
     def close(self) -> None:
         self._closing.set()
+        if self._jack is not None:
+            self._jack.forget(self)
         if self._watch is not None and self._watch is not threading.current_thread():
             self._watch.join(timeout=5)
         with self._lock:
@@ -158,9 +212,14 @@ class MidiOut(_Link):
             raise DjtuiError(f"not a valid MIDI command: {command.label()} ({exc})",
                              "note/CC numbers and values are 0-127, channels 0-15") from None
         with self._lock:
+            if self._server_gone():  # the watch may not have closed the port yet: it is a zombie
+                raise DjtuiError(f"MIDI lost: the JACK server stopped: {command.function} not sent",
+                                 "start the JACK server again: djtui opens its ports by itself")
             if self.problem is not None:
                 raise DjtuiError(f"{self.problem}: {command.function} not sent",
-                                 "start loopMIDI (or plug the device back in): djtui reconnects by itself")
+                                 "start loopMIDI (or plug the device back in): djtui reconnects by itself"
+                                 if not self.problem.startswith("MIDI lost") else
+                                 "start the JACK server again: djtui opens its ports by itself")
             if self._port is None or self._port.closed:
                 raise DjtuiError(f"MIDI port '{self.name}' is closed", "restart djtui")
             try:
@@ -194,7 +253,8 @@ class MidiIn(_Link):
                  on_status: Callable[[str], None] | None = None, check_s: float = 1.0) -> None:
         self.echoes = echoes
         self._deliver = callback
-        super().__init__(name, virtual, api, callback=self._receive, on_status=on_status, check_s=check_s)
+        super().__init__(name, virtual, choose_api(api, None), callback=self._receive, on_status=on_status,
+                         check_s=check_s)
 
     def _receive(self, message: mido.Message) -> None:
         raw = message.bytes()
@@ -224,26 +284,39 @@ def open_feedback(config: MidiConfig, deck_state: DeckState, *, api: str | None 
 
 
 def monitor(port_name: str | None = None, *, virtual_name: str = "djtui monitor",
-            api: str | None = None, poll_s: float = 0.2) -> Iterator[tuple[float, mido.Message | None]]:
+            api: str | None = None, poll_s: float = 0.2) -> Monitor:
     """``(seconds since start, message)`` for everything arriving on ``port_name`` (an
     existing port), or on a new virtual port ``virtual_name`` when no port is given.
 
-    Yields ``(t, None)`` every ``poll_s`` of silence so a caller can stop or redraw;
-    the port is closed when the generator is closed.
+    The port opens here, so a busy or missing one fails before anything is said about
+    listening. Iterating yields ``(t, None)`` every ``poll_s`` of silence so a caller can
+    stop or redraw; :meth:`Monitor.close` closes the port.
     """
-    import mido
+    return Monitor(port_name, virtual_name, api, poll_s)
 
-    arrived: queue.SimpleQueue[tuple[float, list[int]]] = queue.SimpleQueue()
-    start = time.monotonic()
-    port = MidiIn(port_name or virtual_name, lambda raw: arrived.put((time.monotonic() - start, raw)),
-                  virtual=port_name is None, api=api)
-    try:
-        while True:
-            try:
-                t, raw = arrived.get(timeout=poll_s)
-            except queue.Empty:
-                yield time.monotonic() - start, None
-                continue
-            yield t, mido.Message.from_bytes(raw)
-    finally:
-        port.close()
+
+class Monitor:
+    """An open port and what arrives on it (see :func:`monitor`)."""
+
+    def __init__(self, port_name: str | None, virtual_name: str, api: str | None, poll_s: float) -> None:
+        self._arrived: queue.SimpleQueue[tuple[float, list[int]]] = queue.SimpleQueue()
+        self._start = time.monotonic()
+        self._poll_s = poll_s
+        self._port = MidiIn(port_name or virtual_name,
+                            lambda raw: self._arrived.put((time.monotonic() - self._start, raw)),
+                            virtual=port_name is None, api=api)
+
+    def __iter__(self) -> Iterator[tuple[float, mido.Message | None]]:
+        return self
+
+    def __next__(self) -> tuple[float, mido.Message | None]:
+        import mido
+
+        try:
+            t, raw = self._arrived.get(timeout=self._poll_s)
+        except queue.Empty:
+            return time.monotonic() - self._start, None
+        return t, mido.Message.from_bytes(raw)
+
+    def close(self) -> None:
+        self._port.close()

@@ -1,16 +1,23 @@
 """The MIDI system and its ports: which systems are there (ALSA, JACK, CoreMIDI, WinMM),
 what ports others offer, and opening one of djtui's.
 
-Transport is mido with python-rtmidi. The MIDI system is rtmidi's default unless
-``[midi] api`` or ``DJTUI_MIDI_API`` names one. Everything that can go wrong while opening
-a port (no backend, port busy, port not found, system unreachable) is a
-:class:`~djtui.core.errors.DjtuiError` with a hint, raised before anything is sent.
+Transport is mido with python-rtmidi. The MIDI system is ``[midi] api`` or
+``DJTUI_MIDI_API`` when one names it; else, on Linux, the one that answers (ALSA when its
+sequencer is there, else a running JACK server: :func:`effective_api`), elsewhere
+rtmidi's default. Everything that can go wrong while opening a port (no backend, port
+busy, port not found, system unreachable) is a :class:`~djtui.core.errors.DjtuiError`
+with a hint, raised before anything is sent. ALSA's and libjack's own messages never
+reach the terminal (:func:`quiet_libraries`): djtui says what went wrong in one line.
+On JACK, :func:`jack_watch` notices a server that stops (:mod:`djtui.core.jack_watch`).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +27,7 @@ from djtui.core.errors import DjtuiError
 
 if TYPE_CHECKING:
     from djtui.core.config import MidiConfig
+    from djtui.core.jack_watch import JackWatch
 
 clients_lock = threading.RLock()
 """Held while djtui creates, lists with or closes an rtmidi client: two JACK clients torn
@@ -38,18 +46,134 @@ _APIS = {  # our short names -> rtmidi's API names as mido's backend spells them
 
 
 def _api_name(api: str | None) -> str | None:
-    """``api`` (else ``DJTUI_MIDI_API``) as mido's rtmidi backend spells it."""
+    """:func:`effective_api` of ``api`` as mido's rtmidi backend spells it."""
+    chosen = effective_api(api)
+    return _APIS[chosen] if chosen else None
+
+
+def effective_api(api: str | None) -> str | None:
+    """The MIDI system djtui uses: ``api``, else ``DJTUI_MIDI_API``, else on Linux the one
+    that answers (ALSA when its sequencer is loaded, else JACK when a server runs: a JACK
+    set-up without ``snd-seq`` must not fail on ALSA); ``None`` for rtmidi's default."""
     api = (api or os.environ.get(API_ENV) or "").strip().lower()
-    if not api:
-        return None
-    if api not in _APIS:
+    if api and api not in _APIS:
         raise DjtuiError(f"unknown MIDI API '{api}'", f"use one of: {', '.join(_APIS)} (or leave it empty)")
-    return _APIS[api]
+    return api or _reachable_on_linux()
+
+
+_reachable: dict[str, str] = {}
+"""The system found reachable, per JACK server name (probing JACK costs ~0.1 s)."""
+
+
+def _reachable_on_linux() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    server = os.environ.get("JACK_DEFAULT_SERVER", "default")
+    if server in _reachable:
+        return _reachable[server]
+    try:
+        import rtmidi
+    except ImportError:
+        return None  # _backend says so, with the fix
+    compiled = rtmidi.get_compiled_api()
+    for short, rtapi in (("alsa", rtmidi.API_LINUX_ALSA), ("jack", rtmidi.API_UNIX_JACK)):
+        if rtapi in compiled and _answers(rtapi):
+            _reachable[server] = short
+            return short
+    return None  # neither: rtmidi's default fails with its own message, and the hint
+
+
+def _answers(rtapi: int) -> bool:
+    import rtmidi
+
+    quiet_libraries()
+    with clients_lock:
+        if rtapi == rtmidi.API_UNIX_JACK and _jack is not None and _jack.gone:
+            return False
+        try:
+            client = rtmidi.MidiOut(rtapi=rtapi, name="djtui probe")
+        except rtmidi.RtMidiError:
+            return False
+        client.delete()
+        return True
 
 
 def choose_api(explicit: str | None, config: MidiConfig | None) -> str | None:
-    """An explicit choice, else ``DJTUI_MIDI_API``, else ``[midi] api``."""
-    return explicit or os.environ.get(API_ENV) or (config.api if config else None)
+    """An explicit choice, else ``DJTUI_MIDI_API``, else ``[midi] api``, else the system
+    that answers (:func:`effective_api`)."""
+    return effective_api(explicit or (config.api if config else None))
+
+
+_quiet = False
+
+
+def quiet_libraries() -> None:
+    """Keep ALSA's and libjack's messages (``ALSA lib seq_hw.c:466:(snd_seq_hw_open) open
+    /dev/snd/seq failed``, ``Cannot connect to server socket``) off the terminal, once per
+    process, before the first client. Each library's handler becomes libc's ``strlen``: a
+    C function that reads its first argument (the message, or ALSA's file name) and does
+    nothing else, so no Python runs on the libraries' threads, which can outlive the
+    interpreter."""
+    global _quiet
+    if _quiet or not sys.platform.startswith("linux"):
+        return
+    _quiet = True
+    from djtui.core.jack_watch import loaded_library
+
+    try:
+        import rtmidi  # noqa: F401  (loads the libasound and libjack its clients use)
+    except ImportError:
+        return
+
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    say_nothing = ctypes.cast(ctypes.CDLL(libc_name).strlen, ctypes.c_void_p)
+    for stem, setters in (("libasound", ("snd_lib_error_set_handler",)),
+                          ("libjack", ("jack_set_error_function", "jack_set_info_function"))):
+        path = loaded_library(stem)
+        if path is None:
+            continue
+        try:
+            library = ctypes.CDLL(path)
+            for setter in setters:
+                getattr(library, setter).argtypes = [ctypes.c_void_p]
+                getattr(library, setter)(say_nothing)
+        except (OSError, AttributeError):
+            continue
+
+
+_jack: JackWatch | None = None
+
+
+def jack_watch() -> JackWatch | None:
+    """The process's :class:`~djtui.core.jack_watch.JackWatch`, made on first use;
+    ``None`` where libjack cannot be reached."""
+    global _jack
+    with clients_lock:
+        if _jack is None and sys.platform.startswith("linux"):
+            from djtui.core.jack_watch import JackWatch, loaded_library
+
+            import rtmidi  # noqa: F401  (loads the libjack its clients use)
+
+            path = loaded_library("libjack")
+            try:
+                _jack = JackWatch(ctypes.CDLL(path), clients_lock) if path else None
+            except (OSError, AttributeError):
+                _jack = None
+        return _jack
+
+
+def is_jack(api: str | None) -> bool:
+    return _api_name(api) == _APIS["jack"]
+
+
+def _refuse_while_jack_is_gone(api: str | None) -> None:
+    """No new JACK client while djtui's old ones are being closed: libjack would free
+    them under their owners (see :mod:`djtui.core.jack_watch`)."""
+    if _jack is not None and _jack.gone and is_jack(api):
+        raise DjtuiError("cannot reach the MIDI system: the JACK server stopped",
+                         "start the JACK server again; djtui opens its ports by itself")
 
 
 def _backend(api: str | None) -> Any:
@@ -81,6 +205,8 @@ def port_lister(direction: str, api: str | None, name: str) -> Any:
     """An rtmidi client that lists the ports of ``direction`` others offer."""
     import rtmidi
 
+    quiet_libraries()
+    _refuse_while_jack_is_gone(api)
     rt_name = _api_name(api)
     rtapi = getattr(rtmidi, f"API_{rt_name}") if rt_name else rtmidi.API_UNSPECIFIED
     return (rtmidi.MidiIn if direction == "input" else rtmidi.MidiOut)(rtapi=rtapi, name=name)
@@ -129,6 +255,7 @@ class MidiSystem:
 
 def midi_systems() -> list[MidiSystem]:
     """Every MIDI system compiled into python-rtmidi, each tried once."""
+    quiet_libraries()
     compiled = _backend(None).module.get_api_names()
     systems = []
     for short, name in _APIS.items():
@@ -191,6 +318,8 @@ def _open_locked(direction: str, name: str, virtual: bool, api: str | None,
     backend = _backend(api)
     import rtmidi
 
+    quiet_libraries()
+    _refuse_while_jack_is_gone(api)
     try:
         if virtual:
             # Another program (often a second djtui) already owns this name: JACK and

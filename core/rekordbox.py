@@ -20,12 +20,14 @@ set to for the file to be true.
 
 :func:`read_csv` parses any Rekordbox mapping file (with or without the header row, CRLF
 or LF, offsets or full per-deck codes); :func:`check_csv` lists every problem in one as
-``file:line: what``.
+``file:line: what``, a misspelt function or type name among them (:func:`misspelling_of`);
+:func:`unverified` notes the names that are neither known nor a misspelling.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -497,8 +499,12 @@ def _row_problems(row: MappingRow) -> list[str]:
     found = []
     if not FUNCTION_NAME.fullmatch(row.name):
         found.append(f"{row.name!r} is not a Rekordbox function name")
+    elif (meant := misspelling_of(row.name, CONFIRMED_FUNCTIONS)) is not None:
+        found.append(f"function {row.name!r} is not a Rekordbox function: did you mean {meant}?")
     if not row.type.isalpha():
         found.append(f"type {row.type!r} is not a control type ({', '.join(TYPES)}, …)")
+    elif (meant := misspelling_of(row.type, TYPES)) is not None:
+        found.append(f"type {row.type!r} is not a Rekordbox control type: did you mean {meant}?")
     codes = _code_problems("input", row.input, row.input_decks) + _code_problems("output", row.output, row.output_decks)
     found += codes
     if not codes and not row.input_codes() and row.type != "Indicator":
@@ -543,10 +549,49 @@ def _read_text(path: Path) -> str:
         raise DjtuiError(f"{path}: cannot read ({exc})", "give the path of a Rekordbox mapping CSV") from None
 
 
+def misspelling_of(name: str, known: Iterable[str]) -> str | None:
+    """The known name ``name`` most likely misspells (``Synk`` → ``Sync``, ``Buton`` →
+    ``Button``, ``playpause`` → ``PlayPause``), else ``None``: for a known name, and for
+    one that differs from the closest only in its digits (``FX2-1On`` beside ``FX1-1On``
+    is another unit, not a typo; Rekordbox has far more functions than djtui has seen)."""
+    from rapidfuzz.distance import Levenshtein
+
+    known = sorted(known)
+    if name in known:
+        return None
+    distance, closest = min((Levenshtein.distance(name.casefold(), k.casefold()), k) for k in known)
+    if distance and re.sub(r"\d", "", name.casefold()) == re.sub(r"\d", "", closest.casefold()):
+        return None
+    return closest if distance <= min(2, max(1, len(name) // 4)) else None
+
+
+def unverified(mapping: Mapping, where: str) -> list[str]:
+    """``file:line: …`` for each row whose function or type is not among those seen in
+    the files Rekordbox ships and is no misspelling of one either: it may be right, but
+    djtui cannot tell."""
+    notes = []
+    for row in mapping.rows:
+        names = [f"function {row.name!r}"] if row.name not in CONFIRMED_FUNCTIONS else []
+        names += [f"type {row.type!r}"] if row.type not in TYPES else []
+        if names:
+            notes.append(f"{where}:{row.line}: note: {' and '.join(names)} not seen in the files Rekordbox ships "
+                         "(unverified: check it in Rekordbox's MIDI settings)")
+    return notes
+
+
+def _in_line_order(problems: list[str], where: str) -> list[str]:
+    """``problems`` (each ``where:line: what``) sorted by line, in found order within one."""
+    def line(problem: str) -> int:
+        number = problem[len(where) + 1:].partition(":")[0]
+        return int(number) if number.isdigit() else 0
+
+    return sorted(problems, key=line)
+
+
 def check_csv(path: str | Path) -> list[str]:
-    """Every problem in the mapping file at ``path``, each ``file:line: what``."""
+    """Every problem in the mapping file at ``path``, each ``file:line: what``, in line order."""
     path = Path(path)
-    return parse_csv(_read_text(path), str(path))[1]
+    return _in_line_order(parse_csv(_read_text(path), str(path))[1], str(path))
 
 
 def read_csv(path: str | Path) -> Mapping:
@@ -554,5 +599,5 @@ def read_csv(path: str | Path) -> Mapping:
     path = Path(path)
     mapping, problems = parse_csv(_read_text(path), str(path))
     if problems:
-        raise DjtuiError("\n".join(problems), f"`djtui midi check {path}` lists every problem")
+        raise DjtuiError("\n".join(_in_line_order(problems, str(path))), f"`djtui midi check {path}` lists every problem")
     return mapping

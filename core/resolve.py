@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -322,9 +323,12 @@ class SemanticIndex:
     """Sample sentences of every intent, embedded and indexed with FAISS; cached on disk
     under a key made of the context's text and the model's id."""
 
-    def __init__(self, context: Context, model: str | None = None, cache_dir: Path | None = None) -> None:
+    def __init__(self, context: Context, model: str | None = None, cache_dir: Path | None = None,
+                 on_progress: Callable[[str], None] | None = None) -> None:
         from djtui.core import paths
 
+        self.on_progress = on_progress
+        """Hears, in words, when the model loads and when the index is built (seconds)."""
         self.model_id = model or _bundled_model()
         self.cache_dir = Path(cache_dir) if cache_dir else paths.embeddings_cache_dir()
         self.context = context
@@ -353,6 +357,8 @@ class SemanticIndex:
 
     def model(self) -> Any:
         if self._model is None:
+            if self.on_progress is not None:
+                self.on_progress("loading the meaning model (sentence embeddings)…")
             self._model = load_embedder(self.model_id)
         return self._model
 
@@ -369,7 +375,11 @@ class SemanticIndex:
             except (RuntimeError, ValueError, OSError):
                 pass  # a damaged cache is rebuilt below
         sentences = self._sentences()
-        vectors = self.model().encode([s for _, s in sentences], batch_size=64, normalize_embeddings=True,
+        model = self.model()
+        if self.on_progress is not None:
+            self.on_progress(f"indexing {len(sentences):,} sample sentences for the meaning model "
+                             "(once per context and model)…")
+        vectors = model.encode([s for _, s in sentences], batch_size=64, normalize_embeddings=True,
                                       convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
         index = faiss.IndexFlatIP(vectors.shape[1])
         index.add(vectors)
@@ -484,12 +494,13 @@ class Resolver:
     """
 
     def __init__(self, context: Context, embedding_model: str | None = None, semantic_weight: float = 0.35,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, on_progress: Callable[[str], None] | None = None) -> None:
         self.context = context
         self.semantic_weight = semantic_weight
         check_grammar_size(context)
         self._grammar = _compile(context)
-        self.semantic = SemanticIndex(context, embedding_model, cache_dir) if semantic_weight > 0 else None
+        self.semantic = (SemanticIndex(context, embedding_model, cache_dir, on_progress) if semantic_weight > 0
+                         else None)
 
     def warm_up(self) -> None:
         """Load the embedding model and index now rather than on the first command."""

@@ -57,6 +57,7 @@ REASONS = {
     "no_change": "the deck is already in that state: nothing sent",
     "cooldown": "the same command was just sent",
     "rate_limit": "too many commands in the last minute",
+    "midi_lost": "the MIDI port is gone (its program or the JACK server stopped): nothing was sent",
 }
 """Every verdict reason and what it tells the DJ."""
 

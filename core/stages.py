@@ -5,7 +5,9 @@ context, resolver, recognizer, endpointer, safety gate and MIDI bridge here, so 
 measured is what runs: one change to a setting reaches every front end alike.
 
 Heavy libraries (torch, faster-whisper, sentence-transformers) load inside the builders
-that need them; importing this module costs nothing.
+that need them; importing this module costs nothing. Loading takes seconds, so the
+builders say what they are about to load through ``on_progress(what)`` (:data:`Progress`),
+for a front end to show while it waits.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ if TYPE_CHECKING:
     from djtui.core.sessionlog import SessionLog
     from djtui.core.vad import Endpointer
 
+Progress = Callable[[str], None]
+"""``on_progress(what)``: a builder is about to do something slow, said in words
+("loading the speech recognizer…"), for a status line or a spinner."""
+
+
+def _say(on_progress: Progress | None, what: str) -> None:
+    if on_progress is not None:
+        on_progress(what)
+
+
 DRAFT_TAIL_MS = 32
 """Silence kept after speech in an utterance: one block. The draft (and its ASR) starts
 once this much silence has passed, so one block gives ASR the most of the hang-over.
@@ -46,11 +58,14 @@ def context_for(config: Config, path: str | Path | None = None) -> Context:
     return load_context(Path(chosen).expanduser()) if chosen else default_context()
 
 
-def resolver_for(context: Context, config: Config) -> Resolver:
-    """The text resolver with the configured embedding model and weight."""
+def resolver_for(context: Context, config: Config, on_progress: Progress | None = None) -> Resolver:
+    """The text resolver with the configured embedding model and weight; ``on_progress``
+    also hears when it loads its meaning model, which it does on first need."""
     from djtui.core.resolve import Resolver
 
-    return Resolver(context, config.resolver.embedding_model, config.resolver.semantic_weight)
+    _say(on_progress, "reading the pronunciation dictionary…")
+    return Resolver(context, config.resolver.embedding_model, config.resolver.semantic_weight,
+                    on_progress=on_progress)
 
 
 def engine_for(config: Config, context: Context | None = None) -> AsrEngine:
@@ -62,18 +77,25 @@ def engine_for(config: Config, context: Context | None = None) -> AsrEngine:
 
 
 def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = None, *,
-                   warm_up: bool = True) -> Recognizer:
+                   warm_up: bool = True, on_progress: Progress | None = None) -> Recognizer:
     """ASR, resolver and acoustic rescoring for ``context``; ``engine`` defaults to
     :func:`engine_for`. ``warm_up`` runs each model once so the first command does not pay
-    for lazy initialisation."""
+    for lazy initialisation. ``on_progress`` hears each slow step before it starts."""
     from djtui.core.asr import WhisperEngine
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer, can_rescore
 
-    engine = engine if engine is not None else engine_for(config, context)
-    text = resolver_for(context, config)
-    search = grammar_search_for(context, engine) if isinstance(engine, WhisperEngine) else None
+    if engine is None:
+        _say(on_progress, "loading the speech recognizer…")
+        engine = engine_for(config, context)
+    text = resolver_for(context, config, on_progress)
+    if isinstance(engine, WhisperEngine):
+        _say(on_progress, "loading the grammar decoder…")
+        search = grammar_search_for(context, engine)
+    else:
+        search = None
     if warm_up:
+        _say(on_progress, "warming up…")
         getattr(engine, "warm_up", lambda: None)()
         text.warm_up()
     return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search)
@@ -162,24 +184,26 @@ class Stages:
 def build(config: Config, *, context: Context | None = None, engine: AsrEngine | None = None,
           midi_out: MidiOut | None = None, dry_run: bool = False,
           session_log: SessionLog | Literal[False] | None = None,
-          on_status: Callable[[str], None] | None = None) -> Stages:
+          on_status: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> Stages:
     """All stages for one listener. The MIDI port opens last, so a missing model fails
     before a port is taken; a busy port fails here, before listening starts.
 
     ``midi_out`` replaces the configured port (benches); ``dry_run`` opens none.
     ``session_log``: ``None`` a new log in the user's sessions folder, ``False`` none.
-    ``on_status(message)`` hears of a MIDI port that went away or came back.
+    ``on_status(message)`` hears of a MIDI port that went away or came back;
+    ``on_progress(what)`` of each slow step while building (:data:`Progress`).
     """
     from djtui.core.midi import MidiOut, open_feedback
     from djtui.core.sessionlog import SessionLog
 
     chosen = context if context is not None else context_for(config)
-    recognize = recognizer_for(config, chosen, engine)
+    recognize = recognizer_for(config, chosen, engine, on_progress=on_progress)
     decks = deck_state_for(chosen)
     closers: list[Callable[[], None]] = []
     if dry_run:
         midi_out = None
     elif midi_out is None:
+        _say(on_progress, "opening the MIDI ports…")
         midi_out = MidiOut(config.midi, on_status=on_status)
         closers.append(midi_out.close)
         try:  # Rekordbox reports play state here; djtui's own presses fill in meanwhile

@@ -20,7 +20,7 @@ from typing import Any
 from djtui.core.stats import summary as time_summary
 from djtui.core.text import normalize_text
 from djtui.evaluation.labels import command_label, normalize_slots
-from djtui.evaluation.trials import BENCHMARK_SNRS, CLEAN, Negatives, Trial
+from djtui.evaluation.trials import BENCHMARK_SNRS, CLEAN, Negatives, Skipped, Trial
 
 RHINO_BY_SNR = {6: 0.935, 9: 0.965, 12: 0.98, 15: 0.985, 18: 0.985, 21: 0.99, 24: 0.99}
 """Picovoice Rhino's published command acceptance rate per SNR (dB), read off its plot."""
@@ -125,6 +125,8 @@ class Report:
     thresholds: dict[str, float] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     calibration: dict[str, Any] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    """Files that could not be read: in no figure above, each named with why."""
 
     @property
     def accuracy(self) -> float | None:
@@ -173,6 +175,7 @@ class Report:
             "latency": self.latency,
             "calibration": self.calibration,
             "thresholds": self.thresholds,
+            "skipped": [{"file": s.file, "reason": s.reason} for s in self.skipped],
         }
         if "false_accepts" in self.summary:
             out["false_accepts"] = self.summary["false_accepts"]
@@ -215,8 +218,9 @@ def percent(value: float | None) -> str:
 
 
 def score(trials: Sequence[Trial], negatives: Negatives | None = None, engine: str = "",
-          thresholds: dict[str, float] | None = None) -> Report:
-    """Score the trials: overall, per condition, confusions, calibration, latency."""
+          thresholds: dict[str, float] | None = None, skipped: Sequence[Skipped] = ()) -> Report:
+    """Score the trials: overall, per condition, confusions, calibration, latency; the
+    ``skipped`` files are listed, not scored."""
     by_condition: dict[str, list[Trial]] = {}
     for t in trials:
         by_condition.setdefault(t.condition, []).append(t)
@@ -230,7 +234,8 @@ def score(trials: Sequence[Trial], negatives: Negatives | None = None, engine: s
         latency["stages"] = {stage: time_summary(values) for stage, values in stages.items()}
     return Report(engine=engine, summary=_summary(trials), by_snr={c: _summary(by_condition[c]) for c in order},
                   confusions=confusions(trials), latency=latency, negatives=negatives,
-                  thresholds=dict(thresholds or {}), trials=list(trials), calibration=calibration(trials))
+                  thresholds=dict(thresholds or {}), trials=list(trials), calibration=calibration(trials),
+                  skipped=list(skipped))
 
 
 def write_report(report: Report, path: str | Path) -> Path:

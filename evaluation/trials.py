@@ -166,15 +166,40 @@ def judge_trial(label: Label, condition: str, outcomes: Sequence[Outcome]) -> Tr
     )
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A file that could not be read (empty, damaged, cut short, …): measured under no
+    condition, counted nowhere, and named in the report."""
+
+    file: str
+    reason: str
+
+
+def _read(path: Path, on_skip: Callable[[Skipped], None] | None) -> np.ndarray | None:
+    """The file's audio, or ``None`` when it cannot be read and ``on_skip`` takes it
+    (without ``on_skip``, the :class:`DjtuiError` is raised)."""
+    try:
+        return read_audio(path)
+    except DjtuiError as exc:
+        if on_skip is None:
+            raise
+        on_skip(Skipped(str(path), exc.message))
+        return None
+
+
 def run_trials(listener: Hears, labels: Sequence[Label], conditions: Sequence[str], noise: NoiseBank | None = None,
-               seed: int = 0, on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
+               seed: int = 0, on_trial: Callable[[Trial], None] | None = None,
+               on_skip: Callable[[Skipped], None] | None = None) -> list[Trial]:
     """Each labelled file under each condition, heard once. Audio is read once per
-    file; noisy conditions need ``noise`` (mixed at the benchmark's peak-frame SNR)."""
+    file; noisy conditions need ``noise`` (mixed at the benchmark's peak-frame SNR). A
+    file that cannot be read goes to ``on_skip`` and the others are measured (without
+    ``on_skip`` its :class:`DjtuiError` ends the run)."""
     if any(c != CLEAN for c in conditions) and noise is None:
         raise DjtuiError("SNR conditions need noise to mix in", "give --noise FILE")
     trials = []
     for label in labels:
-        speech = read_audio(label.path)
+        if (speech := _read(label.path, on_skip)) is None:
+            continue
         for condition in conditions:
             name = label.path.name
             audio = speech if condition == CLEAN else noise.mix_at_peak_snr(  # type: ignore[union-attr]
@@ -244,13 +269,18 @@ SEGMENTATIONS = {"vad": "the live VAD endpointer", "windows": f"back-to-back {WI
 
 
 def run_negatives(listener: Hears, files: Sequence[Path], segmentation: str = "vad",
-                  on_file: Callable[[Path, int], None] | None = None) -> Negatives:
+                  on_file: Callable[[Path, int], None] | None = None,
+                  on_skip: Callable[[Skipped], None] | None = None) -> Negatives:
     """Cut each file into utterances (``"vad"``: as the live pipeline does; ``"windows"``:
     the worst case) and count the commands accepted: every one is a false accept.
-    ``on_file(path, utterances)`` after each file."""
+    ``on_file(path, utterances)`` after each file; a file that cannot be read goes to
+    ``on_skip`` (its hour is not counted), as in :func:`run_trials`."""
     seconds, count, accepted = 0.0, 0, []
     for path in files:
-        audio = read_audio(path)
+        if (audio := _read(path, on_skip)) is None:
+            if on_file:
+                on_file(path, 0)
+            continue
         seconds += audio.size / SAMPLE_RATE
         if segmentation == "vad":
             heard = [Heard(o.speech_s[0], o.transcript, o.verdict) for o in hear(listener, audio)]

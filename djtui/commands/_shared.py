@@ -30,16 +30,18 @@ def config_for(args: argparse.Namespace, **overrides: dict[str, Any]) -> Config:
     """The user's config (``--config`` or the default file) with ``--set`` and then
     ``overrides`` (``asr={"engine": "whisper"}``, from the command's own flags) applied.
     The loaded file is never modified."""
-    from djtui.core.config import load_config
+    from djtui.core.config import COMMAND_LINE, load_config
 
     config = load_config(getattr(args, "config", None))
-    changes: dict[str, dict[str, Any]] = {}
+    settings: dict[str, dict[str, Any]] = {}
     for setting in getattr(args, "settings", None) or []:
         section, key, value = _setting(setting)
-        changes.setdefault(section, {})[key] = value
-    for section, values in overrides.items():
-        changes.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
-    return config.updated(changes) if changes else config
+        settings.setdefault(section, {})[key] = value
+    if settings:  # checked apart from the flags, so a problem is named as it was typed
+        config = config.updated(settings, where=COMMAND_LINE)
+    flags = {section: {k: v for k, v in values.items() if v is not None} for section, values in overrides.items()}
+    flags = {section: values for section, values in flags.items() if values}
+    return config.updated(flags) if flags else config
 
 
 def _setting(text: str) -> tuple[str, str, Any]:
@@ -47,11 +49,16 @@ def _setting(text: str) -> tuple[str, str, Any]:
     section, dot, key = name.strip().partition(".")
     if not sep or not dot or not section or not key:
         raise DjtuiError(f"--set {text!r}: expected SECTION.KEY=VALUE", "e.g. --set vad.max_speech_ms=15000")
+    from djtui.core.config import kind_of
+
+    raw = raw.strip()
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
-        value = raw.strip()  # bare text, as a DJ would type it: --set audio.trigger=push_to_talk
-    return section, key, value
+        value = raw  # bare text, as a DJ would type it: --set audio.trigger=push_to_talk
+    if kind_of(section.strip(), key.strip()) is str and not isinstance(value, str):
+        value = raw  # a port or model called "2" is text, however TOML would read it
+    return section.strip(), key.strip(), value
 
 
 def context_for(args: argparse.Namespace, config: Config) -> Context:
@@ -59,3 +66,31 @@ def context_for(args: argparse.Namespace, config: Config) -> Context:
     from djtui.core import stages
 
     return stages.context_for(config, getattr(args, "context", None))
+
+
+class StatusLine:
+    """What is loading, on stderr (stdout may be JSON): on a terminal one line rewritten
+    in place and cleared by :meth:`done`; elsewhere (a log, a pipe) a line per step.
+    Call it with the words: ``status("loading the speech recognizer…")``."""
+
+    def __init__(self, stream: Any = None) -> None:
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.shown = False
+
+    def __call__(self, what: str) -> None:
+        if self.live:
+            self.stream.write(f"\r\033[Kdjtui: {what}")
+        else:
+            self.stream.write(f"djtui: {what}\n")
+        self.stream.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        """Clear the line (a terminal); what follows starts on a clean line."""
+        if self.live and self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+        self.shown = False

@@ -41,6 +41,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--plot", metavar="OUT.png", help="plot accuracy against SNR, with Rhino's published curve")
     p.add_argument("--markdown", metavar="OUT.md", help="write the accuracy table as Markdown (for a README)")
     add_set_option(p)
+    p.epilog = ("Here 1 means that some files could not be read (empty, damaged, cut short): they are named, "
+                "and every other file is measured and reported.")
     p.set_defaults(func=run)
 
 
@@ -83,15 +85,17 @@ def run(args: argparse.Namespace) -> int:
                          "give the context the audio was labelled for with --context")
 
     console = Console()
-    with console.status("loading models…"):
-        listener = _listener(config, context)
-    trials, found = _measure(console, listener, labels, conditions, noise, negatives, args)
+    with console.status("loading models…") as status:
+        listener = _listener(config, context, lambda what: status.update(what))
+    skipped: list[Any] = []
+    trials, found = _measure(console, listener, labels, conditions, noise, negatives, args, skipped.append)
     engine = listener.stages.engine
     report = report_.score(trials, found, engine=f"{engine.name} {engine.model_id}",
                            thresholds={"min_confidence": config.safety.min_confidence,
                                        "min_margin": config.safety.min_margin,
-                                       "grammar_floor": config.safety.grammar_floor})
+                                       "grammar_floor": config.safety.grammar_floor}, skipped=skipped)
     _print(console, report)
+    _print_skipped(report)
     if args.json:
         report_.write_report(report, args.json)
         console.print(f"report: {args.json}")
@@ -105,19 +109,31 @@ def run(args: argparse.Namespace) -> int:
 
         plot_accuracy(report, args.plot)
         console.print(f"plot: {args.plot}")
-    return 0
+    return 1 if report.skipped else 0
 
 
-def _listener(config: Any, context: Any) -> Any:
+def _print_skipped(report: Any) -> None:
+    """Each file that could not be read, and why, then how many (problems found: the
+    measurements of the others stand)."""
+    import sys
+
+    for skipped in report.skipped:
+        print(f"{skipped.file}: skipped, not measured: {skipped.reason.removeprefix(skipped.file + ': ')}")
+    if report.skipped:
+        n = len(report.skipped)
+        print(f"{n} file{'s' if n != 1 else ''} skipped (in no figure above)", file=sys.stderr)
+
+
+def _listener(config: Any, context: Any, on_progress: Any = None) -> Any:
     """The live pipeline's listener (the same stages), judging by what was said alone,
     with no MIDI port and no session log."""
     from djtui.core.listener import Listener
 
-    return Listener(config, context=context, dry_run=True, session_log=False, act=False)
+    return Listener(config, context=context, dry_run=True, session_log=False, act=False, on_progress=on_progress)
 
 
 def _measure(console: Any, listener: Any, labels: list[Any], conditions: list[str], noise: Any,
-             negatives: list[Any], args: argparse.Namespace) -> tuple[list[Any], Any]:
+             negatives: list[Any], args: argparse.Namespace, on_skip: Any) -> tuple[list[Any], Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from djtui.evaluation import trials as trials_
@@ -134,12 +150,18 @@ def _measure(console: Any, listener: Any, labels: list[Any], conditions: list[st
                     console.print(f"{progress.tasks[task].description}: {done:.0f}/{total:.0f}", highlight=False)
 
         task = progress.add_task("commands", total=len(labels) * len(conditions))
+
+        def skip(skipped: Any) -> None:  # a file not read counts as done under every condition
+            on_skip(skipped)
+            progress.update(task, total=(progress.tasks[task].total or 0) - len(conditions))
+
         trials = trials_.run_trials(listener, labels, conditions, noise, seed=args.seed,
-                                    on_trial=lambda _: step(task))
+                                    on_trial=lambda _: step(task), on_skip=skip)
         found = None
         if negatives:
             negatives_task = progress.add_task("negative files", total=len(negatives))
-            found = trials_.run_negatives(listener, negatives, args.segment, on_file=lambda *_: step(negatives_task))
+            found = trials_.run_negatives(listener, negatives, args.segment, on_file=lambda *_: step(negatives_task),
+                                          on_skip=on_skip)
     return trials, found
 
 

@@ -18,11 +18,19 @@ from djtui.commands._shared import add_context_option, add_set_option
 from djtui.core.events import ArmedChanged, Dropped, Error, Event, Expired, Outcome, Status
 
 
+INTERRUPTED = 130
+"""Ctrl-C's exit status (128 + SIGINT), as shells report it: stopping is not success."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "listen",
         help="listen and send commands, printing one line per utterance",
-        description="Voice to MIDI without the TUI. Ctrl-C stops; with --input it ends at the end of the file.",
+        description="Voice to MIDI without the TUI. Ctrl-C stops; with --input it ends at the end of the file. "
+                    "Each line ends with the time from the end of speech to the MIDI sent (said→done), what "
+                    "the DJ feels; a file read with --fast has no such time, so its lines say how long "
+                    "understanding took instead.",
+        epilog="Here 1 means that an error was reported while reading --input.",
     )
     parser.add_argument("--input", metavar="FILE", help="read a wav/flac file instead of the microphone")
     pace = parser.add_mutually_exclusive_group()
@@ -36,7 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="ASR model: fine-tuned folder, hub id, CTranslate2 folder, or base (Whisper base)")
     add_context_option(parser)
     parser.add_argument("--midi-port", metavar="NAME", help="MIDI output port (default: [midi] output_port)")
-    parser.add_argument("--dry-run", action="store_true", help="open no MIDI port; print what would be sent")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="open no MIDI port: a command the safety gate approves is printed as 'would send' "
+                             "instead of sent; while disarmed (say 'arm', or --armed) each command shows what it "
+                             "would send once armed")
     parser.add_argument("--armed", action="store_true", help="start armed: approved commands are sent at once")
     parser.add_argument("--save-audio", action="store_true", help="keep each utterance's audio beside the session log")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
@@ -52,9 +63,12 @@ def run(args: argparse.Namespace) -> int:
         devices = list_input_devices()
         if not devices:
             print("djtui: no audio inputs found (plug in a microphone or interface, or start JACK)", file=sys.stderr)
+            return 0
+        print("audio inputs (* = the default; --device takes an index or part of a name):")
+        print(f"  {'index':>5}  name  (host API, sample rate)")
         for device in devices:
             mark = "*" if device["default"] else " "
-            print(f"{mark} {device['index']:>3}  {device['name']}  ({device['hostapi']}, {device['sample_rate']} Hz)")
+            print(f"{mark} {device['index']:>5}  {device['name']}  ({device['hostapi']}, {device['sample_rate']} Hz)")
         return 0
 
     config = config_for(
@@ -65,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         audio={"input_device": args.device, "trigger": "always" if args.input else None},  # a file has no key to press
         safety={"armed_at_start": True if args.armed else None},
     )
-    printer = Printer(sys.stdout, sys.stderr, as_json=args.json)
+    printer = Printer(sys.stdout, sys.stderr, as_json=args.json, realtime=not (args.input and not args.realtime))
     if args.input and not args.realtime:
         return _read_file(args, config, printer)
     return _listen_live(args, config, printer)
@@ -76,10 +90,17 @@ def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
     thread (the public :class:`~djtui.Listener`): a file is not real time, so nothing is
     ever dropped for being late."""
     from djtui import Listener, read_frames
+    from djtui.commands._shared import StatusLine
     from djtui.core.sessionlog import SessionLog
 
     frames = read_frames(args.input)  # a wrong file fails before seconds of model loading
-    listener = Listener(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio))
+    status = StatusLine()
+    try:
+        listener = Listener(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio),
+                            on_progress=status)
+    finally:
+        status.done()
+    printer.stages = listener.stages
     listener.subscribe(printer)
     _announce(args.input, listener.stages, args.dry_run)
     try:
@@ -87,24 +108,30 @@ def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
             listener.process(frame)
         listener.flush()
     except KeyboardInterrupt:
-        pass
+        return INTERRUPTED
     finally:
         listener.close()
     return 1 if printer.failed else 0
 
 
 def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int:
+    from djtui.commands._shared import StatusLine
     from djtui.core.audio import FileSource, MicrophoneSource
     from djtui.core.pipeline import Pipeline
     from djtui.core.sessionlog import SessionLog
 
     # Open the input first: a wrong file or device fails before seconds of model loading.
     source = FileSource(args.input, realtime=True) if args.input else MicrophoneSource(config.audio.input_device)
+    status = StatusLine()
     try:
-        pipeline = Pipeline(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio))
+        pipeline = Pipeline(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio),
+                            on_progress=status)
     except BaseException:
         source.close()
         raise
+    finally:
+        status.done()
+    printer.stages = pipeline.stages
     pipeline.subscribe(printer)
     _announce(args.input or getattr(source, "device_name", "microphone"), pipeline.stages, args.dry_run)
     try:
@@ -114,7 +141,7 @@ def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int
         else:
             threading.Event().wait()
     except KeyboardInterrupt:
-        pass
+        return INTERRUPTED
     finally:
         pipeline.stop()
     return 1 if printer.failed and args.input else 0
@@ -128,10 +155,17 @@ def _announce(where: str, stages: Any, dry_run: bool) -> None:
 
 class Printer:
     """One line (or one JSON object) per utterance on ``out``; status, errors and losses
-    on ``err``."""
+    on ``err``.
 
-    def __init__(self, out: TextIO, err: TextIO, as_json: bool = False) -> None:
-        self.out, self.err, self.as_json = out, err, as_json
+    ``realtime``: the audio came at its own pace (a microphone, a file played in real
+    time), so the time from the end of speech to the MIDI is what the DJ would feel; with
+    ``--fast`` there is no such time, only how long understanding took. ``stages``: the
+    listener's, to say what a command heard while disarmed would send once armed.
+    """
+
+    def __init__(self, out: TextIO, err: TextIO, as_json: bool = False, realtime: bool = True) -> None:
+        self.out, self.err, self.as_json, self.realtime = out, err, as_json, realtime
+        self.stages: Any = None
         self.failed = False
 
     def __call__(self, event: Event) -> None:
@@ -153,6 +187,8 @@ class Printer:
                 print(f"djtui: {'ARMED' if armed else 'disarmed'}", file=self.err, flush=True)
 
     def _outcome(self, outcome: Outcome) -> None:
+        if_armed = self._if_armed(outcome)
+        work_ms = round(sum(ms for stage, ms in outcome.stages_ms.items() if stage != "vad_endpoint"), 2)
         if self.as_json:
             line = {
                 "n": outcome.number,
@@ -161,9 +197,11 @@ class Printer:
                          for c in outcome.candidates],
                 "verdict": _verdict(outcome.verdict),
                 "midi": [asdict(command) for command in outcome.sent],
-                "dry_run": outcome.dry_run and bool(outcome.sent),
-                "total_ms": outcome.total_ms,
-                "said_to_done_ms": round(outcome.said_to_done_ms, 2),
+                "if_armed": [asdict(command) for command in if_armed],
+                "dry_run": outcome.dry_run,
+                "total_ms": outcome.total_ms if self.realtime else None,
+                "said_to_done_ms": round(outcome.said_to_done_ms, 2) if self.realtime else None,
+                "work_ms": work_ms,
                 "early": outcome.early,
                 "stages_ms": outcome.stages_ms,
                 "engine": outcome.engine,
@@ -178,7 +216,32 @@ class Printer:
             what = ("would send " if outcome.dry_run else "sent ") + ", ".join(c.label() for c in outcome.sent)
         else:
             what = f"{'ok' if verdict.approved else 'rejected'} ({verdict.reason}): {verdict.message}"
-        print(f'"{outcome.transcript}" → {top} · {what} · {outcome.total_ms:.0f} ms', file=self.out, flush=True)
+        if if_armed:
+            what += f" · once armed: {'would send' if outcome.dry_run else 'sends'} " + \
+                ", ".join(c.label() for c in if_armed)
+        when = (f"said→done {outcome.said_to_done_ms:.0f} ms" if self.realtime
+                else f"understood in {work_ms:.0f} ms (--fast: no real time)")
+        print(f'"{outcome.transcript}" → {top} · {what} · {when}', file=self.out, flush=True)
+
+    def _if_armed(self, outcome: Outcome) -> tuple[Any, ...]:
+        """What a command heard while disarmed would send once armed: clear enough by
+        what was said (the gate's rules that need no state); deck state, cooldowns and
+        'confirm' still have their say then."""
+        from djtui.core.context import command_for
+        from djtui.core.errors import DjtuiError
+
+        verdict, stages = outcome.verdict, self.stages
+        if verdict.reason != "disarmed" or verdict.candidate is None or stages is None:
+            return ()
+        if stages.gate.screen(outcome.candidates) is not None:
+            return ()
+        intent = stages.context.intents.get(verdict.candidate.intent)
+        if intent is None or intent.action is None:
+            return ()
+        try:
+            return (command_for(intent, verdict.candidate.slots),)
+        except DjtuiError:
+            return ()
 
 
 def _verdict(verdict: Any) -> dict[str, Any] | None:

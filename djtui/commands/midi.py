@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from djtui.commands._shared import add_context_option, config_for, context_for
 from djtui.core.decks import DECKS, DeckState, FEEDBACK_OFFSET
-from djtui.core.midi_ports import API_ENV, list_ports, listed_as, midi_systems
+from djtui.core.midi_ports import choose_api, list_ports, listed_as, midi_systems
 from djtui.core.records import MidiCommand
 
 DOCTOR_WAIT_S = 5.0
@@ -37,7 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--device", help="device name in the file (default: [midi] output_port, 'djtui')")
     export.set_defaults(func=run_export)
 
-    check = actions.add_parser("check", help="list every problem in a Rekordbox mapping CSV as file:line: what")
+    check = actions.add_parser("check", help="list every problem in a Rekordbox mapping CSV as file:line: what",
+                               description="Every problem in a Rekordbox mapping CSV as file:line: what, in line "
+                                           "order: the file's form, MIDI codes, options, and function and type "
+                                           "names misspelt (checked against the names in the files Rekordbox "
+                                           "ships, with the closest one). A name that is neither known nor close "
+                                           "to a known one is noted as unverified, not counted as a problem.")
     check.add_argument("file", type=Path, metavar="FILE.csv")
     check.set_defaults(func=run_check)
 
@@ -50,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     monitor.add_argument("--api", help="MIDI system: alsa, jack, coremidi, winmm")
     monitor.set_defaults(func=run_monitor)
 
-    doctor = actions.add_parser("doctor", help="check the way to Rekordbox and back, and say what to do next")
+    doctor = actions.add_parser("doctor", help="check the way to Rekordbox and back, and say what to do next",
+                                epilog="Here 1 means that no feedback came back from Rekordbox.")
     doctor.add_argument("--pulse", action="store_true",
                         help="send one test note that the mapping leaves unassigned (never play or cue)")
     doctor.add_argument("--wait", type=float, default=DOCTOR_WAIT_S, metavar="S",
@@ -61,9 +66,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _api(args: argparse.Namespace) -> str | None:
-    """``--api``, else ``DJTUI_MIDI_API``, else the config's ``[midi] api``."""
+    """``--api``, else ``DJTUI_MIDI_API``, else the config's ``[midi] api``, else the
+    system that answers (:func:`~djtui.core.midi_ports.effective_api`)."""
 
-    return args.api or os.environ.get(API_ENV) or config_for(args).midi.api
+    return choose_api(args.api, config_for(args).midi)
+
+
+def _others(ports: list[str], config: Any) -> tuple[list[str], list[str]]:
+    """``ports`` split into other programs' and djtui's own (another djtui running: its
+    output is no input for this one to read, nor its input an output to send to)."""
+    from djtui.core.midi import feedback_port
+    from djtui.core.midi_ports import owned_by
+
+    names = {config.midi.output_port, feedback_port(config.midi)}
+    own = [p for p in ports if any(owned_by(p, name) for name in names)]
+    return [p for p in ports if p not in own], own
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -87,7 +104,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from djtui.core.rekordbox import check_csv, read_csv
+    from djtui.core.rekordbox import check_csv, read_csv, unverified
 
     problems = check_csv(args.file)
     for problem in problems:
@@ -96,19 +113,27 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}", file=sys.stderr)
         return 1
     mapping = read_csv(args.file)
-    print(f"{args.file}: ok · device '{mapping.device}' · {len(mapping.rows)} rows")
+    notes = unverified(mapping, str(args.file))
+    for note in notes:
+        print(note)
+    print(f"{args.file}: ok · device '{mapping.device}' · {len(mapping.rows)} rows"
+          + (f" · {len(notes)} unverified" if notes else ""))
     return 0
 
 
 def run_ports(args: argparse.Namespace) -> int:
-
+    config = config_for(args)
     ports = list_ports(_api(args))
+    inputs, own_out = _others(ports.inputs, config)
+    outputs, own_in = _others(ports.outputs, config)
     print("inputs (djtui can read):")
-    for name in ports.inputs or ["(none)"]:
+    for name in inputs or ["(none)"]:
         print(f"  {name}")
     print("outputs (djtui can send to):")
-    for name in ports.outputs or ["(none)"]:
+    for name in outputs or ["(none)"]:
         print(f"  {name}")
+    if own_out or own_in:
+        print(f"djtui's own ports, open in another djtui: {', '.join(own_out + own_in)}")
     return 0
 
 
@@ -117,8 +142,8 @@ def run_monitor(args: argparse.Namespace) -> int:
 
     config = config_for(args)
     where = args.port or feedback_port(config.midi)
+    stream = monitor(args.port, virtual_name=feedback_port(config.midi), api=_api(args))  # a busy port fails here
     print(f"listening on {where!r} (Ctrl-C to stop)", file=sys.stderr)
-    stream = monitor(args.port, virtual_name=feedback_port(config.midi), api=_api(args))
     try:
         for t, message in stream:
             if message is not None:
@@ -146,9 +171,13 @@ def run_doctor(args: argparse.Namespace) -> int:
         if system.ports is None:
             print(f"  {system.api:<8} not reachable: {system.problem}{chosen}")
         else:
+            inputs, own = _others(system.ports.inputs, config)
+            outputs, own_in = _others(system.ports.outputs, config)
             print(f"  {system.api:<8} reachable{chosen}")
-            print(f"           inputs (djtui can read): {', '.join(system.ports.inputs) or '(none)'}")
-            print(f"           outputs (djtui can send to): {', '.join(system.ports.outputs) or '(none)'}")
+            print(f"           inputs (djtui can read): {', '.join(inputs) or '(none)'}")
+            print(f"           outputs (djtui can send to): {', '.join(outputs) or '(none)'}")
+            if own or own_in:
+                print(f"           djtui's own, open in another djtui (quit it first): {', '.join(own + own_in)}")
     context = context_for(args, config)
     state = DeckState.for_context(context)
     out_name, in_name = midi.output_port, feedback_port(midi)

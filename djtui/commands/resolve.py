@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 
-from djtui.commands._shared import add_context_option, config_for, context_for
+from djtui.commands._shared import StatusLine, add_context_option, config_for, context_for
 from djtui.core.errors import DjtuiError
 
 
@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("resolve", help="print the top-5 commands a transcript means",
                             description="Resolve a transcript to the five commands it most likely means. "
                                         "TEXT '-' reads one transcript per line from standard input. "
-                                        "A transcript is at most 40 words (400 characters): one command.")
+                                        "A transcript is at most 40 words (400 characters): one command.",
+                            epilog="With -, 1 means that some lines were refused (each is named).")
     parser.add_argument("text", metavar="TEXT", help="the transcript, or - for one per line on stdin")
     add_context_option(parser)
     parser.add_argument("--json", action="store_true", help="JSON instead of a table (one object per line with -)")
@@ -74,21 +75,31 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_for(args)
     context = context_for(args, config)
-    resolver = resolver_for(context, config)
+    status = StatusLine()  # the meaning model loads on the first paraphrase: seconds, said on stderr
+    resolver = resolver_for(context, config, on_progress=status)
+    status.done()
+
+    def resolve(text: str) -> list:
+        try:
+            return resolver.resolve(text, k=args.k)
+        finally:
+            status.done()
+
     show = (lambda t, c, i: print(as_json(t, c, i), flush=True)) if args.json else print_table
     if args.text != "-":
-        show(args.text, resolver.resolve(args.text, k=args.k), phonetic.unreadable(args.text))
+        show(args.text, resolve(args.text), phonetic.unreadable(args.text))
         return 0
     refused = 0
     for number, text in stdin_lines(MAX_TRANSCRIPT_CHARS):
         try:
             if text is None:
                 raise TranscriptTooLong(f"transcript too long to be a command: over {MAX_TRANSCRIPT_CHARS} characters")
-            show(text, resolver.resolve(text, k=args.k), phonetic.unreadable(text))
+            show(text, resolve(text), phonetic.unreadable(text))
         except TranscriptTooLong as exc:  # one bad line must not stop the rest
             refused += 1
             print(f"djtui: line {number}: {exc.message}", file=sys.stderr)
-    if refused:
-        raise DjtuiError(f"{refused} transcript{'s' if refused > 1 else ''} refused (see above)",
-                         "a command is one short sentence per line")
+    if refused:  # the others were resolved: problems found, not a run that failed
+        print(f"{refused} transcript{'s' if refused > 1 else ''} refused (see above): a command is one short "
+              "sentence per line", file=sys.stderr)
+        return 1
     return 0

@@ -91,3 +91,48 @@ def test_djtui_eval_end_to_end_on_spoken_commands(tmp_path: Path, speak, capsys:
     assert plot.read_bytes()[:4] == b"\x89PNG"
     out = capsys.readouterr().out
     assert "command acceptance" in out and "20 dB" in out
+
+
+def _cut_short(path: Path) -> None:
+    """Keep the full header and half of the data, as a recording cut off by a crash."""
+    data = path.read_bytes()
+    path.write_bytes(data[: 44 + (len(data) - 44) // 2])
+
+
+@pytest.mark.slow
+def test_a_file_that_cannot_be_read_is_a_skipped_trial_and_every_measurement_stays(
+        tmp_path: Path, speak, capsys: pytest.CaptureFixture[str]) -> None:
+    """2 good files, an empty one, one cut short and one with a gain of a million: the
+    bad three are named, skipped and in no figure; the two are measured and reported."""
+    from djtui.cli import main
+
+    context = tmp_path / "tiny.yaml"
+    context.write_text(TINY_CONTEXT)
+    data = tmp_path / "audio"
+    data.mkdir()
+    sf.write(data / "a.wav", speak("play deck one"), 16000)
+    sf.write(data / "b.wav", speak("stop deck two"), 16000)
+    (data / "empty.wav").write_bytes(b"")
+    sf.write(data / "cut.wav", speak("load the next track"), 16000, subtype="PCM_16")
+    _cut_short(data / "cut.wav")
+    sf.write(data / "loud.wav", speak("load the next track") * 1e6, 16000, subtype="FLOAT")
+    labels = _write_labels(tmp_path, {
+        "a.wav": {"intent": "play", "slots": {"deck": "1"}}, "empty.wav": {"intent": "load", "slots": {}},
+        "cut.wav": {"intent": "load", "slots": {}}, "b.wav": {"intent": "stop", "slots": {"deck": "2"}},
+        "loud.wav": {"intent": "load", "slots": {}},
+    })
+    report = tmp_path / "report.json"
+
+    code = main(["eval", "--context", str(context), "--labels", str(labels), "--data", str(data),
+                 "--json", str(report), "--set", "resolver.semantic_weight=0"])
+
+    captured = capsys.readouterr()
+    assert code == 1  # problems found; the report was still written
+    result = json.loads(report.read_text())
+    assert result["n"] == 2 and {t["file"] for t in result["trials"]} == {"a.wav", "b.wav"}
+    skipped = {Path(s["file"]).name: s["reason"] for s in result["skipped"]}
+    assert set(skipped) == {"empty.wav", "cut.wav", "loud.wav"}
+    assert "cut short: its header promises" in skipped["cut.wav"] and "the file holds" in skipped["cut.wav"]
+    assert "full scale" in skipped["loud.wav"]
+    assert f"{data / 'cut.wav'}: skipped, not measured: cut short" in captured.out
+    assert "command acceptance" in captured.out and "3 files skipped" in captured.err

@@ -116,6 +116,48 @@ def test_a_file_with_nan_or_inf_samples_is_one_clear_error_naming_it(tmp_path, b
     assert len(read_audio(path)) >= len(audio)  # the same file, mended, reads
 
 
+def _cut_short(path) -> None:
+    """Keep the full header and half of the data, as a recording cut off by a crash."""
+    data = path.read_bytes()
+    path.write_bytes(data[: 44 + (len(data) - 44) // 2])
+
+
+def test_a_wav_cut_short_is_refused_the_same_way_live_and_in_evaluation(tmp_path) -> None:
+    path = tmp_path / "cut.wav"
+    sf.write(path, sine(440, 2.0, SAMPLE_RATE, 0.3), SAMPLE_RATE, subtype="PCM_16")
+    _cut_short(path)
+    assert sf.info(str(path)).frames == SAMPLE_RATE  # libsndfile reads the half that is there without a word
+    said = []
+    for read in (FileSource, read_audio):
+        with pytest.raises(DjtuiError) as error:
+            read(path)
+        said.append(error.value.message)
+    assert said[0] == said[1] == (f"{path}: cut short: its header promises 32,000 frames (2.00 s), "
+                                  "the file holds 16,000 (1.00 s)")
+
+
+def test_a_float_wav_a_million_times_too_loud_is_refused_live_and_in_evaluation(tmp_path) -> None:
+    path = tmp_path / "loud.wav"
+    sf.write(path, sine(440, 1.0, SAMPLE_RATE, 0.5) * 1e6, SAMPLE_RATE, subtype="FLOAT")
+    said = []
+    for read in (FileSource, read_audio):
+        with pytest.raises(DjtuiError) as error:
+            read(path)
+        said.append(error.value.message)
+    assert said[0] == said[1] and "peaks at 500,000× full scale (+114 dBFS)" in said[0]
+
+
+def test_a_float_wav_a_little_past_full_scale_is_clipped_with_a_warning_both_ways(tmp_path, caplog) -> None:
+    path = tmp_path / "hot.wav"
+    sf.write(path, sine(440, 1.0, SAMPLE_RATE, 1.5), SAMPLE_RATE, subtype="FLOAT")
+    with caplog.at_level("WARNING", logger="djtui"):
+        live = np.concatenate(list(FileSource(path, realtime=False).blocks()))
+        read = read_audio(path)
+    assert np.abs(live).max() <= 1.0 and np.abs(read).max() <= 1.0  # the same clipping both ways
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{path}: peaks at 1.50× full scale (+3.5 dBFS): clipped to full scale"] * 2
+
+
 def test_a_missing_input_device_is_one_clear_error() -> None:
     with pytest.raises(DjtuiError, match="not found") as error:
         MicrophoneSource("no such microphone anywhere")

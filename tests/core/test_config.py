@@ -123,3 +123,17 @@ def test_a_write_that_fails_halfway_keeps_the_old_file(tmp_path):
         write_atomic(path, crash_halfway)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.toml"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[vad]\nhangover_ms = 'long'\n", "(expected a whole number from 32 to 3000)"),
+    ("[vad]\nthreshold = 1.0\n", "(expected a number from 0 to 1, not 0 or 1)"),
+    ("[vad]\nearly_finalize = 1\n", "(expected true or false)"),
+    ("[vad]\nhangover = 400\n", "unknown setting [vad] hangover; did you mean hangover_ms?"),
+])
+def test_a_broken_value_says_what_the_setting_expects(tmp_path, text, expected):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(DjtuiError) as info:
+        load_config(path)
+    assert expected in info.value.message

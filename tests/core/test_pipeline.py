@@ -197,7 +197,8 @@ def test_listen_prints_one_json_line_per_utterance(spoken_file, config_file, cap
     assert held["verdict"]["reason"] == "needs_confirm" and held["midi"] == []
     assert confirmed["verdict"]["reason"] == "confirmed"
     assert [(m["channel"], m["number"]) for m in confirmed["midi"]] == [(1, 11)] and confirmed["dry_run"]
-    assert confirmed["total_ms"] > 0 and confirmed["engine"] == "whisper"
+    assert confirmed["work_ms"] > 0 and confirmed["engine"] == "whisper"
+    assert confirmed["total_ms"] is None and confirmed["said_to_done_ms"] is None  # --fast: no real time to feel
 
 
 def test_listen_reads_every_utterance_of_a_file_however_fast(speak, config_file, tmp_path, capsys) -> None:
@@ -220,7 +221,8 @@ def test_listen_plain_lines(spoken_file, config_file, capsys) -> None:
     assert code == 0
     assert len(out) == 1
     assert out[0].lower().startswith('"play the second deck') and "play(deck=2)" in out[0]
-    assert "rejected (needs_confirm)" in out[0] and out[0].endswith(" ms")
+    assert "rejected (needs_confirm)" in out[0] and " · understood in " in out[0]
+    assert out[0].endswith(" ms (--fast: no real time)")  # not a said→done time that never was
 
 
 def test_listen_with_a_bad_file_is_one_clear_line(tmp_path, capsys) -> None:

@@ -18,6 +18,7 @@ from djtui.core.decks import FEEDBACK_OFFSET
 from djtui.core.errors import DjtuiError
 from djtui.core.records import MidiCommand
 from djtui.core.rekordbox import (
+    CONFIRMED_FUNCTIONS,
     HEADER,
     PadLayout,
     check_csv,
@@ -441,3 +442,43 @@ def test_the_check_command_prints_file_line_what(tmp_path: Path, capsys: pytest.
     assert main(["midi", "check", str(bad)]) == 1
     out = capsys.readouterr().out
     assert out.startswith(f"{bad}:5: option 'Priority=x': Priority takes =N")
+
+
+def test_check_catches_misspelt_functions_and_types_and_names_the_closest(tmp_path: Path) -> None:
+    path = tmp_path / "typos.csv"
+    lines = SHIPPED_STYLE.split("\r\n")
+    lines[5] = "Synk,Sync,Button,905C,0,1,2,3,,,,,,,"  # line 6
+    lines[4] = "JumpToTrackStart,Cue+Shift,Buton,9048,0,1,2,3,,,,,,,"  # line 5
+    lines[3] = "playpause,PlayPause,Button,900B,0,1,2,3,,,,,,,"  # line 4
+    path.write_text("\r\n".join(lines), encoding="utf-8")
+    assert check_csv(path) == [
+        f"{path}:4: function 'playpause' is not a Rekordbox function: did you mean PlayPause?",
+        f"{path}:5: type 'Buton' is not a Rekordbox control type: did you mean Button?",
+        f"{path}:6: function 'Synk' is not a Rekordbox function: did you mean Sync?",
+    ]
+
+
+def test_a_name_far_from_every_known_one_is_noted_not_refused(tmp_path: Path) -> None:
+    from djtui.core.rekordbox import misspelling_of, unverified
+
+    assert misspelling_of("FX2-1On", CONFIRMED_FUNCTIONS) is None  # another FX unit, not a typo
+    assert misspelling_of("SamplerMasterVolume", CONFIRMED_FUNCTIONS) is None
+    path = tmp_path / "more.csv"
+    lines = SHIPPED_STYLE.split("\r\n")
+    lines[3] = "FX2-1On,FX2,Button,900B,0,1,2,3,,,,,,,"
+    path.write_text("\r\n".join(lines), encoding="utf-8")
+    assert check_csv(path) == []
+    assert unverified(read_csv(path), str(path)) == [
+        f"{path}:4: note: function 'FX2-1On' not seen in the files Rekordbox ships "
+        "(unverified: check it in Rekordbox's MIDI settings)"]
+
+
+def test_check_lists_problems_in_line_order(tmp_path: Path) -> None:
+    path = tmp_path / "order.csv"
+    lines = SHIPPED_STYLE.split("\r\n")
+    lines[0] = "@file,2,DDJ-TEST"  # line 1
+    lines[7] = "PAD1_HotCue,x,Pad,9000,7,9,11,13,,,,,,Priority,"  # line 8
+    lines[4] = "JumpToTrackStart,Cue+Shift,Buton,9048,0,1,2,3,,,,,,,"  # line 5
+    path.write_text("\r\n".join(lines), encoding="utf-8")
+    numbers = [int(p[len(str(path)) + 1:].split(":")[0]) for p in check_csv(path)]
+    assert numbers == [1, 5, 8]
