@@ -122,6 +122,11 @@ class _Link:
         before anyone opens a new client; the watch reports it."""
         with self._lock:
             self._close_port()
+            with clients_lock:
+                for port in self._retired:
+                    if not port.closed:
+                        port.close()
+            self._retired.clear()
             self._drop_lister()
             self.problem = f"MIDI lost: the JACK server stopped, so '{self.name}' is gone"
 
