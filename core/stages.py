@@ -39,6 +39,15 @@ cores, clips alternating in one run, wav2vec2-base int8's endpoint-to-MIDI media
 ~2 ms against ~105 ms with two blocks and ~200 ms with the former 100 ms tail."""
 
 
+DECODER_THREADS = 1
+"""torch's threads for the grammar search unless ``[asr] threads`` is set. A step decodes
+a few prefixes, too little to share, and torch's OpenMP threads spin while they wait for
+each other: on 2 cores shared with other work, a search took 1,189 ms of wall time for
+300 ms of CPU with torch's default of one thread a core, and a 10-minute file with 30
+commands read 7x faster at one thread, every reading the same. (torch's setting is the
+process's: it also holds for anything else this process runs in torch.)"""
+
+
 def context_for(config: Config, path: str | Path | None = None) -> Context:
     """``path``, else the config's ``[resolver] context``, else the bundled DJ context."""
 
@@ -72,19 +81,23 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
 
     engine = engine if engine is not None else engine_for(config, context)
     text = resolver_for(context, config)
-    search = grammar_search_for(context, engine) if isinstance(engine, WhisperEngine) else None
+    search = grammar_search_for(context, engine, config.asr.threads) if isinstance(engine, WhisperEngine) else None
     if warm_up:
         getattr(engine, "warm_up", lambda: None)()
         text.warm_up()
     return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search)
 
 
-def grammar_search_for(context: Context, engine: Any) -> Any:
+def grammar_search_for(context: Context, engine: Any, threads: int = 0) -> Any:
     """Whisper's decoder constrained to ``context`` (:mod:`djtui.core.grammar_search`),
-    on the weights of the engine's own model."""
+    on the weights of the engine's own model. ``threads``: torch's threads for it
+    (``[asr] threads``; 0, the default, means one: see :data:`DECODER_THREADS`)."""
+    import torch
+
     from djtui.core.grammar_search import GrammarSearch
     from djtui.core.whisper_decoder import WhisperDecoder
 
+    torch.set_num_threads(threads or DECODER_THREADS)
     return GrammarSearch(context, engine.tokenizer, WhisperDecoder.from_folder(engine.model_dir))
 
 
