@@ -283,6 +283,8 @@ def test_a_complete_command_fires_at_the_first_silence(listeners, speak) -> None
     [slow] = _outcomes(late, audio)
     assert fast.early and not slow.early
     assert fast.stages_ms["vad_endpoint"] == DRAFT_TAIL_MS < slow.stages_ms["vad_endpoint"]
+    # from the first silent block: understanding the draft is part of the wait
+    assert fast.total_ms >= fast.stages_ms["asr"] + fast.stages_ms["search"]
     # the same command either way: finalising early costs nothing in what is understood
     assert (fast.best.intent, fast.best.slots) == (slow.best.intent, slow.best.slots) == ("sync", {"deck": "2"})
     assert fast.verdict.reason == slow.verdict.reason == "accepted"
