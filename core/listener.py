@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -42,7 +43,7 @@ from djtui.core import stages as build_stages
 from djtui.core.audio import level
 from djtui.core.config import Config
 from djtui.core.context import Context
-from djtui.core.early import EarlyFinalizer
+from djtui.core.early import FAST_PHONEMES_PER_S, EarlyFinalizer
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Dropped, Error, Event, Expired, Hearing, ListeningChanged,
                                Outcome, SpeechEnded, SpeechStarted, Status)
@@ -182,7 +183,10 @@ class Listener:
         self._events.record = self._record
         self._endpointer = build_stages.endpointer_for(self._config)
         vad = self._config.vad
-        self._early = EarlyFinalizer(vad.early_finalize, max(1, round(vad.glimpse_ms / 32)), vad.stable_updates)
+        block_ms = 1000 * self._endpointer.block / self._endpointer.sample_rate
+        shortest_ms = 1000 * self.stages.context.shortest_phonemes() / FAST_PHONEMES_PER_S
+        self._early = EarlyFinalizer(vad.early_finalize, max(1, round(vad.glimpse_ms / block_ms)), vad.stable_updates,
+                                     first_blocks=math.ceil(shortest_ms / block_ms))
         self._lock = threading.Lock()  # the early finaliser, between the pipeline's threads
         self._last_draft: DraftDue | None = None
         self._frames = 0

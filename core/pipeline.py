@@ -79,6 +79,7 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._finished = threading.Event()
+        self._working = threading.Event()
         self._trigger: Any = None
         self.dropped = {"utterance": 0, "audio": 0}
         """What was lost since listening started (also published as Dropped events)."""
@@ -207,9 +208,7 @@ class Pipeline:
         """Start what the listener says is due, each on its own thread."""
         match due:
             case GlimpseDue():
-                # unless the last glimpse still runs: a busy machine glimpses less (and
-                # then finalises early less often)
-                if self._glimpser is not None and (self._glimpse is None or self._glimpse.done()):
+                if self._glimpser is not None and not self._behind():
                     self._glimpse = self._glimpser.submit(due.run)
             case DraftDue():
                 # understood while the hang-over runs; the safety gate waits for the
@@ -222,6 +221,16 @@ class Pipeline:
             case UtteranceDue():
                 self._drafting = None
                 self._put(due)
+
+    def _behind(self) -> bool:
+        """Whether a glimpse now would take the CPU from work already due: the last
+        glimpse still runs, a draft is being understood, or utterances wait for the
+        worker. A busy machine glimpses less, and then finalises early less often; only
+        the last glimpse before a draft is compared with it anyway."""
+        drafting = self._drafting
+        return ((self._glimpse is not None and not self._glimpse.done())
+                or (drafting is not None and not drafting.result.done())
+                or self._working.is_set() or not self._utterances.empty())
 
     def _draft(self, due: DraftDue) -> None:
         """The draft understood; if it may fire now, it goes to the worker at once,
@@ -255,6 +264,7 @@ class Pipeline:
 
     def _work(self) -> None:
         while (due := self._utterances.get()) is not None:
+            self._working.set()
             try:
                 due.run()
             except DjtuiError as exc:
@@ -262,6 +272,8 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the set
                 log.exception("handling an utterance failed")
                 self._events.publish(Error(f"could not handle an utterance: {exc}", "djtui keeps listening"))
+            finally:
+                self._working.clear()
         self._finished.set()
         self._events.publish(Finished())
 
