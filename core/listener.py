@@ -46,7 +46,7 @@ from djtui.core.context import Context
 from djtui.core.early import FAST_PHONEMES_PER_S, EarlyFinalizer
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Dropped, Error, Event, Expired, Hearing, ListeningChanged,
-                               Outcome, SpeechEnded, SpeechStarted, Status)
+                               Outcome, SpeechEnded, SpeechStarted, Status, Usage)
 from djtui.core.records import Candidate, Understanding, Utterance, Verdict
 
 if TYPE_CHECKING:
@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
+
+USAGE_LOG_EVERY_S = 30.0
+"""How often the session log records what listening costs (the HUD hears it every 2 s)."""
 
 
 class Subscribers:
@@ -189,6 +192,7 @@ class Listener:
                                      first_blocks=math.ceil(shortest_ms / block_ms))
         self._lock = threading.Lock()  # the early finaliser, between the pipeline's threads
         self._last_draft: DraftDue | None = None
+        self._usage_logged = -USAGE_LOG_EVERY_S
         self._frames = 0
         # The safety gate keeps time by the audio heard: a file read faster than real time
         # gives 'confirm' the same 3 s as a microphone, and the same verdicts every run.
@@ -396,7 +400,8 @@ class Listener:
         return verdict
 
     def _record(self, event: Event) -> None:
-        """What the session log keeps: every outcome, and everything lost."""
+        """What the session log keeps: every outcome, everything lost, and what listening
+        costs every :data:`USAGE_LOG_EVERY_S` seconds."""
         session_log = self.stages.session_log
         if session_log is None:
             return
@@ -406,6 +411,11 @@ class Listener:
             case Dropped():
                 session_log.record({"dropped": event.what, "count": event.count, "total": event.total,
                                     "message": event.message})
+            case Usage() if event.window_s and time.perf_counter() >= self._usage_logged + USAGE_LOG_EVERY_S:
+                self._usage_logged = time.perf_counter()
+                session_log.record({"usage": {"cpu_share": event.cpu_share, "realtime_factor": event.realtime_factor,
+                                              "keeps_up": event.keeps_up, "window_s": event.window_s,
+                                              "cores": event.cores}})
 
 
 def _result(ahead: Future[Drafted] | None) -> Drafted | None:
