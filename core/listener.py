@@ -170,18 +170,21 @@ class Listener:
     ``stages`` are given. ``context`` is a :class:`~djtui.core.context.Context` or a
     context file (default: the config's, else the bundled DJ context); ``dry_run``
     opens no MIDI port; ``session_log=False`` keeps no log. ``events``: the subscribers
-    to publish to (the pipeline shares its own); a new set by default."""
+    to publish to (the pipeline shares its own); a new set by default. ``on_progress``
+    hears each slow step of loading before it starts (a status line)."""
 
     def __init__(self, config: Config | None = None, *, context: Context | str | Path | None = None,
                  engine: Any = None, midi_out: Any = None, dry_run: bool = False, session_log: Any = None,
-                 act: bool = True, stages: Stages | None = None, events: Subscribers | None = None) -> None:
+                 act: bool = True, stages: Stages | None = None, events: Subscribers | None = None,
+                 on_progress: Callable[[str], None] | None = None) -> None:
         self._config = config if config is not None else Config()
         self._events = events if events is not None else Subscribers()
         if isinstance(context, (str, Path)):
             context = build_stages.context_for(self._config, context)
         self.stages = stages if stages is not None else build_stages.build(
             self._config, context=context, engine=engine, midi_out=midi_out, dry_run=dry_run,
-            session_log=session_log, on_status=lambda message: self._events.publish(Status(message)))
+            session_log=session_log, on_status=lambda message: self._events.publish(Status(message)),
+            on_progress=on_progress)
         """Every stage this listener runs (:class:`~djtui.core.stages.Stages`)."""
         self._events.record = self._record
         self._endpointer = build_stages.endpointer_for(self._config)

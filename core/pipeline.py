@@ -69,11 +69,11 @@ class Pipeline:
     the :class:`~djtui.core.listener.Listener`'s."""
 
     def __init__(self, config: Config, context: Context | None = None, engine: Any = None, midi_out: Any = None,
-                 dry_run: bool = False, session_log: Any = None) -> None:
+                 dry_run: bool = False, session_log: Any = None, on_progress: Any = None) -> None:
         self.config = config
         self._events = Subscribers()
         self._listener = Listener(config, context=context, engine=engine, midi_out=midi_out, dry_run=dry_run,
-                                  session_log=session_log, events=self._events)
+                                  session_log=session_log, events=self._events, on_progress=on_progress)
         self.stages: Stages = self._listener.stages
         """What runs: the context, recognizer, gate, deck state and ports."""
         self._utterances: queue.Queue[UtteranceDue | None] = queue.Queue(maxsize=QUEUE_SIZE)

@@ -48,6 +48,16 @@ commands read 7x faster at one thread, every reading the same. (torch's setting 
 process's: it also holds for anything else this process runs in torch.)"""
 
 
+BLAS_THREADS = 1
+"""numpy's BLAS threads unless ``[asr] threads`` is set. djtui's matrix products are
+small (a sentence's embedding, Whisper's log-mel filter bank) and OpenBLAS's threads
+spin as torch's do: on the shared 2 cores, a 9×384 by 384×1536 product took 18.6 ms at
+two threads and 3.1 ms at one, the log-mel features of a command 45 ms and 7 ms."""
+
+Progress = Callable[[str], None]
+"""Hears what is about to load, before each slow step: a status line for the CLI or TUI."""
+
+
 def context_for(config: Config, path: str | Path | None = None) -> Context:
     """``path``, else the config's ``[resolver] context``, else the bundled DJ context."""
 
@@ -55,43 +65,53 @@ def context_for(config: Config, path: str | Path | None = None) -> Context:
     return load_context(Path(chosen).expanduser()) if chosen else default_context()
 
 
-def resolver_for(context: Context, config: Config) -> Resolver:
+def resolver_for(context: Context, config: Config, on_progress: Progress | None = None) -> Resolver:
     """The text resolver with the configured embedding model and weight."""
     from djtui.core.resolve import Resolver
 
-    return Resolver(context, config.resolver.embedding_model, config.resolver.semantic_weight)
+    limit_blas_threads(config.asr.threads)
+    return Resolver(context, config.resolver.embedding_model, config.resolver.semantic_weight,
+                    on_progress=on_progress)
 
 
-def engine_for(config: Config, context: Context | None = None) -> AsrEngine:
+def engine_for(config: Config, context: Context | None = None, on_progress: Progress | None = None) -> AsrEngine:
     """The ASR engine ``[asr]`` asks for; with ``engine = "auto"`` the context model of
     ``context`` once it is built (see :func:`djtui.core.asr.load_engine`)."""
-    from djtui.core.asr import load_engine
+    from djtui.core.asr import choose_engine, load_engine
 
+    if on_progress is not None:
+        on_progress(f"loading the speech model ({choose_engine(config.asr, context).summary()})…")
     return load_engine(config.asr, context)
 
 
 def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = None, *,
-                   warm_up: bool = True) -> Recognizer:
+                   warm_up: bool = True, on_progress: Progress | None = None) -> Recognizer:
     """ASR, resolver and acoustic rescoring for ``context``; ``engine`` defaults to
     :func:`engine_for`. ``warm_up`` runs each model once so the first command does not pay
-    for lazy initialisation."""
+    for lazy initialisation. ``on_progress(message)`` hears each slow step before it
+    starts ("loading the speech model (…)…"), for a status line."""
     from djtui.core.asr import WhisperEngine
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer, can_rescore
 
-    engine = engine if engine is not None else engine_for(config, context)
-    text = resolver_for(context, config)
-    search = grammar_search_for(context, engine, config.asr.threads) if isinstance(engine, WhisperEngine) else None
+    progress = on_progress or (lambda message: None)
+    engine = engine if engine is not None else engine_for(config, context, on_progress)
+    text = resolver_for(context, config, on_progress)
+    search = (grammar_search_for(context, engine, config.asr.threads, on_progress)
+              if isinstance(engine, WhisperEngine) else None)
     if warm_up:
+        progress("warming up…")
         getattr(engine, "warm_up", lambda: None)()
         text.warm_up()
     return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search)
 
 
-def grammar_search_for(context: Context, engine: Any, threads: int = 0) -> Any:
+def grammar_search_for(context: Context, engine: Any, threads: int = 0, on_progress: Progress | None = None) -> Any:
     """Whisper's decoder constrained to ``context`` (:mod:`djtui.core.grammar_search`),
     on the weights of the engine's own model. ``threads``: torch's threads for it
     (``[asr] threads``; 0, the default, means one: see :data:`DECODER_THREADS`)."""
+    if on_progress is not None:
+        on_progress("loading the grammar decoder (torch, int8)…")
     import torch
 
     from djtui.core.grammar_search import GrammarSearch
@@ -99,6 +119,14 @@ def grammar_search_for(context: Context, engine: Any, threads: int = 0) -> Any:
 
     torch.set_num_threads(threads or DECODER_THREADS)
     return GrammarSearch(context, engine.tokenizer, WhisperDecoder.from_folder(engine.model_dir))
+
+
+def limit_blas_threads(threads: int = 0) -> None:
+    """numpy's BLAS on ``threads`` threads (``[asr] threads``; 0, the default, means one:
+    see :data:`BLAS_THREADS`), for the whole process."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads or BLAS_THREADS, user_api="blas")
 
 
 def endpointer_for(config: Config, *, listening: bool | None = None) -> Endpointer:
@@ -175,19 +203,21 @@ class Stages:
 def build(config: Config, *, context: Context | None = None, engine: AsrEngine | None = None,
           midi_out: MidiOut | None = None, dry_run: bool = False,
           session_log: SessionLog | Literal[False] | None = None,
-          on_status: Callable[[str], None] | None = None) -> Stages:
+          on_status: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> Stages:
     """All stages for one listener. The MIDI port opens last, so a missing model fails
     before a port is taken; a busy port fails here, before listening starts.
 
     ``midi_out`` replaces the configured port (benches); ``dry_run`` opens none.
     ``session_log``: ``None`` a new log in the user's sessions folder, ``False`` none.
-    ``on_status(message)`` hears of a MIDI port that went away or came back.
+    ``on_status(message)`` hears of a MIDI port that went away or came back;
+    ``on_progress(message)`` of each slow step of loading, before it starts
+    (:func:`recognizer_for`).
     """
     from djtui.core.midi import MidiOut, open_feedback
     from djtui.core.sessionlog import SessionLog
 
     chosen = context if context is not None else context_for(config)
-    recognize = recognizer_for(config, chosen, engine)
+    recognize = recognizer_for(config, chosen, engine, on_progress=on_progress)
     decks = deck_state_for(chosen)
     closers: list[Callable[[], None]] = []
     if dry_run:

@@ -68,3 +68,14 @@ def test_the_grammar_search_decodes_on_one_thread_unless_asr_threads_says(whispe
         assert torch.get_num_threads() == torch_threads and search.decoder is not None
     finally:
         torch.set_num_threads(before)
+
+
+def test_building_says_each_slow_step_before_it_starts_and_numpys_blas_runs_one_thread():
+    from threadpoolctl import threadpool_info
+
+    heard: list[str] = []
+    stages.build(Config(), context=parse_context(GOOD), engine=LoudnessEngine(), dry_run=True, session_log=False,
+                 on_progress=heard.append)
+    assert heard[:2] == ["reading the pronunciation dictionary…", "warming up…"]
+    assert heard[2] == "loading the meaning model…"  # the first paraphrase would need it: loaded now
+    assert all(pool["num_threads"] == stages.BLAS_THREADS for pool in threadpool_info() if pool["user_api"] == "blas")
