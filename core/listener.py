@@ -47,6 +47,7 @@ from djtui.core.early import FAST_PHONEMES_PER_S, EarlyFinalizer
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Dropped, Error, Event, Expired, Hearing, ListeningChanged,
                                Outcome, SpeechEnded, SpeechStarted, Status, Usage)
+from djtui.core.recognize import Stopped
 from djtui.core.records import Candidate, Understanding, Utterance, Verdict
 
 if TYPE_CHECKING:
@@ -120,18 +121,23 @@ class GlimpseDue:
 @dataclass(frozen=True, eq=False)
 class DraftDue:
     """Silence began after speech: understand the utterance it becomes if the silence
-    lasts, while the hang-over runs. :meth:`cancel` drops it when speech went on first."""
+    lasts, while the hang-over runs. :meth:`cancel` drops it when speech went on."""
 
     utterance: Utterance
     listener: Listener = field(repr=False)
     result: Future[Drafted] = field(default_factory=Future, repr=False)
+    stale: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def run(self) -> Drafted | None:
-        """The draft understood (``None`` when it was cancelled before it began)."""
+        """The draft understood (``None`` when it was cancelled before it began or,
+        running, at its next stage)."""
         if not self.result.set_running_or_notify_cancel():
             return None
         try:
-            drafted = self.listener._draft(self.utterance)
+            drafted = self.listener._draft(self.utterance, self.stale.is_set)
+        except Stopped:
+            self.result.set_exception(CancelledError())
+            return None
         except BaseException as exc:
             self.result.set_exception(exc)
             raise
@@ -139,6 +145,9 @@ class DraftDue:
         return drafted
 
     def cancel(self) -> bool:
+        """Speech went on: this draft is not the utterance. Dropped if not begun (``True``),
+        else stopped at its next stage: the next draft waits behind it."""
+        self.stale.set()
         return self.result.cancel()
 
 
@@ -299,8 +308,10 @@ class Listener:
         self._frames += 1
         if self._events.listened:  # nobody to show it to: skip the arithmetic
             self._events.publish(level(frame))
-        was_speaking = endpointer.speaking
+        was_speaking, was_pausing = endpointer.speaking, endpointer.pausing
         utterance = endpointer.push(frame)
+        if was_pausing and endpointer.speaking and not endpointer.pausing and self._last_draft is not None:
+            self._last_draft.cancel()  # speech went on: that draft is not the utterance
         if not was_speaking and endpointer.speaking:
             with self._lock:
                 self._early.start()
@@ -339,9 +350,9 @@ class Listener:
             self._early.note(glimpse.key)
         self._events.publish(Hearing(glimpse.text, None))
 
-    def _draft(self, draft: Utterance) -> Drafted:
+    def _draft(self, draft: Utterance, stop: Callable[[], bool] | None = None) -> Drafted:
         started = time.perf_counter()
-        understanding = self.stages.recognizer.understand(draft.audio, draft.duration_s)
+        understanding = self.stages.recognizer.understand(draft.audio, draft.duration_s, stop=stop)
         drafted = Drafted(understanding, _spans(understanding.timings, started))
         with self._lock:
             fires = self._early.decide(understanding, self.stages.gate)

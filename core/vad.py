@@ -252,6 +252,11 @@ class Endpointer:
         return None
 
     @property
+    def pausing(self) -> bool:
+        """Whether the utterance open now has gone silent (its hang-over is running)."""
+        return self.speaking and not self._cut and self._silent_blocks > 0
+
+    @property
     def voiced_blocks(self) -> int:
         """Blocks of speech in the utterance open now (0 when none is)."""
         return self._speech_blocks - self._silent_blocks if self.speaking and not self._cut else 0
