@@ -145,8 +145,8 @@ class DraftDue:
         return drafted
 
     def cancel(self) -> bool:
-        """Speech went on: this draft is not the utterance. Dropped if not begun (``True``),
-        else stopped at its next stage: the next draft waits behind it."""
+        """Speech went on: this draft is not the utterance. Dropped if not begun (``True``);
+        if running, it stops at its next stage, so the next draft soon gets the thread."""
         self.stale.set()
         return self.result.cancel()
 
