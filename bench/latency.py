@@ -225,6 +225,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.clips < 1:
         raise DjtuiError("--clips must be at least 1", "e.g. --clips 30")
+    music = getattr(args, "music", None)
+    if not music and (getattr(args, "hog", False) or getattr(args, "snr", None) is not None):
+        raise DjtuiError("--snr and --hog measure commands over music", "give the music: --music FILE")
+    if music and args.interval < 2:
+        raise DjtuiError("--interval must be at least 2 s", "e.g. --interval 4: a command every 4 s")
     config = bench_config(config_for(args, asr={"engine": args.asr, "model": args.model,
                                                 "threads": args.threads or None}))
     context = context_for(args, config)
@@ -232,24 +237,49 @@ def run(args: argparse.Namespace) -> int:
     engine.warm_up()
     clips = synthesize_clips(context, args.clips)
     midi_out, midi_note = _open_midi(config)
-    runs = []
-    try:
-        for early in (True, False):
-            runs.append(_measure(engine, clips, context, config.updated({"vad": {"early_finalize": early}}), midi_out))
-    finally:
-        if midi_out is not None:
-            midi_out.close()
-    report = {
+    report: dict[str, Any] = {
         "engine": engine.name, "model": engine.model_id, "threads": config.asr.threads, "clips": len(clips),
         "audio_s_median": round(float(np.median([len(s) / SAMPLE_RATE for _, s in clips])), 2),
         "vad_hangover_ms": config.vad.hangover_ms, "midi": midi_note, "cpus": os.cpu_count(),
-        "load_avg_1m": round(os.getloadavg()[0], 2), "runs": [r.summary(len(clips)) for r in runs],
     }
+    try:
+        if music:
+            report.update(_music_runs(engine, clips, context, config, midi_out, args))
+        else:
+            runs = [_measure(engine, clips, context, config.updated({"vad": {"early_finalize": early}}), midi_out)
+                    for early in (True, False)]
+            report["runs"] = [r.summary(len(clips)) for r in runs]
+    finally:
+        if midi_out is not None:
+            midi_out.close()
+    report["load_avg_1m"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(report))
+    elif music:
+        _print_music_table(report)
     else:
         _print_table(report)
     return 0
+
+
+def _music_runs(engine: Any, clips: list[tuple[Any, np.ndarray]], context: Any, config: Any, midi_out: Any,
+                args: argparse.Namespace) -> dict[str, Any]:
+    """The clips over the music as one stream, early finalisation on and off, and the
+    same again beside a CPU hog with ``--hog``: one run after another, alternating."""
+    from pathlib import Path
+
+    from djtui.bench import music
+    from djtui.bench.soak import _music
+
+    snr = 10.0 if args.snr is None else args.snr
+    played = music.program(_music([Path(p) for p in args.music]), clips, args.interval, snr)
+    runs = []
+    for hog in ((False, True) if args.hog else (False,)):
+        for early in (True, False):
+            runs.append(music.measure(engine, played, context, config.updated({"vad": {"early_finalize": early}}),
+                                      midi_out, hog))
+    return {"music": [str(p) for p in args.music], "snr_db": snr, "interval_s": args.interval,
+            "stream_s": round(played.audio.size / SAMPLE_RATE, 1), "runs": runs}
 
 
 def _cell(p: dict[str, float]) -> str:
@@ -285,3 +315,37 @@ def _print_table(report: dict[str, Any]) -> None:
                   "their part after the endpoint.")
     console.print(f"MIDI: {report['midi']}. CPU: {report['cpus']} cores, load average {report['load_avg_1m']} at the "
                   "end; 'CPU per command' is this process's CPU time per spoken command.")
+
+
+def _print_music_table(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    runs = report["runs"]
+    table = Table(title=f"{report['clips']} spoken commands over music at {report['snr_db']:g} dB, one every "
+                        f"{report['interval_s']:g} s ({report['stream_s']} s of stream, played in real time), "
+                        f"{report['engine']} {report['model']}: ms, p50 / p95")
+    table.add_column("")
+    for r in runs:
+        table.add_column(f"early {'on' if r['early_finalize'] else 'off'}{' + CPU hog' if r['hog'] else ''}",
+                         justify="right")
+
+    def cell(p: dict[str, Any]) -> str:
+        return "-" if p["p50_ms"] is None else f"{p['p50_ms']:.0f} / {p['p95_ms']:.0f}"
+
+    rows = [
+        ("[bold]end of speech → MIDI[/]", [f"[bold]{cell(r['said_to_done'])}[/]" for r in runs]),
+        ("finalised early", [f"{r['finalised_early']} of {r['right']}" for r in runs]),
+        ("right / wrong / lost", [f"{r['right']} / {r['wrong']} / {r['lost']}" for r in runs]),
+        ("false triggers", [str(r["false_triggers"]) for r in runs]),
+        ("VAD's end of speech, late by", [cell(r["vad_end_late"]) for r in runs]),
+        ("CPU s per s of stream", [f"{r['cpu_per_stream_s']:.3f}" for r in runs]),
+        ("load average (1 min)", [f"{r['load_avg_1m']:.1f}" for r in runs]),
+    ]
+    for label, cells in rows:
+        table.add_row(label, *cells)
+    console = Console()
+    console.print(table)
+    console.print("End of speech → MIDI runs from the last frame of each command's speech (from the clean clip) to "
+                  "its outcome; only commands sent right count. CPU is this process's, every thread; the hog is "
+                  "another process spinning on one core.")

@@ -328,11 +328,12 @@ class WhisperEngine:
         self.max_tokens = max_tokens
         self.description = f"Whisper {self.model_id} (CPU int8)"
 
-    def encode(self, audio: np.ndarray) -> WhisperEncoding:
-        """Log-mel features of ``audio``, zero-padded to the window, through the encoder."""
+    def encode(self, audio: np.ndarray, window_frames: int | None = None) -> WhisperEncoding:
+        """Log-mel features of ``audio``, zero-padded to the window (``window_frames``:
+        another than the engine's, e.g. a shorter one for a glimpse), through the encoder."""
         import ctranslate2
 
-        padded, frames = whisper_features(self.feature_extractor, audio, self.window_frames)
+        padded, frames = whisper_features(self.feature_extractor, audio, window_frames or self.window_frames)
         output = self.model.encode(ctranslate2.StorageView.from_array(padded[np.newaxis]), to_cpu=True)
         return WhisperEncoding(output, frames)
 

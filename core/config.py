@@ -115,7 +115,8 @@ class AsrConfig(_Section):
     quantize: bool = True
     """int8 dynamic quantization of wav2vec2's linear layers on CPU: ~2x faster."""
     threads: int = Field(0, ge=0, le=256)
-    """CPU threads for inference; 0 = all cores."""
+    """CPU threads for inference; 0 = every core for CTranslate2 and one for the grammar
+    decoder (torch) and numpy, whose idle threads spin on a shared machine."""
 
 
 class ResolverConfig(_Section):

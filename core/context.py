@@ -188,6 +188,24 @@ class Context:
             out.append(Sentence(" ".join(words), name, slots))
         return out
 
+    def shortest_phonemes(self) -> int:
+        """The fewest phonemes any sentence of the context has ("arm": 3): no command
+        can be complete before that much has been said."""
+        from djtui.core.phonetic import phonemes
+
+        def fewest(seq: Seq) -> int:
+            total = 0
+            for item in seq.items:
+                if isinstance(item, Word):
+                    total += len(phonemes(item.text))
+                elif isinstance(item, Slot):
+                    total += min(len(phonemes(phrase)) for phrase, _ in self.slot_types[item.type].phrases())
+                else:
+                    total += 0 if item.optional else min(fewest(option) for option in item.options)
+            return total
+
+        return min((fewest(e) for i in self.intents.values() for e in i.expressions), default=0)
+
     def render(self, intent: str, slots: dict[str, str]) -> str:
         """A natural sentence for ``intent`` with these slot values (the first expression
         that uses exactly these slots, first phrasing of each choice)."""

@@ -15,27 +15,40 @@ then, without the hang-over, when
 
 Otherwise the utterance ends after the hang-over as before. Arming, deck state,
 confirmation and every other safety rule apply unchanged.
+
+Glimpses cost CPU, a model run each, so none comes before the speech could hold the
+grammar's shortest command said fast, and the pipeline skips one while it is behind
+(:class:`~djtui.core.pipeline.Pipeline`).
 """
 
 from __future__ import annotations
-from djtui.core.records import Understanding
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from djtui.core.records import Understanding
+
 if TYPE_CHECKING:
     from djtui.core.safety import SafetyGate
+
+FAST_PHONEMES_PER_S = 20
+"""Phonemes a second of fast speech (conversation runs at 10-15): the speech so far holds
+no complete command before the shortest sentence of the grammar could be said at this
+pace."""
 
 
 @dataclass
 class EarlyFinalizer:
     """Decides, per utterance, whether its draft may fire at once. ``glimpse_blocks``:
-    blocks of speech between glimpses; ``stable_updates``: how many consecutive readings
-    (glimpses and the draft) must agree; ``enabled`` False never finalises early."""
+    blocks of speech between glimpses; ``first_blocks``: blocks of speech
+    before the first (the shortest command said fast); ``stable_updates``: how many
+    consecutive readings (glimpses and the draft) must agree; ``enabled`` False never
+    finalises early."""
 
     enabled: bool = True
     glimpse_blocks: int = 10
     stable_updates: int = 2
+    first_blocks: int = 0
     glimpses: list[tuple | None] = field(default_factory=list)
     """The command each glimpse of the speech in progress read, oldest first."""
     _next_at: int = 0
@@ -43,7 +56,7 @@ class EarlyFinalizer:
     def start(self) -> None:
         """A new utterance began: forget the last one's glimpses."""
         self.glimpses = []
-        self._next_at = self.glimpse_blocks
+        self._next_at = max(self.glimpse_blocks, self.first_blocks)
 
     def glimpse_due(self, voiced_blocks: int) -> bool:
         """Whether the speech so far (``voiced_blocks`` long) should be glimpsed now.

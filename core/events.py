@@ -139,12 +139,31 @@ class Error:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What listening costs, over the last ``window_s`` seconds (published every couple
+    of seconds while the live pipeline listens)."""
+
+    cpu_share: float
+    """djtui's CPU time (every thread, and the capture process) per second, as a share of
+    the whole machine: 0.25 is a quarter of all ``cores``."""
+    realtime_factor: float
+    """Seconds spent understanding speech (glimpses, drafts, utterances) per second of
+    audio heard. Under 1 it keeps up; at 1 or more commands queue up and come late."""
+    window_s: float
+    cores: int
+
+    @property
+    def keeps_up(self) -> bool:
+        return self.realtime_factor < 1.0
+
+
+@dataclass(frozen=True)
 class Finished:
     """The source ended (end of file) and every utterance from it has been handled."""
 
 
 Event = (
     Level | SpeechStarted | SpeechEnded | Hearing | Outcome | Expired | ArmedChanged | ListeningChanged
-    | Dropped | Status | Error | Finished
+    | Dropped | Status | Error | Usage | Finished
 )
 """Everything a subscriber can receive."""

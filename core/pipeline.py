@@ -23,6 +23,10 @@ hang-over. Otherwise, if the silence lasts, the worker takes the draft's result 
 of starting again, and only the safety gate and the MIDI send are left after the
 endpoint.
 
+Every couple of seconds the pipeline publishes what listening costs
+(:class:`~djtui.core.events.Usage`, :mod:`djtui.core.usage`): djtui's share of the CPU
+and the real-time factor, the time spent understanding per second of audio.
+
 Nothing is lost without a word: an utterance the worker has no room for, and audio the
 device delivered faster than it was read, are counted, published as
 :class:`~djtui.core.events.Dropped` and written to the session log.
@@ -37,15 +41,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from djtui.core.audio import AudioSource, MicrophoneSource
+from djtui.core.audio import SAMPLE_RATE, AudioSource, MicrophoneSource
 from djtui.core.config import Config, Trigger
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
 from djtui.core.events import Dropped, Error, Finished, Status
 from djtui.core.listener import DraftDue, Due, GlimpseDue, Listener, Subscriber, Subscribers, UtteranceDue
+from djtui.core.usage import UsageMeter
 
 if TYPE_CHECKING:
     from djtui.core.stages import Stages
@@ -79,7 +85,9 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._finished = threading.Event()
+        self._working = threading.Event()
         self._trigger: Any = None
+        self._usage = UsageMeter()
         self.dropped = {"utterance": 0, "audio": 0}
         """What was lost since listening started (also published as Dropped events)."""
 
@@ -102,6 +110,7 @@ class Pipeline:
         self._utterances = queue.Queue(maxsize=QUEUE_SIZE)  # nothing left over from a previous run
         self._drafting = None
         self.dropped = {"utterance": 0, "audio": 0}
+        self._usage = UsageMeter()
         self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="djtui-asr-ahead")
         self._glimpser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="djtui-glimpse")
         self._stopping.clear()
@@ -189,6 +198,8 @@ class Pipeline:
                     break
                 for due in self._listener.step(block):
                     self._dispatch(due)
+                if (usage := self._usage.heard(len(block) / SAMPLE_RATE)) is not None:
+                    self._events.publish(usage)
                 if (now := getattr(source, "overruns", 0)) > overruns:
                     self._drop("audio", now - overruns, "the audio input overran: djtui could not read fast "
                                                         "enough and some sound was lost")
@@ -208,10 +219,8 @@ class Pipeline:
         """Start what the listener says is due, each on its own thread."""
         match due:
             case GlimpseDue():
-                # unless the last glimpse still runs: a busy machine glimpses less (and
-                # then finalises early less often)
-                if self._glimpser is not None and (self._glimpse is None or self._glimpse.done()):
-                    self._glimpse = self._glimpser.submit(due.run)
+                if self._glimpser is not None and not self._behind():
+                    self._glimpse = self._glimpser.submit(self._timed, due.run)
             case DraftDue():
                 # understood while the hang-over runs; the safety gate waits for the
                 # endpoint, its verdict depends on the moment
@@ -219,10 +228,28 @@ class Pipeline:
                     self._drafting.cancel()
                 if self._ahead is not None:
                     self._drafting = due
-                    self._ahead.submit(self._draft, due)
+                    self._ahead.submit(self._timed, self._draft, due)
             case UtteranceDue():
                 self._drafting = None
                 self._put(due)
+
+    def _timed(self, work: Any, *args: Any) -> None:
+        """Run ``work(*args)``, counting its time as understanding (:mod:`djtui.core.usage`)."""
+        started = time.perf_counter()
+        try:
+            work(*args)
+        finally:
+            self._usage.busy(time.perf_counter() - started)
+
+    def _behind(self) -> bool:
+        """Whether a glimpse now would take the CPU from work already due: the last
+        glimpse still runs, a draft is being understood, or utterances wait for the
+        worker. A busy machine glimpses less, and then finalises early less often; only
+        the last glimpse before a draft is compared with it anyway."""
+        drafting = self._drafting
+        return ((self._glimpse is not None and not self._glimpse.done())
+                or (drafting is not None and not drafting.result.done())
+                or self._working.is_set() or not self._utterances.empty())
 
     def _draft(self, due: DraftDue) -> None:
         """The draft understood; if it may fire now, it goes to the worker at once,
@@ -256,13 +283,16 @@ class Pipeline:
 
     def _work(self) -> None:
         while (due := self._utterances.get()) is not None:
+            self._working.set()
             try:
-                due.run()
+                self._timed(due.run)
             except DjtuiError as exc:
                 self._events.publish(Error(exc.message, exc.hint))
             except Exception as exc:  # noqa: BLE001 - one bad utterance must not end the set
                 log.exception("handling an utterance failed")
                 self._events.publish(Error(f"could not handle an utterance: {exc}", "djtui keeps listening"))
+            finally:
+                self._working.clear()
         self._finished.set()
         self._events.publish(Finished())
 

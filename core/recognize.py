@@ -13,7 +13,9 @@ The live pipeline and ``djtui eval`` share this, so what is measured is what run
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -46,6 +48,18 @@ ENCODING_MARGIN_FRAMES = 50
 over the padding of a long window costs time and changes nothing."""
 
 
+GLIMPSE_MARGIN_S = 2.0
+"""A glimpse is encoded on a window this much longer than the speech so far (whole
+seconds), not on the engine's 10 s: the encoder's cost grows with its window, and a
+glimpse only has to agree with the draft about the command, not be it. On bench
+latency's 30 commands the glimpses read as on the full window (README, "Speed")."""
+
+
+class Stopped(Exception):
+    """Understanding was stopped between stages: its ``stop()`` said the audio is no
+    longer wanted."""
+
+
 class Recognizer:
     """``understand(audio)``. ``search`` (a :class:`GrammarSearch`, Whisper only) decides
     from the audio against the whole grammar; without it, the ``resolver``'s candidates
@@ -63,22 +77,28 @@ class Recognizer:
         # CTC scores a sentence in microseconds; Whisper runs its decoder per sentence.
         self.alternatives = alternatives if alternatives is not None else (24 if engine.name == "wav2vec2" else 8)
 
-    def understand(self, audio: np.ndarray, speech_s: float | None = None) -> Understanding:
-        """``speech_s``: how long the VAD heard speech in ``audio`` (default: all of it)."""
+    def understand(self, audio: np.ndarray, speech_s: float | None = None,
+                   stop: Callable[[], bool] | None = None) -> Understanding:
+        """``speech_s``: how long the VAD heard speech in ``audio`` (default: all of it).
+        ``stop()`` is asked between stages; when it says so, :class:`Stopped` is raised
+        instead of going on (a draft the DJ's speech made stale)."""
         start = time.perf_counter()
         result = self.engine.transcribe(audio)
         if speech_s is None:
             speech_s = len(audio) / SAMPLE_RATE
-        return self.understand_result(result, asr_ms=(time.perf_counter() - start) * 1000, speech_s=speech_s)
+        return self.understand_result(result, asr_ms=(time.perf_counter() - start) * 1000, speech_s=speech_s,
+                                      stop=stop)
 
     def understand_result(self, result: AsrResult, asr_ms: float | None = None,
-                          speech_s: float | None = None) -> Understanding:
+                          speech_s: float | None = None, stop: Callable[[], bool] | None = None) -> Understanding:
         """The stages after ASR, for a result transcribed elsewhere (e.g. ahead of the
         endpoint, while the VAD was still waiting out its hang-over)."""
         timings = {"asr": result.seconds * 1000 if asr_ms is None else asr_ms}
+        if stop is not None and stop():
+            raise Stopped()
         if self.search is not None and result.encoding is not None:
             seconds = speech_s if speech_s is not None else result.encoding.frames / 100
-            return self._search(result, timings, seconds)
+            return self._search(result, timings, seconds, stop)
         start = time.perf_counter()
         candidates = self.resolver.resolve(result.text, k=self.k) if result.text.strip() else []
         timings["resolve"] = (time.perf_counter() - start) * 1000
@@ -99,7 +119,8 @@ class Recognizer:
         search, engine = self.search, self.engine
         if search is None or not hasattr(engine, "encode"):
             return Glimpse(None, "")
-        encoding = engine.encode(audio)  # type: ignore[attr-defined]
+        window = min(engine.window_frames, 100 * math.ceil(len(audio) / SAMPLE_RATE + GLIMPSE_MARGIN_S))  # type: ignore[attr-defined]
+        encoding = engine.encode(audio, window)  # type: ignore[attr-defined]
         cross = search.decoder.cross(np.asarray(encoding.output)[:, : encoding.frames // 2 + ENCODING_MARGIN_FRAMES])
         found = search.search(cross, engine.prompt, max_tokens=int(MAX_TOKENS_PER_S * encoding.frames / 100) + 4)  # type: ignore[attr-defined]
         best = commands(found.readings)[:1]
@@ -110,7 +131,8 @@ class Recognizer:
 
     # --- Whisper: the grammar search ----------------------------------------------------
 
-    def _search(self, result: AsrResult, timings: dict[str, float], speech_s: float) -> Understanding:
+    def _search(self, result: AsrResult, timings: dict[str, float], speech_s: float,
+                stop: Callable[[], bool] | None = None) -> Understanding:
         from djtui.core import phonetic
         from djtui.core.grammar_search import commands, log_sum
 
@@ -122,6 +144,8 @@ class Recognizer:
         seconds = result.encoding.frames / 100
         found = search.search(cross, self.engine.prompt, max_tokens=int(MAX_TOKENS_PER_S * seconds) + 4)  # type: ignore[attr-defined]
         timings["search"] = (time.perf_counter() - start) * 1000
+        if stop is not None and stop():
+            raise Stopped()
 
         start = time.perf_counter()
         text_candidates = self.resolver.resolve(result.text, k=self.k) if result.text.strip() else []

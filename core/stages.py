@@ -51,6 +51,25 @@ cores, clips alternating in one run, wav2vec2-base int8's endpoint-to-MIDI media
 ~2 ms against ~105 ms with two blocks and ~200 ms with the former 100 ms tail."""
 
 
+DECODER_THREADS = 1
+"""torch's threads for the grammar search unless ``[asr] threads`` is set. A step decodes
+a few prefixes, too little to share, and torch's OpenMP threads spin while they wait for
+each other: on 2 cores shared with other work, a search took 1,189 ms of wall time for
+300 ms of CPU with torch's default of one thread a core, and a 10-minute file with 30
+commands read 7x faster at one thread, every reading the same. (torch's setting is the
+process's: it also holds for anything else this process runs in torch.)"""
+
+
+BLAS_THREADS = 1
+"""numpy's BLAS threads unless ``[asr] threads`` is set. djtui's matrix products are
+small (a sentence's embedding, Whisper's log-mel filter bank) and OpenBLAS's threads
+spin as torch's do: on the shared 2 cores, a 9×384 by 384×1536 product took 18.6 ms at
+two threads and 3.1 ms at one, the log-mel features of a command 45 ms and 7 ms."""
+
+Progress = Callable[[str], None]
+"""Hears what is about to load, before each slow step: a status line for the CLI or TUI."""
+
+
 def context_for(config: Config, path: str | Path | None = None) -> Context:
     """``path``, else the config's ``[resolver] context``, else the bundled DJ context."""
 
@@ -59,20 +78,21 @@ def context_for(config: Config, path: str | Path | None = None) -> Context:
 
 
 def resolver_for(context: Context, config: Config, on_progress: Progress | None = None) -> Resolver:
-    """The text resolver with the configured embedding model and weight; ``on_progress``
-    also hears when it loads its meaning model, which it does on first need."""
+    """The text resolver with the configured embedding model and weight."""
     from djtui.core.resolve import Resolver
 
-    _say(on_progress, "reading the pronunciation dictionary…")
+    limit_blas_threads(config.asr.threads)
     return Resolver(context, config.resolver.embedding_model, config.resolver.semantic_weight,
                     on_progress=on_progress)
 
 
-def engine_for(config: Config, context: Context | None = None) -> AsrEngine:
+def engine_for(config: Config, context: Context | None = None, on_progress: Progress | None = None) -> AsrEngine:
     """The ASR engine ``[asr]`` asks for; with ``engine = "auto"`` the context model of
     ``context`` once it is built (see :func:`djtui.core.asr.load_engine`)."""
-    from djtui.core.asr import load_engine
+    from djtui.core.asr import choose_engine, load_engine
 
+    if on_progress is not None:
+        on_progress(f"loading the speech model ({choose_engine(config.asr, context).summary()})…")
     return load_engine(config.asr, context)
 
 
@@ -80,34 +100,45 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
                    warm_up: bool = True, on_progress: Progress | None = None) -> Recognizer:
     """ASR, resolver and acoustic rescoring for ``context``; ``engine`` defaults to
     :func:`engine_for`. ``warm_up`` runs each model once so the first command does not pay
-    for lazy initialisation. ``on_progress`` hears each slow step before it starts."""
+    for lazy initialisation. ``on_progress(message)`` hears each slow step before it
+    starts ("loading the speech model (…)…"), for a status line."""
     from djtui.core.asr import WhisperEngine
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer, can_rescore
 
-    if engine is None:
-        _say(on_progress, "loading the speech recognizer…")
-        engine = engine_for(config, context)
+    progress = on_progress or (lambda message: None)
+    engine = engine if engine is not None else engine_for(config, context, on_progress)
     text = resolver_for(context, config, on_progress)
-    if isinstance(engine, WhisperEngine):
-        _say(on_progress, "loading the grammar decoder…")
-        search = grammar_search_for(context, engine)
-    else:
-        search = None
+    search = (grammar_search_for(context, engine, config.asr.threads, on_progress)
+              if isinstance(engine, WhisperEngine) else None)
     if warm_up:
-        _say(on_progress, "warming up…")
+        progress("warming up…")
         getattr(engine, "warm_up", lambda: None)()
         text.warm_up()
     return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search)
 
 
-def grammar_search_for(context: Context, engine: Any) -> Any:
+def grammar_search_for(context: Context, engine: Any, threads: int = 0, on_progress: Progress | None = None) -> Any:
     """Whisper's decoder constrained to ``context`` (:mod:`djtui.core.grammar_search`),
-    on the weights of the engine's own model."""
+    on the weights of the engine's own model. ``threads``: torch's threads for it
+    (``[asr] threads``; 0, the default, means one: see :data:`DECODER_THREADS`)."""
+    if on_progress is not None:
+        on_progress("loading the grammar decoder (torch, int8)…")
+    import torch
+
     from djtui.core.grammar_search import GrammarSearch
     from djtui.core.whisper_decoder import WhisperDecoder
 
+    torch.set_num_threads(threads or DECODER_THREADS)
     return GrammarSearch(context, engine.tokenizer, WhisperDecoder.from_folder(engine.model_dir))
+
+
+def limit_blas_threads(threads: int = 0) -> None:
+    """numpy's BLAS on ``threads`` threads (``[asr] threads``; 0, the default, means one:
+    see :data:`BLAS_THREADS`), for the whole process."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads or BLAS_THREADS, user_api="blas")
 
 
 def endpointer_for(config: Config, *, listening: bool | None = None) -> Endpointer:
@@ -191,7 +222,8 @@ def build(config: Config, *, context: Context | None = None, engine: AsrEngine |
     ``midi_out`` replaces the configured port (benches); ``dry_run`` opens none.
     ``session_log``: ``None`` a new log in the user's sessions folder, ``False`` none.
     ``on_status(message)`` hears of a MIDI port that went away or came back;
-    ``on_progress(what)`` of each slow step while building (:data:`Progress`).
+    ``on_progress(message)`` of each slow step of loading, before it starts
+    (:func:`recognizer_for`).
     """
     from djtui.core.midi import MidiOut, open_feedback
     from djtui.core.sessionlog import SessionLog

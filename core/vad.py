@@ -13,6 +13,7 @@ import importlib.util
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -251,6 +252,11 @@ class Endpointer:
         return None
 
     @property
+    def pausing(self) -> bool:
+        """Whether the utterance open now has gone silent (its hang-over is running)."""
+        return self.speaking and not self._cut and self._silent_blocks > 0
+
+    @property
     def voiced_blocks(self) -> int:
         """Blocks of speech in the utterance open now (0 when none is)."""
         return self._speech_blocks - self._silent_blocks if self.speaking and not self._cut else 0
@@ -267,7 +273,8 @@ class Endpointer:
         """End the open utterance now, as ``draft`` (from :meth:`take_draft`), instead of
         after the hang-over: the command was understood and is complete. ``None`` when
         speech went on since the draft (it is not the utterance any more). The silence
-        that follows starts no utterance of its own."""
+        that follows starts no utterance of its own. Its ``endpoint_time`` stays the
+        draft's: understanding the draft is part of what the DJ waits for."""
         with self._lock:
             if not self.speaking or self._cut or not self._silent_blocks:
                 return None
@@ -277,7 +284,7 @@ class Endpointer:
             self._draft = None
             self._reset_speech()
             self._pre_roll.clear()
-            return Utterance(draft.audio, draft.start_time, draft.end_time, time.perf_counter(), early=True)
+            return replace(draft, early=True)
 
     def take_draft(self) -> Utterance | None:
         """The utterance as it will be if the silence that just began lasts the

@@ -35,7 +35,7 @@ from djtui.tui.screens.settings import SettingsScreen
 from djtui.tui.screens.train import TrainScreen
 
 WIDGET_CSS = [f"widgets/{name}.tcss" for name in (
-    "armed_banner", "big_text", "candidate_bars", "deck_state", "latency_sparkline", "stage_breakdown", "verdict_line", "vu_meter",
+    "armed_banner", "big_text", "candidate_bars", "deck_state", "latency_sparkline", "stage_breakdown", "usage_meter", "verdict_line", "vu_meter",
 )]
 
 class DjtuiApp(App[int]):

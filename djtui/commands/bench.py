@@ -50,11 +50,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Play synthesized DJ commands in real time into the live pipeline (VAD, glimpses, early "
                     "finalisation, safety, a MIDI send), twice: early finalisation on and off. Report end of "
                     "speech → MIDI and endpoint → MIDI (p50/p95), the share finalised early, CPU per command "
-                    "and accuracy on the same clips.")
+                    "and accuracy on the same clips. With --music: the commands over music as one continuous "
+                    "stream (--snr, --interval), timed from the true end of their speech, with commands lost, "
+                    "false triggers and CPU per second of stream; --hog runs it again beside a CPU hog.")
     latency.add_argument("--asr", choices=("whisper", "wav2vec2"), help="ASR engine (default: [asr] engine)")
     latency.add_argument("--model", metavar="PATH", help="ASR model (default: [asr] model)")
     latency.add_argument("--clips", type=int, default=30, metavar="N", help="spoken commands to time (default 30)")
     latency.add_argument("--threads", type=int, default=0, help="CPU threads for ASR (default: the config's, 0 = all)")
+    latency.add_argument("--music", nargs="+", metavar="FILE",
+                         help="play the commands into this music as one continuous stream, in real time, and time "
+                              "them from the true end of their speech")
+    latency.add_argument("--snr", type=float, help="with --music: command over music, dB, peak-frame rule (default 10)")
+    latency.add_argument("--interval", type=float, default=4.0,
+                         help="with --music: seconds from one command to the next (default 4)")
+    latency.add_argument("--hog", action="store_true",
+                         help="with --music: run again beside a CPU hog (a process spinning on one core)")
     add_context_option(latency, "context the commands come from")
     latency.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_set_option(latency)

@@ -28,6 +28,16 @@ def test_sampling_works_without_expanding():
     assert all(s.intent == "orderDrink" and "coffeeDrink" in s.slots for s in samples)
 
 
+def test_the_shortest_sentence_is_counted_in_phonemes_without_expanding():
+    from djtui.core.phonetic import phonemes
+
+    context = parse_context(GOOD, "ctx.yaml")
+    fewest = min(len(phonemes(s.text)) for s in context.expand())
+    assert context.shortest_phonemes() == fewest
+    assert default_context().shortest_phonemes() == len(phonemes("arm")) == 3
+    assert load_context(COFFEE).shortest_phonemes() > 3  # an order names at least a drink
+
+
 def test_default_context_sentences_render_and_every_action_resolves():
     context = default_context()
     values = {n: list(t.values) for n, t in context.slot_types.items()}

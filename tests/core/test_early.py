@@ -51,3 +51,9 @@ def test_glimpses_come_at_the_cadence_and_only_when_compared():
     assert not any(never.glimpse_due(n) for n in range(100))
     off = EarlyFinalizer(enabled=False)
     assert not off.decide(understood("sync", {"deck": "2"}), GATE)
+
+
+def test_no_glimpse_comes_before_the_shortest_command_could_be_said():
+    early = EarlyFinalizer(glimpse_blocks=10, first_blocks=25)
+    early.start()
+    assert [n for n in range(1, 50) if early.glimpse_due(n)] == [25, 35, 45]

@@ -5,6 +5,7 @@ a fixed sentence in loud audio, so no model is needed."""
 
 from __future__ import annotations
 
+from concurrent.futures import CancelledError
 from typing import Any
 
 import numpy as np
@@ -49,11 +50,12 @@ def stepped(listening: Listener, stream: list[np.ndarray]) -> list[tuple[int, An
 
 def test_a_command_is_glimpsed_while_spoken_drafted_at_the_first_silence_and_due_after_the_hang_over():
     listening, _ = listener(hangover_ms=320, glimpse_ms=320)
-    due = stepped(listening, blocks(("silence", 0.32), ("speech", 1.0), ("silence", 0.64)))
+    due = stepped(listening, blocks(("silence", 0.32), ("speech", 1.3), ("silence", 0.64)))
     kinds = [type(item).__name__ for _, item in due]
     assert kinds == ["GlimpseDue", "GlimpseDue", "GlimpseDue", "DraftDue", "UtteranceDue"]
     glimpses = [n for n, item in due if isinstance(item, GlimpseDue)]
-    assert np.diff(glimpses).tolist() == [10, 10]  # every 320 ms of speech
+    # none before "play deck two" (8 phonemes, the shortest command) could be said fast: 0.4 s
+    assert glimpses[0] - 10 + 1 == 13 and np.diff(glimpses).tolist() == [10, 10]  # then every 320 ms of speech
     [(drafted_at, draft)] = [(n, item) for n, item in due if isinstance(item, DraftDue)]
     [(ended_at, ended)] = [(n, item) for n, item in due if isinstance(item, UtteranceDue)]
     assert ended_at - drafted_at == 9  # the rest of the 10-block hang-over
@@ -159,3 +161,42 @@ def test_the_microphone_gate_follows_the_trigger_and_push_to_talk(trigger, liste
     assert listening.listening is listening_at_start
     listening.set_listening(True)
     assert listening.listening
+
+
+def test_a_draft_the_speech_went_on_after_stops_at_its_next_stage():
+    """On the pipeline's threads a draft may still be understood when the DJ speaks on:
+    it stops after its ASR instead of searching the grammar for audio nobody will use,
+    and the next draft does not wait behind it."""
+    import threading
+
+    class Slow(LoudnessEngine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.entered, self.release = threading.Event(), threading.Event()
+
+        def transcribe(self, audio: np.ndarray) -> Any:
+            self.entered.set()
+            self.release.wait(10)
+            return super().transcribe(audio)
+
+    engine = Slow()
+    config = Config().updated({"vad": {"engine": "energy", "hangover_ms": 320}, "resolver": {"semantic_weight": 0.0}})
+    listening = Listener(config, context=CONTEXT, engine=engine, dry_run=True, session_log=False, act=False)
+    stream = blocks(("speech", 0.5), ("silence", 0.1), ("speech", 0.5), ("silence", 0.64))
+    steps = iter(stream)
+    while not (draft := next((d for d in listening.step(next(steps)) if isinstance(d, DraftDue)), None)):
+        pass
+    ran: list[Any] = []
+    worker = threading.Thread(target=lambda: ran.append(draft.run()))
+    worker.start()
+    assert engine.entered.wait(10)
+    for block in steps:  # speech goes on while the draft is being understood
+        listening.step(block)
+        if draft.stale.is_set():  # the listener says so as soon as speech goes on
+            break
+    assert draft.stale.is_set()
+    engine.release.set()
+    worker.join(10)
+    assert ran == [None] and engine.calls == 1
+    with pytest.raises(CancelledError):  # the utterance it was not is never concluded with it
+        draft.result.result()

@@ -53,3 +53,20 @@ def test_a_number_of_any_length_is_read_digit_by_digit_without_hanging():
     assert len(words) == 10_000 and set(words) == {"nine"}
     assert time.monotonic() - started < 1.0
     assert phonetic.normalize("2049") == ["two", "zero", "four", "nine"]
+
+
+def test_cmudict_is_parsed_once_and_then_read_back_from_the_cache(tmp_path, monkeypatch):
+    import marshal
+
+    monkeypatch.setenv("DJTUI_CACHE_DIR", str(tmp_path))
+    phonetic.pronunciations.cache_clear()
+    try:
+        table = phonetic.pronunciations()
+        assert table["pause"] == "P AO1 Z" and table["read"] == "R EH1 D"  # the first of its readings
+        [cached] = tmp_path.glob("cmudict-*.marshal")
+        assert marshal.loads(cached.read_bytes()) == table
+        cached.write_bytes(b"damaged")
+        phonetic.pronunciations.cache_clear()
+        assert phonetic.pronunciations() == table  # a damaged cache is parsed again
+    finally:
+        phonetic.pronunciations.cache_clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,18 @@ def test_music_is_rejected(searching):
         for start in (30, 60, 90):  # three 2 s stretches, as the VAD would hand them over at worst
             understanding = searching.understand(music[start * 16000:(start + 2) * 16000])
             assert gate.screen(understanding.candidates) is not None, (song, start, understanding.candidates[:1])
+
+
+def test_a_glimpse_reads_the_speech_so_far_on_a_window_that_fits_it(searching, speak, monkeypatch):
+    """A glimpse encodes the speech plus 2 s, not the engine's 10 s window: the encoder's
+    cost grows with its window; the command read is the one the whole utterance means."""
+    from djtui.core.recognize import GLIMPSE_MARGIN_S
+
+    engine = searching.engine
+    windows: list[int | None] = []
+    encode = engine.encode
+    monkeypatch.setattr(engine, "encode", lambda audio, window=None: windows.append(window) or encode(audio, window))
+    audio = speak("loop eight on the left deck")
+    glimpse = searching.glimpse(audio)
+    assert windows == [100 * math.ceil(len(audio) / 16000 + GLIMPSE_MARGIN_S)] and windows[0] < engine.window_frames
+    assert glimpse.key == searching.understand(audio).best.key() and "loop" in glimpse.text.lower()

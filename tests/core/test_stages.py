@@ -56,3 +56,26 @@ def test_closing_closes_every_port_once_even_when_one_fails():
     built.close()
     built.close()
     assert closed == ["broken", "feedback"]
+
+
+@pytest.mark.parametrize("threads, torch_threads", [(0, stages.DECODER_THREADS), (2, 2)])
+def test_the_grammar_search_decodes_on_one_thread_unless_asr_threads_says(whisper_engine, threads, torch_threads):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        search = stages.grammar_search_for(parse_context(GOOD), whisper_engine, threads)
+        assert torch.get_num_threads() == torch_threads and search.decoder is not None
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_building_says_each_slow_step_before_it_starts_and_numpys_blas_runs_one_thread():
+    from threadpoolctl import threadpool_info
+
+    heard: list[str] = []
+    stages.build(Config(), context=parse_context(GOOD), engine=LoudnessEngine(), dry_run=True, session_log=False,
+                 on_progress=heard.append)
+    assert heard[:2] == ["reading the pronunciation dictionary…", "warming up…"]
+    assert heard[2] == "loading the meaning model…"  # the first paraphrase would need it: loaded now
+    assert all(pool["num_threads"] == stages.BLAS_THREADS for pool in threadpool_info() if pool["user_api"] == "blas")

@@ -13,7 +13,7 @@ import pytest
 from djtui.core.config import Config
 from djtui.core.context import command_for
 from djtui.core.context_file import default_context
-from djtui.core.events import Outcome, SpeechStarted
+from djtui.core.events import Outcome, SpeechStarted, Usage
 from djtui.core.records import Candidate, Verdict
 from djtui.tui.app import DjtuiApp
 from djtui.tui.keys import SCREENS
@@ -68,6 +68,7 @@ def utterance_events() -> list:
                 dry_run=False, total_ms=83.0, engine="whisper", model="tiny.en", speech_s=(1.2, 2.1),
                 stages_ms={"vad_endpoint": 300.0, "asr": 62.5, "resolve": 6.1, "rescore": 14.0, "safety": 0.1,
                            "midi": 0.3}),
+        Usage(cpu_share=0.14, realtime_factor=0.22, window_s=10.0, cores=2),
     ]
 
 

@@ -12,6 +12,7 @@ from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
 from djtui.tui.widgets.latency_sparkline import LatencySparkline
 from djtui.tui.widgets.stage_breakdown import StageBreakdown, format_stages
+from djtui.tui.widgets.usage_meter import UsageMeter
 from djtui.tui.widgets.verdict_line import VerdictLine
 from djtui.tui.widgets.vu_meter import VuMeter
 from tests.tui.helpers import text_of
@@ -33,6 +34,7 @@ class Bench(App[None]):
         yield DeckState()
         yield LatencySparkline()
         yield StageBreakdown()
+        yield UsageMeter()
 
 
 async def test_vu_meter_fills_with_the_level() -> None:
@@ -129,3 +131,17 @@ async def test_a_long_reading_and_verdict_are_shown_whole_at_80_columns() -> Non
         assert f"1 {label}" in text_of(app.query_one(CandidateBars))
         shown = " ".join(text_of(verdict).split())
         assert label in shown and "(say confirm within 3 s)" in shown
+
+
+async def test_usage_meter_says_the_cpu_share_and_warns_when_djtui_falls_behind() -> None:
+    app = Bench()
+    async with app.run_test(size=(90, 20)) as pilot:
+        meter = app.query_one(UsageMeter)
+        assert "measured while listening" in text_of(meter)
+        meter.cores, meter.cpu_share, meter.realtime_factor = 2, 0.14, 0.22
+        await pilot.pause()
+        assert "CPU 14 % of 2 cores" in text_of(meter) and "0.22 s work per s of audio · keeps up" in text_of(meter)
+        assert not meter.has_class("-behind")
+        meter.realtime_factor = 1.3
+        await pilot.pause()
+        assert "FALLING BEHIND" in text_of(meter) and meter.has_class("-behind")

@@ -1,5 +1,6 @@
 """Live HUD: what djtui hears, what it understood, what the safety layer decided, what
-went to Rekordbox, and how long it took. Readable at a glance from a metre away."""
+went to Rekordbox, how long it took, and what listening costs (djtui's CPU share and
+whether it keeps up). Readable at a glance from a metre away."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.widgets import RichLog, Static
 
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (Dropped, Event, Expired, Finished, Hearing, ListeningChanged, Outcome, SpeechEnded,
-                               SpeechStarted)
+                               SpeechStarted, Usage)
 from djtui.core.records import MidiCommand, Verdict
 from djtui.core.rekordbox import Export
 from djtui.tui.host import user_error
@@ -22,6 +23,7 @@ from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
 from djtui.tui.widgets.latency_sparkline import LatencySparkline
 from djtui.tui.widgets.stage_breakdown import StageBreakdown
+from djtui.tui.widgets.usage_meter import UsageMeter
 from djtui.tui.widgets.verdict_line import VerdictLine
 from djtui.tui.widgets.vu_meter import SILENCE_DB, VuMeter
 
@@ -87,6 +89,7 @@ class LiveScreen(DjtuiScreen):
         yield DeckState()
         yield LatencySparkline()
         yield StageBreakdown()
+        yield UsageMeter()
         yield Static("", id="dropped")
         yield RichLog(id="sent-log", max_lines=500, markup=False, wrap=True)
 
@@ -211,6 +214,9 @@ class LiveScreen(DjtuiScreen):
                 self._outcome(event)
             case Expired(verdict=verdict):
                 self.query_one(VerdictLine).show(False, verdict.message, verdict.candidate.label() if verdict.candidate else "")
+            case Usage(cpu_share=cpu_share, realtime_factor=realtime_factor, cores=cores):
+                meter = self.query_one(UsageMeter)
+                meter.cores, meter.cpu_share, meter.realtime_factor = cores, cpu_share, realtime_factor
             case Dropped(what=what, total=total):
                 self.dropped[what] = total
                 lost = ", ".join(lost_words(kind, n) for kind, n in self.dropped.items() if n)
