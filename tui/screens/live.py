@@ -89,6 +89,7 @@ class LiveScreen(DjtuiScreen):
     def start_listening(self, source: Any = None) -> None:
         """Build the pipeline and start it on ``source`` (default: the configured microphone)."""
         self.starting = True
+        self.app.hold_context_model()  # the build pauses before the models load, not a tick later
         self._state("starting: loading the speech model…")
         self._start(source)
 
