@@ -154,8 +154,9 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
 
 def _room_needed(config: TrainConfig) -> int:
     """Bytes a Whisper run writes at most at once: the candidate, the best checkpoint and
-    the scratch folder of a save, each the size of its base (and the resume state, about
-    three times the base in float32); 0 when the size is not known (wav2vec2)."""
+    the scratch folder of a save, each the size of its base, and a resumable run's state
+    (its learning weights and the optimizer's two moments in float32: about three times
+    the base again); 0 when the size is not known (wav2vec2)."""
     from djtui.core.asr import bundled_whisper_path, is_whisper_folder
 
     if config.from_scratch:
@@ -164,7 +165,7 @@ def _room_needed(config: TrainConfig) -> int:
     if not is_whisper_folder(base):
         return 0
     size = (base / "model.bin").stat().st_size
-    return 3 * size + (6 * size if config.resume_state else 0)
+    return 3 * size + (3 * size if config.resume_state else 0)
 
 
 def _train(config: TrainConfig, emit: Callable[[TrainEvent], None], stop: threading.Event | None,
