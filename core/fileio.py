@@ -82,6 +82,8 @@ def write_problem(exc: OSError, doing: str) -> DjtuiError:
     return DjtuiError(f"{doing} failed: {exc.strerror or exc}{where}", "check the folder, then try again")
 
 
+PROBE = ".djtui-probe-"
+"""The prefix of the file :func:`check_writable` writes and removes at once."""
 WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
 """What a write fails with on a full disk (``EFBIG`` past a file-size limit) or a
 read-only folder."""
@@ -111,7 +113,7 @@ def check_writable(folder: str | os.PathLike[str], doing: str, need_bytes: int =
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".djtui-probe-", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=PROBE, dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -124,8 +126,8 @@ def check_writable(folder: str | os.PathLike[str], doing: str, need_bytes: int =
         except OSError:
             return folder  # the file system does not say: the writes will
         if free < need_bytes:
-            raise DjtuiError(f"{doing} needs about {need_bytes / 2**20:,.0f} MB and {folder} has "
-                             f"{free / 2**20:,.0f} MB free", "free some space, then try again")
+            raise DjtuiError(f"{doing} failed: the disk is full ({folder} has {free / 2**20:,.0f} MB free, "
+                             f"about {need_bytes / 2**20:,.0f} MB are needed)", "free some space, then try again")
     return folder
 
 

@@ -10,7 +10,8 @@ A run writing into ``OUTPUT`` makes, while it works and only then:
   (:func:`djtui.training.whisper_convert.save_ctranslate2`); older versions named it
   ``.whisper-XXXXXXXX``;
 - ``OUTPUT/.NAME.XXXXXXXX.tmp``: a file being written atomically
-  (:func:`djtui.core.fileio.write_atomic`).
+  (:func:`djtui.core.fileio.write_atomic`), and ``OUTPUT/.djtui-probe-XXXXXXXX``: the
+  file that checks the folder takes one (:func:`djtui.core.fileio.check_writable`).
 
 A run that is killed (SIGKILL, a reboot, the power) cannot remove them, so the next run
 on the same output does, before it starts: :func:`clear`. Only these names, made by
@@ -28,6 +29,7 @@ import shutil
 import time
 from pathlib import Path
 
+from djtui.core.fileio import PROBE
 from djtui.training.wav2vec2 import STAGING, VOCAB
 from djtui.training.whisper import CANDIDATE
 
@@ -37,6 +39,7 @@ _RANDOM = r"[a-z0-9_]{8}"
 """What :mod:`tempfile` puts in a name."""
 _ATOMIC_TEMP = re.compile(rf"^\..+\.{_RANDOM}\.tmp$")
 _OLD_SCRATCH = re.compile(rf"^\.whisper-{_RANDOM}$")
+_PROBE = re.compile(rf"^{re.escape(PROBE)}{_RANDOM}$")
 STALE_S = 3600.0
 
 
@@ -54,7 +57,7 @@ def found(output: str | Path) -> list[Path]:
         for item in output.iterdir():
             name = item.name
             work = name in (CANDIDATE, VOCAB, STAGING) or _is_scratch(name, candidate_scratch) or _OLD_SCRATCH.match(name)
-            if (item.is_dir() and work) or (item.is_file() and _ATOMIC_TEMP.match(name)):
+            if (item.is_dir() and work) or (item.is_file() and (_ATOMIC_TEMP.match(name) or _PROBE.match(name))):
                 here.append(item)
     beside: list[Path] = []
     if output.parent.is_dir():

@@ -15,7 +15,7 @@ thread) when djtui opens and there is none for the context yet, and:
   progress events the child sends as JSON lines;
 - **stops it within** :data:`STOP_S` when djtui quits (:meth:`ContextModelBuild.stop`):
   asked first (it stops between two takes, or after the step, keeping its state),
-  then SIGTERM, then SIGKILL, and always reaped. Whatever it had done is kept: the next
+  then SIGTERM, then SIGKILL, and never left a zombie. Whatever it had done is kept: the next
   start goes on from the takes spoken and the last training state;
 - reports a child that **dies** (a crash in torch, the OOM killer, a full disk) as a
   notification; djtui keeps running with the bundled model, and the build is tried
@@ -52,7 +52,9 @@ log = logging.getLogger(__name__)
 STOP_S = 2.0
 """How long quitting waits for the build process, all in all."""
 ASK_S = 1.0
-"""Of which: how long it has to stop by itself before SIGTERM."""
+"""How long it has to stop by itself (between two takes, or at a step's end) before SIGTERM."""
+TERM_S = 1.7
+"""When SIGKILL follows, if SIGTERM has not ended it."""
 HAND_BUILD = "djtui train --context-model"
 
 
@@ -166,32 +168,35 @@ class ContextModelBuild:
                 pass
 
     def stop(self) -> None:
-        """Stop the build within :data:`STOP_S` (ask, SIGTERM, SIGKILL) and reap it;
-        what it had done is kept for the next start."""
+        """Stop the build: ask it (end of its stdin), SIGTERM at :data:`ASK_S`, SIGKILL
+        at :data:`TERM_S`; what it had done is kept for the next start. Waits at most
+        :data:`STOP_S` in all, so quitting djtui never waits longer: a process still
+        dying then (dying takes CPU, and it has the least) is reaped by the reader
+        thread, or by the system once djtui is gone — never left a zombie."""
         process = self._process
         if process is None:
             return
         self._stopping = True
-        deadline = time.monotonic() + STOP_S
+        began = time.monotonic()
         self.hold(False)  # a suspended process could neither hear nor stop
         if process.stdin is not None:
             try:
                 process.stdin.close()  # the request: end of file
             except OSError:
                 pass
-        for ending, wait_s in ((None, ASK_S), (process.terminate, STOP_S - ASK_S - 0.2), (process.kill, None)):
+        for ending, until in ((None, ASK_S), (process.terminate, TERM_S), (process.kill, STOP_S)):
             if ending is not None:
                 try:
                     ending()
                 except OSError:
                     pass
             try:
-                process.wait(wait_s if wait_s is None else max(0.05, min(wait_s, deadline - time.monotonic())))
+                process.wait(max(0.0, began + until - time.monotonic()))
                 break
             except subprocess.TimeoutExpired:
                 continue
         if self._reader is not None:
-            self._reader.join(timeout=1.0)
+            self._reader.join(timeout=max(0.0, began + STOP_S - time.monotonic()))
 
     # --- the child -------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ def test_only_what_killed_runs_leave_is_cleared(tmp_path):
     (output / ".vocab").mkdir()
     (output / ".checkpoint.tmp").mkdir()
     (output / ".training_report.json.k2j4h5g6.tmp").write_text("{")
+    (output / ".djtui-probe-abcd1234").write_text("")
     beside = output.parent / ".mine.whisper-zz_9y8x7"
     beside.mkdir()
     old_name = output.parent / ".whisper-abcdefgh"
@@ -33,6 +34,7 @@ def test_only_what_killed_runs_leave_is_cleared(tmp_path):
     removed = leftovers.clear(output)
     assert sorted(removed) == sorted([output / ".candidate", output / "..candidate.whisper-a1b2c3d4",
                                       output / ".vocab", output / ".checkpoint.tmp",
-                                      output / ".training_report.json.k2j4h5g6.tmp", beside, old_name])
+                                      output / ".training_report.json.k2j4h5g6.tmp", output / ".djtui-probe-abcd1234",
+                                      beside, old_name])
     assert all(path.exists() for path in keep) and fresh.exists()
     assert leftovers.clear(output) == []
