@@ -316,3 +316,29 @@ def test_quitting_the_tui_at_every_phase_of_the_build_exits_0_and_the_next_start
     assert _started_at(log, offset) >= at
     code, _ = tui.quit()
     assert code == 0
+
+
+async def test_a_damaged_context_model_is_named_and_built_again(make_app, small_context, tiny_music,
+                                                               own_cache) -> None:
+    import shutil
+
+    from djtui.core.asr import bundled_whisper_path
+    from djtui.core.seal import write_seal
+
+    built = context_model.folder(small_context)
+    built.mkdir(parents=True)
+    shutil.copy(bundled_whisper_path() / "model.bin", built / "model.bin")
+    write_seal(built)
+    with open(built / "model.bin", "r+b") as f:
+        f.truncate(4096)
+    app = make_app(_config(small_context), host=BuildingHost())
+    app.context_build.recipe = tiny(tiny_music)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.pause()
+            assert app.context_build.running  # built again
+            [note] = [n for n in app._notifications if "building the context model" in n.message]
+            assert "the context model is damaged (model.bin is 4,096 bytes" in note.message
+            assert "tiny.en (bundled)" in _status(app)  # the bundled model listens meanwhile
+    finally:
+        app.context_build.stop()
