@@ -431,9 +431,15 @@ def choose_engine(config: AsrConfig, context: Context | None = None) -> EngineCh
     if engine != "auto":
         raise DjtuiError(f"unknown ASR engine {engine!r}", "use 'auto', 'wav2vec2' or 'whisper' ([asr] engine or --asr)")
     if not model:
-        if context is not None and (built := _context_model(context)) is not None:
+        if context is None:
+            return EngineChoice("whisper", None, "auto: no model set")
+        if (built := built_context_model(context)) is not None:
             return EngineChoice("whisper", str(built), f"auto: the context model for {context.name}",
                                 context_model=context.name)
+        if (damaged := damaged_context_model(context)) is not None:
+            return EngineChoice("whisper", None, f"auto: the context model for {context.name} is damaged "
+                                f"({damaged}); the bundled tiny.en listens until it is built again "
+                                "(djtui train --context-model, or the TUI in the background)")
         return EngineChoice("whisper", None, "auto: no model set")
     if model in WHISPER_MODELS:
         return EngineChoice("whisper", model, f"auto: [asr] model names Whisper {model}")
@@ -452,11 +458,29 @@ def choose_engine(config: AsrConfig, context: Context | None = None) -> EngineCh
     return EngineChoice("wav2vec2", model, "auto: a wav2vec2 hub id")
 
 
-def _context_model(context: Context) -> Path | None:
+def built_context_model(context: Context) -> Path | None:
+    """The context model of ``context`` when its build finished and its files are what
+    that build wrote (:mod:`djtui.core.seal`), else None: what "built" means everywhere."""
     from djtui.core import paths
+    from djtui.core.seal import is_sealed
 
     built = paths.context_model_dir(context.name, context.text)
-    return built if is_whisper_folder(built) else None
+    return built if is_whisper_folder(built) and is_sealed(built) else None
+
+
+def damaged_context_model(context: Context) -> str | None:
+    """What is wrong with the context model of ``context`` when its folder is there but
+    is not a whole model (truncated, cut short, never finished); None when it is whole
+    or there is none."""
+    from djtui.core import paths
+    from djtui.core.seal import damage
+
+    folder = paths.context_model_dir(context.name, context.text)
+    if not folder.is_dir():
+        return None
+    if not is_whisper_folder(folder):
+        return "no Whisper model.bin in it"
+    return damage(folder)
 
 
 def load_engine(config: AsrConfig, context: Context | None = None) -> AsrEngine:

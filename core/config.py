@@ -45,6 +45,13 @@ class AsrEngineName(StrEnum):
     WHISPER = "whisper"
 
 
+class ContextModelBuild(StrEnum):
+    """Whether the TUI builds the context model by itself."""
+
+    AUTO = "auto"
+    OFF = "off"
+
+
 class MidiApi(StrEnum):
     ALSA = "alsa"
     JACK = "jack"
@@ -173,6 +180,14 @@ class RekordboxConfig(_Section):
     "jump forward N" presses the pad holding +N; 4 and 16 use Jump4/Jump16 (no pad)."""
 
 
+class TrainingConfig(_Section):
+    context_model: Annotated[ContextModelBuild, Strict(False)] = ContextModelBuild.AUTO
+    """'auto': the TUI builds the context model in the background when there is none for
+    the context (its own process at the lowest priority, one thread, paused while you
+    play, going on where it stopped at the next start). 'off': never by itself; build it
+    by hand with `djtui train --context-model`."""
+
+
 class UiConfig(_Section):
     theme: str = Field("booth", min_length=1)
     """'booth' (dark), 'stage' (high contrast), 'mono' (plain terminals) or a theme
@@ -187,6 +202,7 @@ class Config(_Section):
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
     midi: MidiConfig = Field(default_factory=MidiConfig)
     rekordbox: RekordboxConfig = Field(default_factory=RekordboxConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -1,12 +1,16 @@
 """Atomic writes: a crash mid-write never leaves a half file where a good one was, and a
-failed write (disk full, read-only folder) leaves what was there before."""
+failed write (disk full, read-only folder) leaves what was there before. Also what a
+failed write means in words (:func:`write_problem`), checking a folder before the work
+that will write there, and a lock only one process holds."""
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -76,3 +80,78 @@ def write_problem(exc: OSError, doing: str) -> DjtuiError:
         return DjtuiError(f"{doing} failed: the folder is read-only{where}",
                           "make it writable (or point djtui at another folder), then try again")
     return DjtuiError(f"{doing} failed: {exc.strerror or exc}{where}", "check the folder, then try again")
+
+
+PROBE = ".djtui-probe-"
+"""The prefix of the file :func:`check_writable` writes and removes at once."""
+WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
+"""What a write fails with on a full disk (``EFBIG`` past a file-size limit) or a
+read-only folder."""
+_ERRNO_IN_TEXT = re.compile(r"\(os error (\d+)\)|\[Errno (\d+)\]")
+
+
+def write_error_of(exc: BaseException) -> OSError | None:
+    """``exc`` as the :class:`OSError` of a failed write, when that is what it is: an
+    ``OSError`` itself, or a library's own exception carrying one in its text (the
+    tokenizers library's ``No space left on device (os error 28)``, a C++ writer's
+    ``[Errno 28]``). None for anything else."""
+    if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+        return exc
+    if isinstance(exc, OSError):
+        return None
+    match = _ERRNO_IN_TEXT.search(str(exc))
+    number = int(next(g for g in match.groups() if g)) if match else None
+    if number in WRITE_ERRNOS:
+        return OSError(number, os.strerror(number))
+    return None
+
+
+def check_writable(folder: str | os.PathLike[str], doing: str, need_bytes: int = 0) -> Path:
+    """Make sure ``folder`` exists and takes a file, and (where the file system says)
+    has ``need_bytes`` free, before minutes of work that end in writing there; the
+    :func:`write_problem` of what stands in the way. Returns the folder."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=PROBE, dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise write_problem(exc, doing) from None
+    if need_bytes:
+        import shutil
+
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return folder  # the file system does not say: the writes will
+        if free < need_bytes:
+            raise DjtuiError(f"{doing} failed: the disk is full ({folder} has {free / 2**20:,.0f} MB free, "
+                             f"about {need_bytes / 2**20:,.0f} MB are needed)", "free some space, then try again")
+    return folder
+
+
+@contextmanager
+def exclusive(lock_file: str | os.PathLike[str]) -> Iterator[bool]:
+    """Hold an exclusive lock on ``lock_file`` (created) for the block; yields False at
+    once, without waiting, when another process holds it. The lock goes with the
+    process: a killed holder leaves nothing locked."""
+    path = Path(lock_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock

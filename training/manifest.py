@@ -34,8 +34,9 @@ and raises one :class:`DjtuiError`. :class:`ManifestWriter` reconciles the folde
 opens, so after any crash, hand edit or lost manifest every line has its file and every
 file its line — and reconciling never deletes anything:
 
-- a line that cannot be read (torn by a crash, hand-edited, a path outside the folder)
-  or whose WAV is gone moves, as it was, to ``manifest.jsonl.rejected``;
+- a line that cannot be read (torn by a crash, hand-edited, a path outside the folder),
+  whose WAV is gone, or that names a file an earlier line already describes moves, as it
+  was, to ``manifest.jsonl.rejected``;
 - a WAV no line lists gets its line back when its name says what it is (the take a
   caller's script expects, or another take of a sentence the manifest has): the file
   gives duration and rate, the caller's check gives ``qc``;
@@ -247,13 +248,15 @@ def _decode(raw: bytes) -> str:
 
 
 def read_manifest(path: str | Path, *, check_files: bool = True) -> list[Take]:
-    """All takes of a manifest. Raises :class:`DjtuiError` naming the file and line for a
-    missing or unreadable manifest, a broken line, a path outside the dataset's folder or
-    (with ``check_files``) a missing WAV."""
+    """All takes of a manifest, each once. Raises :class:`DjtuiError` naming the file and
+    line for a missing or unreadable manifest, a broken line, a path outside the dataset's
+    folder, (with ``check_files``) a missing WAV, or a file listed twice saying different
+    things; a line repeating an earlier take is left out, with a warning naming it."""
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST
     takes = []
+    first: dict[Path, tuple[int, Take]] = {}
     for number, raw in _manifest_lines(path):
         try:
             take = parse_take(_decode(raw), path.parent)
@@ -263,6 +266,17 @@ def read_manifest(path: str | Path, *, check_files: bool = True) -> list[Take]:
         if check_files and not (path.parent / take.path).is_file():
             raise DjtuiError(f"{path}:{number}: audio file {path.parent / take.path} is missing",
                              "restore the file or delete its manifest line")
+        # One file is one take: a second line for it would count it twice, and could
+        # put a held-back take among the training ones.
+        file = (path.parent / take.path).resolve()
+        if file in first:
+            line, earlier = first[file]
+            if earlier.group() != take.group() or (earlier.intent, earlier.slots) != (take.intent, take.slots):
+                raise DjtuiError(f"{path}:{number}: {take.path} again (first at line {line}) but saying something "
+                                 "else", "keep the line that says what the file holds and delete the other")
+            log.warning("%s:%d: the same take as line %d (%s): left out", path, number, line, take.path)
+            continue
+        first[file] = (number, take)
         takes.append(take)
     if not takes:
         raise DjtuiError(f"manifest {path} has no takes", "record or synthesize some first (`djtui synth`)")
@@ -308,6 +322,7 @@ class ManifestWriter:
         rejected: list[tuple[bytes, str]] = []
         restored: list[str] = []
         lines = _manifest_lines(self.manifest) if self.manifest.exists() else []
+        first: dict[Path, int] = {}
         for number, raw in lines:
             where = f"{MANIFEST}:{number}"
             try:
@@ -317,6 +332,9 @@ class ManifestWriter:
                 rejected.append((raw, f"{where}: {exc}"))
                 continue
             file = self.root / take.path
+            if (earlier := first.setdefault(file.resolve(), number)) != number:
+                rejected.append((raw, f"{where}: the same file as line {earlier} ({take.path})"))
+                continue
             backup = _redo_backup(file)
             if not file.is_file() and backup.is_file():  # a crash in the middle of a redo
                 os.replace(backup, file)

@@ -3,11 +3,13 @@
 :func:`djtui.training.finetune.train` hands these to ``on_event`` (the TUI's Train
 screen, the context model's build line, the CLI's progress bar), which dispatch on their
 types (``match event: case Stepped(): …``), so a renamed field is a type error, not a
-blank progress bar. A run sends :class:`Started` once; then a :class:`Stepped` after
-each optimizer step and an :class:`Evaluated` after each epoch's validation (then a
-:class:`Checkpointed` when that epoch is the best yet); a :class:`Stopped` when something
-ended it before the last epoch; :class:`Done` last. ``step`` counts optimizer steps from
-1 and ``epoch`` epochs from 1; 0 is before the first.
+blank progress bar. A run sends :class:`Started` once (a resumed run at the step it goes
+on from); then a :class:`Stepped` after each optimizer step and an :class:`Evaluated`
+after each epoch's validation (then a :class:`Checkpointed` when that epoch is the best
+yet); a :class:`Stopped` when something ended it before the last epoch; :class:`Done`
+last, unless the run stopped to resume later. ``step`` counts optimizer steps from 1 and
+``epoch`` epochs from 1; 0 is before the first. The context model's build sends them
+from its own process as JSON lines (:mod:`djtui.training.context_worker`).
 """
 
 from __future__ import annotations
@@ -31,10 +33,14 @@ class Started:
     train_takes: int
     held_back: int
     device: str
+    step: int = 0
+    """Where the run starts: 0, or the step a resumed run goes on from (its scores are
+    those of the run it resumes)."""
 
     @property
     def message(self) -> str:
-        return f"{self.train_takes} train / {self.held_back} held-back takes on {self.device}"
+        resumed = f"; resuming at step {self.step}/{self.total_steps}" if self.step else ""
+        return f"{self.train_takes} train / {self.held_back} held-back takes on {self.device}{resumed}"
 
 
 @dataclass(frozen=True)

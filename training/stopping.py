@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from djtui.training.validation import Metrics
@@ -39,17 +40,20 @@ class EarlyStopping:
 
 @dataclass(frozen=True)
 class StopRules:
-    """When to end before the last epoch: a stop request, the wall-clock deadline
-    (``time.monotonic()``), a step budget."""
+    """When to end before the last epoch: a stop request, the wall-clock deadline (on
+    ``clock``, the run's clock), a step budget."""
 
     stop: threading.Event | None = None
     deadline: float | None = None
     max_steps: int | None = None
+    clock: Callable[[], float] = time.monotonic
 
-    def reason(self, step: int) -> str | None:
+    def reason(self, step: int, step_s: float = 0.0) -> str | None:
+        """Why to stop after ``step``, if so. A step takes ``step_s``: the deadline stops
+        the run before a step that would end past it, not after."""
         if self.stop is not None and self.stop.is_set():
             return "interrupted"
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        if self.deadline is not None and self.clock() + step_s >= self.deadline:
             return "max minutes"
         if self.max_steps and step >= self.max_steps:
             return "max steps"

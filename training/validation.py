@@ -35,8 +35,8 @@ class Metrics:
 
 def hold_back(takes: Sequence[Take], seed: int = 0) -> tuple[list[Take], list[Take]]:
     """``(train, validation)``: one take of every intent that has at least two goes to
-    validation, chosen with ``seed``; an intent said once stays in training. The order
-    of the manifest is kept on both sides."""
+    validation, chosen with ``seed``; an intent said once stays in training. No file is
+    on both sides. The order of the manifest is kept on both sides."""
     by_command: dict[str, list[int]] = {}
     for index, take in enumerate(takes):
         by_command.setdefault(take.intent, []).append(index)
@@ -45,7 +45,9 @@ def hold_back(takes: Sequence[Take], seed: int = 0) -> tuple[list[Take], list[Ta
     if not held:
         raise DjtuiError("every command has only one take: nothing to hold back for validation",
                          "record (or synthesize) at least two takes of a command")
-    return [t for i, t in enumerate(takes) if i not in held], [t for i, t in enumerate(takes) if i in held]
+    # By file, not by line: a take listed twice must not be trained on as its other copy.
+    held_files = {takes[i].path for i in held}
+    return [t for t in takes if t.path not in held_files], [t for i, t in enumerate(takes) if i in held]
 
 
 class CommandChecker:

@@ -24,6 +24,11 @@ from djtui.core.errors import DjtuiError
 from djtui.core.models import SCRATCH_SIZES
 from djtui.core.text import normalize_text
 
+VOCAB = ".vocab"
+"""Sub-folder of the output holding a from-scratch model's vocabulary while it trains."""
+STAGING = ".checkpoint.tmp"
+"""Sub-folder of the output a checkpoint is saved in before its files move into place."""
+
 # Character vocabulary of from-scratch models: letters, apostrophe and digits; "|"
 # separates words, [PAD] doubles as the CTC blank.
 SCRATCH_CHARS = "abcdefghijklmnopqrstuvwxyz'0123456789"
@@ -87,7 +92,7 @@ class Wav2Vec2Trainee:
     def __init__(self, base: str, from_scratch: str | None, texts: Sequence[str], work_dir: Path,
                  device: str = "cpu") -> None:
         if from_scratch:
-            self.processor = build_scratch_processor(work_dir / ".vocab", [normalize_text(t) for t in texts])
+            self.processor = build_scratch_processor(work_dir / VOCAB, [normalize_text(t) for t in texts])
             self.model = build_scratch_model(from_scratch, self.processor)
             self.description = f"from scratch ({from_scratch})"
         else:
@@ -136,7 +141,7 @@ class Wav2Vec2Trainee:
         """The model and its processor in ``output`` (``save_pretrained`` layout). Saved
         beside, then moved file by file: each move is atomic and only the weights differ
         between checkpoints of one run, so a crash leaves a loadable model."""
-        staging = output / ".checkpoint.tmp"
+        staging = output / STAGING
         shutil.rmtree(staging, ignore_errors=True)
         self.model.save_pretrained(staging)
         self.processor.save_pretrained(staging)
@@ -145,7 +150,7 @@ class Wav2Vec2Trainee:
         staging.rmdir()
 
     def close(self) -> None:
-        shutil.rmtree(self._work_dir / ".vocab", ignore_errors=True)
+        shutil.rmtree(self._work_dir / VOCAB, ignore_errors=True)
 
     def _features(self, clips: Sequence[np.ndarray]) -> dict[str, Any]:
         extractor = self.processor.feature_extractor

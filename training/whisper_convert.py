@@ -34,6 +34,7 @@ import numpy as np
 
 from djtui.core.ct2 import MODEL_BIN, float_weights, read_model_bin
 from djtui.core.errors import DjtuiError
+from djtui.core.fileio import write_error_of, write_problem
 
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
@@ -226,16 +227,26 @@ def save_ctranslate2(model: Any, processor: Any, output: str | Path, quantizatio
         def load_model(self, model_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
             return copy.deepcopy(model)
 
-    with tempfile.TemporaryDirectory(prefix=".whisper-", dir=output.parent) as scratch:
-        source, built = Path(scratch) / "transformers", Path(scratch) / "ctranslate2"
-        model.config.save_pretrained(source)
-        model.generation_config.save_pretrained(source)
-        processor.save_pretrained(source)
-        with _quiet_transformers():
-            FromMemory(str(source), copy_files=[TOKENIZER]).convert(str(built), quantization=quantization, force=True)
-        output.mkdir(parents=True, exist_ok=True)
-        for item in sorted(built.iterdir(), key=lambda p: p.name == MODEL_BIN):  # model.bin last
-            os.replace(item, output / item.name)
+    # Named after the output, so the next run on it knows a killed run's scratch for its
+    # own (djtui.training.leftovers) and never touches a sibling's.
+    try:
+        with tempfile.TemporaryDirectory(prefix=f".{output.name}.whisper-", dir=output.parent) as scratch:
+            source, built = Path(scratch) / "transformers", Path(scratch) / "ctranslate2"
+            model.config.save_pretrained(source)
+            model.generation_config.save_pretrained(source)
+            processor.save_pretrained(source)
+            with _quiet_transformers():
+                FromMemory(str(source), copy_files=[TOKENIZER]).convert(str(built), quantization=quantization,
+                                                                        force=True)
+            output.mkdir(parents=True, exist_ok=True)
+            for item in sorted(built.iterdir(), key=lambda p: p.name == MODEL_BIN):  # model.bin last
+                os.replace(item, output / item.name)
+    except Exception as exc:
+        # The tokenizer's "No space left on device (os error 28)", CTranslate2's OSError:
+        # one line saying the disk is full or the folder read-only.
+        if (failed := write_error_of(exc)) is None:
+            raise
+        raise write_problem(failed, f"saving the model to {output}") from None
     return output
 
 

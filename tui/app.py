@@ -34,6 +34,9 @@ from djtui.tui.screens.review import ReviewScreen
 from djtui.tui.screens.settings import SettingsScreen
 from djtui.tui.screens.train import TrainScreen
 
+HOLD_BUILD_S = 0.25
+"""How often the app tells the background build whether the DJ is playing (starting to
+listen tells it at once)."""
 WIDGET_CSS = [f"widgets/{name}.tcss" for name in (
     "armed_banner", "big_text", "candidate_bars", "deck_state", "latency_sparkline", "stage_breakdown", "usage_meter", "verdict_line", "vu_meter",
 )]
@@ -111,12 +114,14 @@ class DjtuiApp(App[int]):
             self.notify(f"{self._theme_problem}; using {DEFAULT_THEME}",
                         title="Theme", severity="warning")
         self.start_context_model()
+        self.set_interval(HOLD_BUILD_S, self.hold_context_model)
 
     # --- the context model ----------------------------------------------------------------
 
     def start_context_model(self) -> None:
         """Build the context model in the background when engine auto would use it and
-        there is none for the context yet: never waits, never blocks start-up."""
+        there is none for the context yet (``[training] context_model = "auto"``): never
+        waits, never blocks start-up."""
         asr = self.config.asr
         if not self.host.background_builds or asr.engine != "auto" or asr.model:
             return
@@ -124,9 +129,27 @@ class DjtuiApp(App[int]):
             context = self.host.context(self.config)
         except DjtuiError:
             return  # a broken context is reported where it is used
+        if self.config.training.context_model == "off":
+            self.context_build.off(context)
+            return
+        from djtui.core.asr import damaged_context_model
+
+        damaged = damaged_context_model(context)
         if self.context_build.start(context):
-            self.notify("building the context model in the background (minutes; progress on the Train screen). "
-                        "Until it is ready the bundled model listens.", title="Context model", timeout=6)
+            why = f"the context model is damaged ({damaged}): " if damaged else ""
+            self.notify(f"{why}building the context model in the background (minutes; paused while you play; "
+                        "progress on the Train screen). Until it is ready the bundled model listens.",
+                        title="Context model", severity="warning" if damaged else "information", timeout=6)
+
+    @property
+    def playing(self) -> bool:
+        """The DJ is playing: listening, starting to, or armed."""
+        live = self.live_screen()
+        return self.session.running or self.armed or bool(live is not None and live.starting)
+
+    def hold_context_model(self) -> None:
+        """The background build pauses while the DJ plays and goes on when they stop."""
+        self.context_build.hold(self.playing)
 
     def on_context_model_ready(self, message: ContextModelReady) -> None:
         if message.error is not None:
@@ -279,7 +302,7 @@ class DjtuiApp(App[int]):
 
     async def action_quit(self) -> None:
         self.session.stop()
-        self.context_build.stop()
+        self.context_build.stop()  # within 2 s; what it did is kept for the next start
         self.exit(0)
 
 

@@ -4,9 +4,11 @@ noise, the way Picovoice's speech-to-intent benchmark does."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from djtui.core.errors import DjtuiError
+from djtui.core.fileio import check_writable
 
 HELP = "measure command accuracy on labelled audio, clean and mixed with noise"
 
@@ -79,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if args.negatives and not negatives:
         raise DjtuiError(f"no audio files in {' '.join(args.negatives)}", "give WAV, FLAC or OGG files or folders of them")
 
+    for out, what in ((args.json, "the report"), (args.markdown, "the table"), (args.plot, "the plot")):
+        if out:  # before minutes of measuring, not after
+            check_writable(Path(out).expanduser().parent, f"writing {what} to {out}")
     context = context_for(args, config)
     if unknown := sorted({label.intent for label in labels if label.intent and label.intent not in context.intents}):
         raise DjtuiError(f"the labels use intents context '{context.name}' does not have: {', '.join(unknown[:5])}",

@@ -33,7 +33,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch-size", type=int, help="takes per forward pass (default: Whisper 8, wav2vec2 4)")
     p.add_argument("--grad-accum", type=int, default=1, help="batches per optimizer step (default 1)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: Whisper 3e-5; wav2vec2 1e-4, 1e-3 from scratch)")
-    p.add_argument("--max-minutes", type=float, help="stop after this much wall time, keeping the best checkpoint")
+    p.add_argument("--max-minutes", type=float,
+                   help="stop after this much wall time, keeping the best checkpoint (--context-model: keeping "
+                        "where it is, to go on next time)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="speed, pitch, gain, reverb and (with --noise-dir) music at random SNR (default on)")
     p.add_argument("--noise-dir", metavar="DIR",
@@ -56,15 +58,22 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from djtui.training.finetune import TrainConfig
-
     for name in ("epochs", "batch_size", "grad_accum", "patience"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise DjtuiError(f"--{name.replace('_', '-')} must be at least 1", "e.g. --batch-size 4")
     if args.lr is not None and not 0 < args.lr < 1:
         raise DjtuiError(f"--lr {args.lr} is not a learning rate", "try 3e-5 (Whisper), 1e-4 (wav2vec2) or 1e-3 (from scratch)")
-    if args.context_model:
-        return _context_model(args)
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise DjtuiError(f"--max-minutes {args.max_minutes} leaves no time to train", "give minutes above 0")
+    with _sigterm_as_ctrl_c():
+        if args.context_model:
+            return _context_model(args)
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from djtui.training.finetune import TrainConfig
+
     if not args.data or not args.output:
         raise DjtuiError("--data and --output are required", "e.g. djtui train --data takes/manifest.jsonl --output models/mine")
     if args.base == "context":
@@ -78,9 +87,29 @@ def run(args: argparse.Namespace) -> int:
     with _progress() as on_event:
         from djtui.training.finetune import train
 
-        result = train(config, on_event=on_event)  # Ctrl-C: stops, keeps the best checkpoint
+        result = train(config, on_event=on_event)  # Ctrl-C or SIGTERM: stops, keeps the best checkpoint
     _summary(result)
     return 0
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (a service manager, ``kill``) ends training as Ctrl-C does: the best
+    checkpoint (or the build's state) is kept and the run says so."""
+    import signal
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _context(args: argparse.Namespace) -> Any:
@@ -109,15 +138,34 @@ def _context_model(args: argparse.Namespace) -> int:
     if (built := context_model.ready(context)) is not None:
         print(f"the context model for {context.name} is built: {built}")
         return 0
-    print(f"building the context model for {context.name}: synthetic voices, then fine-tuning (minutes)")
-    with _progress() as on_event:
-        result = context_model.build(context, music=Path(args.noise_dir) if args.noise_dir else None,
-                                     epochs=args.epochs or context_model.EPOCHS, on_event=on_event)
+    from djtui.core.asr import damaged_context_model
+
+    if damaged := damaged_context_model(context):
+        print(f"the context model for {context.name} is damaged ({damaged}): building it again")
+    context_model.clear_failures(context)  # built by hand: the background build gets its tries again
+    print(f"building the context model for {context.name}: synthetic voices, then fine-tuning (minutes; "
+          "Ctrl-C stops and keeps where it is)")
+    try:
+        with _progress() as on_event:
+            result = context_model.build(context, music=Path(args.noise_dir) if args.noise_dir else None,
+                                         epochs=args.epochs or context_model.EPOCHS, max_minutes=args.max_minutes,
+                                         on_event=on_event)
+    except KeyboardInterrupt:  # while it spoke the takes: each is kept as it is spoken
+        print(f"stopped while speaking the takes; those spoken are kept. {_GO_ON}")
+        return 130
+    if result is not None and not result.finished:
+        limit = f" (--max-minutes {args.max_minutes:g})" if result.stopped == "max minutes" else ""
+        print(f"stopped by {result.stopped}{limit} at step {result.steps} after {result.duration_s / 60:.1f} min: "
+              f"the context model is not built yet, where it is is kept. {_GO_ON}")
+        return 0
     if result is None or result.output != context_model.folder(context):
         raise DjtuiError("the context model was not finished", "run djtui train --context-model again")
     _summary(result)
     print("engine auto uses it whenever no model is set")
     return 0
+
+
+_GO_ON = "`djtui train --context-model` (or the TUI) goes on from there."
 
 
 @contextmanager
@@ -135,7 +183,7 @@ def _progress() -> Iterator[Callable[[TrainEvent], None]]:
         def on_event(event: TrainEvent) -> None:
             match event:
                 case Started():
-                    bar.update(task, total=event.total_steps, accuracy=_pct(event.accuracy))
+                    bar.update(task, total=event.total_steps, completed=event.step, accuracy=_pct(event.accuracy))
                     stock = "" if event.stock_accuracy is None else f" (stock model: {_pct(event.stock_accuracy)})"
                     console.print(f"{event.message}; before training: commands understood {_pct(event.accuracy)}"
                                   f"{stock}, WER {_pct(event.wer)}")
@@ -155,12 +203,16 @@ def _progress() -> Iterator[Callable[[TrainEvent], None]]:
 
 
 def _summary(result: Any) -> None:
+    from djtui.training.report import REPORT_MD
+
     # Plain prints: paths must stay whole on one line to be copied.
+    if result.stopped == "interrupted":
+        print(f"interrupted: the best checkpoint (epoch {result.best_epoch}) is kept in {result.output}")
     print(f"before: commands {_pct(result.before.accuracy)}, WER {_pct(result.before.wer)} → "
           f"after: commands {_pct(result.after.accuracy)}, WER {_pct(result.after.wer)} "
-          f"({result.steps} steps, {result.duration_s / 60:.1f} min)")
+          f"({result.steps} steps, {result.duration_s / 60:.1f} min, stopped by {result.stopped})")
     print(f"model: {result.output}\nuse it: djtui listen --model {result.output}\n"
-          f"report: {result.output / 'training_report.md'}")
+          f"report: {result.output / REPORT_MD}")
 
 
 def _pct(value: float | None) -> str:

@@ -4,17 +4,19 @@ Whisper transcribes synthetic speech, and load_engine picks and explains an engi
 from __future__ import annotations
 
 import re
+import shutil
 
 import numpy as np
 import pytest
 
 from djtui.core import paths
-from djtui.core.asr import (Wav2Vec2Engine, WhisperEngine, bundled_whisper_path, choose_engine, drop_repeats,
-                            is_whisper_folder, load_engine, whisper_features)
+from djtui.core.asr import (Wav2Vec2Engine, WhisperEngine, built_context_model, bundled_whisper_path, choose_engine,
+                            drop_repeats, is_whisper_folder, load_engine, whisper_features)
 from djtui.core.config import AsrConfig
 from djtui.core.context_file import parse_context
 from djtui.core.errors import DjtuiError
 from djtui.core.records import AsrResult
+from djtui.core.seal import write_seal
 
 
 def words(text: str) -> str:
@@ -123,11 +125,31 @@ def test_a_model_that_is_named_but_is_none_is_one_clear_error_never_the_stock_mo
 
 
 def test_a_damaged_context_model_falls_back_to_the_bundled_model_and_says_so(tmp_path):
+    """Cut short after its build sealed it: auto warns and listens with the bundled
+    model (the build then runs again, as it finds no built model)."""
+    context = parse_context("context:\n  name: booth\n  intents:\n    go:\n      expressions: [go]\n")
+    built = paths.context_model_dir(context.name, context.text)
+    built.mkdir(parents=True)
+    shutil.copy(bundled_whisper_path() / "model.bin", built / "model.bin")
+    write_seal(built)
+    assert choose_engine(AsrConfig(), context).context_model == "booth"
+    with open(built / "model.bin", "r+b") as f:
+        f.truncate(4096)  # the header of a model, cut short
+    choice = choose_engine(AsrConfig(), context)
+    assert choice.model is None and choice.context_model is None
+    assert "the context model for booth is damaged (model.bin is 4,096 bytes" in choice.why
+    engine = load_engine(AsrConfig(), context)
+    assert engine.model_id == "tiny.en (bundled)" and "is damaged" in engine.description
+    assert built_context_model(context) is None
+
+
+def test_a_sealed_context_model_that_will_not_load_falls_back_to_the_bundled_model(tmp_path):
     context = parse_context("context:\n  name: booth\n  intents:\n    go:\n      expressions: [go]\n")
     built = paths.context_model_dir(context.name, context.text)
     built.mkdir(parents=True)
     with open(bundled_whisper_path() / "model.bin", "rb") as f:
-        (built / "model.bin").write_bytes(f.read(4096))  # the header of a model, cut short
+        (built / "model.bin").write_bytes(f.read(4096))  # sealed as it is: whole to the seal, no model to CTranslate2
+    write_seal(built)
     assert choose_engine(AsrConfig(), context).context_model == "booth"
     engine = load_engine(AsrConfig(), context)
     assert engine.model_id == "tiny.en (bundled)"

@@ -8,7 +8,9 @@ import stat
 
 import pytest
 
-from djtui.core.fileio import append_line, write_atomic, write_problem, write_text_atomic
+from djtui.core.errors import DjtuiError
+from djtui.core.fileio import (append_line, check_writable, exclusive, write_atomic, write_error_of, write_problem,
+                               write_text_atomic)
 from tests.fixtures.faults import in_child
 
 
@@ -57,3 +59,28 @@ def test_write_problems_are_said_in_words(code, words):
     error = write_problem(OSError(code, os.strerror(code), "/data/x.wav"), "saving the take")
     assert error.message.startswith(f"saving the take failed: {words}") and "/data/x.wav" in error.message
     assert error.hint
+
+
+def test_a_library_s_own_failed_write_is_read_as_the_os_error_it_carries():
+    assert write_error_of(OSError(errno.ENOSPC, "No space left on device")).errno == errno.ENOSPC
+    assert write_error_of(Exception("No space left on device (os error 28)")).errno == errno.ENOSPC  # tokenizers
+    assert write_error_of(RuntimeError("[Errno 30] Read-only file system: 'x'")).errno == errno.EROFS
+    assert write_error_of(OSError(errno.ENOENT, "gone")) is None and write_error_of(ValueError("(os error 2)")) is None
+
+
+def test_a_folder_is_checked_before_the_work(tmp_path):
+    assert check_writable(tmp_path / "new" / "models", "training").is_dir()
+    assert not list((tmp_path / "new" / "models").iterdir())  # the probe is gone
+    with pytest.raises(DjtuiError, match="training failed: the disk is full .* MB free, about .* MB are needed"):
+        check_writable(tmp_path, "training", need_bytes=2**62)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DjtuiError, match="training failed"):
+        check_writable(tmp_path / "file" / "models", "training")
+
+
+def test_one_process_at_a_time_holds_the_lock(tmp_path):
+    with exclusive(tmp_path / ".lock") as first:
+        with exclusive(tmp_path / ".lock") as second:
+            assert first and not second
+    with exclusive(tmp_path / ".lock") as again:
+        assert again

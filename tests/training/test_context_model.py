@@ -13,8 +13,9 @@ import soundfile as sf
 from djtui.core.asr import WhisperEngine, bundled_whisper_path, load_engine
 from djtui.core.config import AsrConfig
 from djtui.core.context_file import parse_context
+from djtui.core.seal import write_seal
 from djtui.training import context_model
-from djtui.training.progress import Stepped
+from djtui.training.progress import Started, Stepped
 from tests.fixtures.training import SMALL_CONTEXT
 
 
@@ -40,13 +41,20 @@ def test_a_build_lands_where_engine_auto_finds_it(small_context, music):
     assert not list(result.output.parent.glob("*.building"))
 
 
-def test_the_model_belongs_to_the_text_of_its_context(small_context):
-    """An edited context is another context: its model has to be built again. A chosen
-    model, or engine whisper, comes before the context model."""
-    built = context_model.folder(small_context)
+def built_by_hand(context):
+    """A context model folder as a finished build leaves it: the bundled model's files, sealed."""
+    built = context_model.folder(context)
     built.mkdir(parents=True)
     for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
         (built / name).symlink_to(bundled_whisper_path() / name)
+    write_seal(built)
+    return built
+
+
+def test_the_model_belongs_to_the_text_of_its_context(small_context):
+    """An edited context is another context: its model has to be built again. A chosen
+    model, or engine whisper, comes before the context model."""
+    built = built_by_hand(small_context)
     edited = parse_context(SMALL_CONTEXT.replace("sync deck", "synchronise deck"), "edited.yaml")
     assert context_model.ready(small_context) == built and context_model.ready(edited) is None
     assert "context model" not in load_engine(AsrConfig(), edited).description
@@ -56,14 +64,28 @@ def test_the_model_belongs_to_the_text_of_its_context(small_context):
     shutil.rmtree(built)
 
 
-def test_a_stopped_build_leaves_no_model(small_context, music):
+def test_a_stopped_build_leaves_no_model_and_the_next_goes_on_where_it_stopped(small_context, music, own_cache):
     stop = threading.Event()
-    result = context_model.build(small_context, music=music, per_intent=3, epochs=2,
-                                 on_event=lambda event: isinstance(event, Stepped) and stop.set(), stop=stop)
-    assert result is not None and result.stopped == "interrupted"
-    assert context_model.ready(small_context) is None
-    assert not context_model.folder(small_context).exists()
-    assert not context_model.folder(small_context).with_name(context_model.folder(small_context).name + ".building").exists()
+    recipe = {"music": music, "per_intent": 2, "epochs": 2, "batch_size": 1, "resume_every_s": 3600}
+    first: list = []
+
+    def stop_after_two(event) -> None:
+        first.append(event)
+        if isinstance(event, Stepped) and event.step == 2:
+            stop.set()
+
+    result = context_model.build(small_context, **recipe, on_event=stop_after_two, stop=stop)
+    assert result is not None and result.stopped == "interrupted" and not result.finished and result.steps == 2
+    assert context_model.ready(small_context) is None and not context_model.folder(small_context).exists()
+    assert (context_model.building(small_context) / "resume.pt").is_file()  # written as it stopped, not before
+
+    events: list = []
+    result = context_model.build(small_context, **recipe, on_event=events.append)
+    started = next(e for e in events if isinstance(e, Started))
+    assert started.step == 2 and started.total_steps == 6 and "resuming at step 2/6" in started.message
+    assert [e.step for e in events if isinstance(e, Stepped)] == [3, 4, 5, 6]
+    assert result.finished and result.resumed_at == 2 and context_model.ready(small_context) == result.output
+    assert not context_model.building(small_context).exists()
 
 
 def test_cli_context_model(small_context, synthetic_set, tmp_path, capsys):
@@ -73,10 +95,7 @@ def test_cli_context_model(small_context, synthetic_set, tmp_path, capsys):
     assert main(["train", "--data", str(synthetic_set), "--output", str(tmp_path), "--base", "context", *context]) == 2
     assert "djtui train --context-model" in capsys.readouterr().err
     assert main(["train", "--context-model", "--output", str(tmp_path), *context]) == 2
-    built = context_model.folder(small_context)
-    built.mkdir(parents=True)
-    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
-        (built / name).symlink_to(bundled_whisper_path() / name)
+    built = built_by_hand(small_context)
     capsys.readouterr()
     assert main(["train", "--context-model", *context]) == 0
     assert f"the context model for small is built: {built}" in capsys.readouterr().out

@@ -325,3 +325,37 @@ def test_read_audio_refuses_empty_and_nan_files_and_clips_overs(tmp_path):
     hot = tmp_path / "hot.wav"
     sf.write(hot, np.array([0.5, 1.5, -2.0], np.float32), 16000, subtype="FLOAT")
     assert read_audio(hot).tolist() == [0.5, 1.0, -1.0]
+
+
+def _doubled(tmp_path) -> tuple[ManifestWriter, list[str]]:
+    """A dataset whose manifest lists every take twice, as two writers at once leave it."""
+    writer = ManifestWriter(tmp_path)
+    _record(writer, SCRIPT[:4])
+    lines = (tmp_path / "manifest.jsonl").read_text().splitlines()
+    (tmp_path / "manifest.jsonl").write_text("".join(f"{line}\n" for line in lines + lines))
+    return writer, lines
+
+
+def test_a_take_listed_twice_is_read_once_and_the_line_named(tmp_path, caplog):
+    _, lines = _doubled(tmp_path)
+    with caplog.at_level("WARNING", logger="djtui.training.manifest"):
+        takes = read_manifest(tmp_path)
+    assert len(takes) == 4 and len({t.path for t in takes}) == 4
+    assert f"manifest.jsonl:5: the same take as line 1 ({takes[0].path}): left out" in caplog.text
+    row = json.loads(lines[0])
+    row["text"] = "play deck two"  # the same file, saying something else: which line is right?
+    (tmp_path / "manifest.jsonl").write_text(lines[0] + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(DjtuiError, match=r"manifest.jsonl:2: .* again \(first at line 1\) but saying something else"):
+        read_manifest(tmp_path)
+
+
+def test_reconciling_moves_a_repeated_line_aside_and_a_writer_never_repeats_one(tmp_path):
+    _, lines = _doubled(tmp_path)
+    writer = ManifestWriter(tmp_path, script=SCRIPT)
+    assert [f"manifest.jsonl:{n}: the same file as line {n - 4}" in why
+            for n, why in zip(range(5, 9), writer.reconciled.rejected)] == [True] * 4
+    assert (tmp_path / "manifest.jsonl").read_text().splitlines() == lines
+    assert (tmp_path / REJECTED).read_text().splitlines() == lines  # kept, byte for byte
+    _record(writer, SCRIPT)  # the script again: each take replaces its own line
+    paths = [json.loads(line)["path"] for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    assert len(paths) == len(set(paths)) == len(SCRIPT)

@@ -43,3 +43,12 @@ def test_scores_count_words_characters_and_commands(small_context):
     assert (perfect.wer, perfect.cer, perfect.accuracy, perfect.n) == (0.0, 0.0, 1.0, 2)
     wrong = score(["play deck two", ""], takes, checker)
     assert wrong.accuracy == 0.0 and wrong.wer == pytest.approx(4 / 6)
+
+
+def test_a_take_listed_twice_is_never_held_back_and_trained_on():
+    """Whatever the reader let through: the held-back files are out of training."""
+    takes = [take("play deck one", "play", "1", 1), take("play deck one", "play", "1", 2),
+             take("sync deck two", "sync", "2", 1), take("sync deck two", "sync", "2", 2)]
+    for seed in range(8):
+        train, held = hold_back(takes + takes, seed)
+        assert not {t.path for t in train} & {t.path for t in held}

@@ -11,6 +11,7 @@ from djtui.core.asr import bundled_whisper_path
 from djtui.core.config import Config
 from djtui.core.context_file import parse_context
 from djtui.core.errors import DjtuiError
+from djtui.core.seal import write_seal
 from djtui.tui.host import Host, asr_summary, user_error
 
 TINY = """\
@@ -77,5 +78,7 @@ def test_a_built_context_model_is_named_as_the_engine_listening():
     built.mkdir(parents=True)
     with open(bundled_whisper_path() / "model.bin", "rb") as f:
         (built / "model.bin").write_bytes(f.read(64))  # the header is what names a Whisper folder
+    assert asr_summary(Config(), context) == "whisper · tiny.en (bundled)"  # not built until its build sealed it
+    write_seal(built)
     assert asr_summary(Config(), context) == "whisper · context model for booth"
     assert asr_summary(Config().updated({"asr": {"engine": "whisper"}}), context) == "whisper · tiny.en (bundled)"

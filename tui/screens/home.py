@@ -32,6 +32,8 @@ class HomeScreen(DjtuiScreen):
         self.ports: list[str] | DjtuiError | None = None
         self.context_line = "loading…"
         self.context: Context | None = None
+        self.build_line = ""
+        """The background build's line as the status shows it."""
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="home-body"):
@@ -85,6 +87,9 @@ class HomeScreen(DjtuiScreen):
         table.add_row("Microphone", Text(self._microphone(config.audio.input_device)))
         table.add_row("Trigger", TRIGGERS.get(config.audio.trigger, config.audio.trigger))
         table.add_row("ASR", asr_summary(config, self.context))
+        self.build_line = app.context_build.status
+        if self.build_line:  # the background build (or, turned off, how to build by hand)
+            table.add_row("Context model", Text(self.build_line))
         table.add_row("Context", Text(self.context_line))
         table.add_row("Commands", "ARMED — sent to Rekordbox" if app.armed else "disarmed — nothing is sent")
         table.add_row("Live", "listening" if app.session.running else "stopped (l, then space)")
@@ -94,8 +99,12 @@ class HomeScreen(DjtuiScreen):
         self.refresh_link()
 
     def refresh_link(self) -> None:
-        """The Rekordbox line: djtui's port name, and what the live pipeline has heard."""
+        """The Rekordbox line: djtui's port name, and what the live pipeline has heard;
+        the status again when the background build moved on."""
         app = self.app
+        if app.context_build.status != self.build_line:
+            self.refresh_status()
+            return
         midi = app.config.midi
         link = self.query_one(RekordboxLink)
         link.port = midi.output_port

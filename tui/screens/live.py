@@ -125,6 +125,7 @@ class LiveScreen(DjtuiScreen):
         """Build the pipeline and start it on ``source`` (default: the configured microphone)."""
         self.starting = True
         self.mapping = None  # read again on the next command: the context or the pads may have changed
+        self.app.hold_context_model()  # the build pauses before the models load, not a tick later
         self._state("starting: loading the speech model…")
         self._start(source)
 

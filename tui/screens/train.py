@@ -199,7 +199,7 @@ class TrainScreen(DjtuiScreen):
         match event:
             case Started():
                 self.total_steps, self.epochs = event.total_steps, event.epochs
-                self._show_position(0, 0)
+                self._show_position(event.step, 0)
                 log.write(event.message)
                 self.stock_accuracy = event.stock_accuracy if event.stock_accuracy is not None else event.accuracy
                 self._show_scores("before training", event.accuracy, event.wer, event.cer)
