@@ -92,7 +92,11 @@ def engine_for(config: Config, context: Context | None = None, on_progress: Prog
     from djtui.core.asr import choose_engine, load_engine
 
     if on_progress is not None:
-        on_progress(f"loading the speech model ({choose_engine(config.asr, context).summary()})…")
+        try:
+            what = choose_engine(config.asr, context).summary()
+        except DjtuiError:
+            what = config.asr.model or config.asr.engine.value  # load_engine says what is wrong with it
+        on_progress(f"loading the speech model ({what})…")
     return load_engine(config.asr, context)
 
 

@@ -41,8 +41,9 @@ def test_a_dry_run_says_so_and_shows_what_a_disarmed_command_would_send(
     captured = capsys.readouterr()
     [line] = [json.loads(text) for text in captured.out.splitlines()]  # stdout: JSON alone
     said = captured.err.splitlines()  # what is loading, before listening starts (seconds of it)
-    assert said[:4] == ["djtui: loading the speech recognizer…", "djtui: reading the pronunciation dictionary…",
-                        "djtui: loading the grammar decoder…", "djtui: warming up…"]
+    assert said[0].startswith("djtui: loading the speech model (whisper") and said[0].endswith(")…")
+    assert said[1:4] == ["djtui: reading the pronunciation dictionary…", "djtui: loading the grammar decoder (torch, int8)…",
+                         "djtui: warming up…"]
     assert said[4].startswith("djtui: listening to ")
     assert line["dry_run"] is True  # a dry run, whether or not anything was approved
     assert line["verdict"]["reason"] == "disarmed" and line["midi"] == []
@@ -117,7 +118,8 @@ def test_listen_with_a_model_that_is_not_one_exits_2_with_one_message(
     assert main(["listen", "--input", str(play_deck_two), "--fast", "--dry-run", "--model", str(model)]) == 2
     captured = capsys.readouterr()
     *loading, message, hint = captured.err.strip().splitlines()  # what is wrong, then what to do
-    assert loading == ["djtui: loading the speech recognizer…"]  # and nothing after: never the stock model
+    [loading] = loading  # and nothing after: never the stock model
+    assert loading.startswith("djtui: loading the speech model (")
     assert message.startswith(f"djtui: {model}") and hint.startswith("  → ") and captured.out == ""
 
 

@@ -17,4 +17,4 @@ def test_a_paraphrase_says_what_is_loading_on_stderr_and_answers_on_stdout() -> 
     assert answer["candidates"]
     said = done.stderr.splitlines()
     assert said[0] == "djtui: reading the pronunciation dictionary…"
-    assert "djtui: loading the meaning model (sentence embeddings)…" in said  # the seconds a paraphrase costs
+    assert "djtui: loading the meaning model…" in said  # the seconds a paraphrase costs
