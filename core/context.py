@@ -1,10 +1,12 @@
 """Command contexts: what a DJ can say and what it does.
 
-A :class:`Context` holds slot types (values with their spoken synonyms) and intents
-(expressions in the grammar of :mod:`djtui.core.grammar`, a MIDI :class:`Action`, a
-safety class). :mod:`djtui.core.context_file` reads and checks the YAML files they come
-from; this module is the model alone: expanding, sampling and rendering sentences, and
-the MIDI command an intent sends (:func:`command_for`).
+A :class:`Context` holds slot types (values with their spoken synonyms), intents
+(expressions in the grammar of :mod:`djtui.core.grammar`, a MIDI :class:`Action` or a
+:class:`~djtui.core.controls.MoveSpec` of a continuous control, a safety class) and the
+continuous controls those moves drive (:mod:`djtui.core.controls`).
+:mod:`djtui.core.context_file` reads and checks the YAML files they come from; this
+module is the model alone: expanding, sampling and rendering sentences, and the MIDI
+command an intent sends (:func:`command_for`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from djtui.core import grammar
+from djtui.core.controls import Control, MoveSpec
 from djtui.core.errors import DjtuiError
 from djtui.core.grammar import Seq, Slot, Word
 from djtui.core.records import MidiCommand
 
 SAFETY_CLASSES = ("safe", "guarded", "destructive")
-CONTROLS = ("arm", "disarm", "confirm", "cancel")
+CONTROLS = ("arm", "disarm", "confirm", "cancel", "hold")
 MIDI_TYPES = ("note", "cc")
 
 
@@ -99,6 +102,8 @@ class Intent:
     control: str | None = None
     description: str = ""
     line: int = 0
+    move: MoveSpec | None = None
+    """A move of a continuous control (instead of an ``action``)."""
 
     def slot_names(self) -> set[str]:
         return {s.name for e in self.expressions for s in e.slots()}
@@ -121,6 +126,8 @@ class Context:
     source: Path | None = None
     text: str = ""
     """The file's text; the resolver's caches are keyed by its hash."""
+    controls: dict[str, Control] = field(default_factory=dict)
+    """The continuous controls (knobs, faders) the intents' moves drive, by name."""
 
     def slot_type_of(self, intent: str, slot_name: str) -> SlotType:
         for expression in self.intents[intent].expressions:
