@@ -45,7 +45,7 @@ from djtui.core.context import Context
 from djtui.core.early import EarlyFinalizer
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Dropped, Error, Event, Expired, Hearing, ListeningChanged,
-                               Outcome, SpeechEnded, SpeechStarted, Status)
+                               Outcome, RampEnd, SpeechEnded, SpeechStarted, Status)
 from djtui.core.records import Candidate, Understanding, Utterance, Verdict
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
+
+_HALTED_BY: dict[str, RampEnd] = {"held": "held", "cancelled": "cancelled", "disarmed": "disarmed"}
+"""How the ramps end when a verdict with that reason halts them."""
 
 
 class Subscribers:
@@ -180,6 +183,8 @@ class Listener:
             session_log=session_log, on_status=lambda message: self._events.publish(Status(message)))
         """Every stage this listener runs (:class:`~djtui.core.stages.Stages`)."""
         self._events.record = self._record
+        if self.stages.ramps is not None:  # a fade outlives its utterance: its events come from the ramp thread
+            self.stages.ramps.subscribe(self._events.publish)
         self._endpointer = build_stages.endpointer_for(self._config)
         vad = self._config.vad
         self._early = EarlyFinalizer(vad.early_finalize, max(1, round(vad.glimpse_ms / 32)), vad.stable_updates)
@@ -244,9 +249,11 @@ class Listener:
         self.stages.gate.arm()
         self._events.publish(ArmedChanged(True))
 
-    def disarm(self) -> None:
-        """Nothing is sent until :meth:`arm` (a pending confirmation is dropped);
-        utterances are still heard and logged."""
+    def disarm(self, how: RampEnd = "disarmed") -> None:
+        """Nothing is sent until :meth:`arm` (a pending confirmation is dropped, every
+        ramp stops where it is); utterances are still heard and logged."""
+        if self.stages.ramps is not None:
+            self.stages.ramps.halt(how)
         self.stages.gate.disarm()
         self._events.publish(ArmedChanged(False))
 
@@ -360,11 +367,17 @@ class Listener:
         verdict = self._judge(candidates)
         stages["safety"] = _ms(started)
         sent = verdict.commands if verdict.approved and self._act else ()
-        if sent:
+        ramps = self.stages.ramps if self._act else None
+        if ramps is not None and verdict.halts:  # hold, cancel, disarm: every fade stops where it is
+            ramps.halt(_HALTED_BY.get(verdict.reason, "disarmed"))
+        if sent or (verdict.approved and verdict.moves):
             started = time.perf_counter()
             if self.stages.midi_out is not None:  # a dry run reports what it would have sent
                 for command in sent:
                     self.stages.midi_out.send(command)
+            if ramps is not None:
+                for move in verdict.moves if verdict.approved else ():
+                    ramps.play(move)
             stages["midi"] = _ms(started)
         engine = self.stages.engine
         outcome = Outcome(
