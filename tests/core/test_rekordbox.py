@@ -83,15 +83,22 @@ def with_full_deck_codes(text: str) -> str:
 
 
 def every_command(context: Context) -> Iterator[tuple[str, MidiCommand]]:
-    """``(label, command)`` for every intent with every combination of slot values."""
+    """``(label, command)`` for every intent with every combination of slot values (a
+    move: the first control change of its ramp, the MSB of a 14-bit value)."""
     for intent in context.intents.values():
-        if intent.action is None:
+        if intent.action is None and intent.move is None:
             continue
         slot_types = {s.name: s.type for e in intent.expressions for s in e.slots()}
         names = sorted(slot_types)
         for values in itertools.product(*(context.slot_types[slot_types[n]].values for n in names)):
             slots = dict(zip(names, values))
-            yield f"{intent.name} {slots}", command_for(intent, slots)
+            if intent.move is None:
+                yield f"{intent.name} {slots}", command_for(intent, slots)
+                continue
+            request = intent.move.request(slots, context.controls)
+            control = request.control
+            yield f"{intent.name} {slots}", MidiCommand(request.function, "cc14" if control.hires else "cc",
+                                                        request.channel, control.cc, 8192)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +177,7 @@ def test_global_controls_have_no_deck_offsets(exported: bytes) -> None:
     by_function = {r["function"]: r for r in rows}
     for function in ("CFXOn", "FX1-1On", "FX1Assign.CH1", "FX1Assign.MASTER", "FX1-1Select.ECHO", "Browse", "Back"):
         assert by_function[function]["global"], function
-    assert by_function["Browse"]["type"] == "Rotary" and by_function["EQLow"]["type"] == "KnobSlider"
+    assert by_function["Browse"]["type"] == "Rotary" and by_function["EQLow"]["type"] == "KnobSliderHiRes"
     assert len(by_function["PlayPause"]["in"]) == 4 and not by_function["PlayPause"]["global"]
 
 
