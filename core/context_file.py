@@ -616,9 +616,11 @@ def _read_control(name: str, key_node: Any, node: Any, problems: _Problems) -> C
         problems.add(spec["function"][1], f"{what}: {function!r} is not a Rekordbox function name (letters, digits, "
                                           "'.', '-', '_', and '{deck}' for the deck's number)")
     hires = _bool(spec["hires"][1], f"{what}: 'hires'", problems) if "hires" in spec else True
-    top = HIRES_MAX_CC if hires else 127
-    cc = _int_in(spec["cc"][1], 0, top, f"{what}: cc" + (" (14-bit: its LSB goes on cc + 32)" if hires else ""),
-                 problems)
+    cc = _int_in(spec["cc"][1], 0, 127, f"{what}: cc", problems)
+    if cc is not None and hires and cc > HIRES_MAX_CC:
+        problems.add(spec["cc"][1], f"{what}: cc {cc} is out of range 0–{HIRES_MAX_CC} for a 14-bit control (its LSB "
+                                    "goes on cc + 32); 'hires: false' makes it a 7-bit one")
+        cc = None
     channel = None
     if "channel" in spec and str(spec["channel"][1].value) != "deck":
         channel = _int_in(spec["channel"][1], 0, 15, f"{what}: channel", problems)

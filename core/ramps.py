@@ -111,6 +111,7 @@ class RampPlayer:
                 self._outbox.append(RampEnded(replaced.move, replaced.position, "replaced"))
             self._outbox.append(RampStarted(move, start, seconds))
             self._ramps[move.key] = _Ramp(move, start, seconds, self._clock(), known, raw)
+            self._step(self._clock())  # the first value goes now, not at the thread's next wake-up
             self._changed = True
             self._start_thread()
             self._cond.notify_all()
