@@ -32,7 +32,8 @@ from djtui.tui.screens.settings import SettingsScreen
 from djtui.tui.screens.train import TrainScreen
 
 WIDGET_CSS = [f"widgets/{name}.tcss" for name in (
-    "armed_banner", "big_text", "candidate_bars", "deck_state", "latency_sparkline", "stage_breakdown", "verdict_line", "vu_meter",
+    "armed_banner", "big_text", "candidate_bars", "deck_state", "latency_sparkline", "ramp_line", "stage_breakdown",
+    "verdict_line", "vu_meter",
 )]
 
 class DjtuiApp(App[int]):
