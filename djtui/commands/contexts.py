@@ -45,7 +45,7 @@ def run_show(args: argparse.Namespace) -> int:
         action = intent.action
         what = intent.control or (f"{action.function or 'by ' + (action.key or '')} "
                                   f"{action.type} ch {'deck' if action.channel is None else action.channel + 1}"
-                                  if action else "—")
+                                  if action else f"moves {intent.move.control}" if intent.move else "—")
         example = context.sample(1, intent=name)[0].text
         table.add_row(name, intent.safety, what, example)
     Console().print(table)

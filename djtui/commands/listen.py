@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from djtui.commands._shared import add_set_option
-from djtui.core.events import ArmedChanged, Dropped, Error, Event, Expired, Outcome, Status
+from djtui.core.events import ArmedChanged, Dropped, Error, Event, Expired, Outcome, RampEnded, Status
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -151,6 +151,9 @@ class Printer:
                       file=self.err, flush=True)
             case ArmedChanged(armed=armed):
                 print(f"djtui: {'ARMED' if armed else 'disarmed'}", file=self.err, flush=True)
+            case RampEnded(move=move, position=position, how=how) if how != "done":
+                where = "where it was" if position is None else f"at {position:.2f}"
+                print(f"djtui: {move.label()}: stopped {where} ({how})", file=self.err, flush=True)
 
     def _outcome(self, outcome: Outcome) -> None:
         if self.as_json:
@@ -161,6 +164,7 @@ class Printer:
                          for c in outcome.candidates],
                 "verdict": _verdict(outcome.verdict),
                 "midi": [asdict(command) for command in outcome.sent],
+                "moves": [asdict(move) for move in outcome.verdict.moves] if outcome.verdict.approved else [],
                 "dry_run": outcome.dry_run and bool(outcome.sent),
                 "total_ms": outcome.total_ms,
                 "said_to_done_ms": round(outcome.said_to_done_ms, 2),

@@ -26,6 +26,8 @@ def intent_rows(context: Context) -> list[tuple[str, str, str, str]]:
         action = intent.action
         if intent.control:
             sends = f"djtui: {intent.control}"
+        elif intent.move is not None:
+            sends = f"moves {intent.move.control}"
         elif action is None:
             sends = "—"
         elif action.function_map:
