@@ -167,12 +167,16 @@ class Context:
 
     def render(self, intent: str, slots: dict[str, str]) -> str:
         """A natural sentence for ``intent`` with these slot values (the first expression
-        that uses exactly these slots, first phrasing of each choice)."""
-        for expression in self.intents[intent].expressions:
-            if {s.name for s in expression.slots()} == set(slots):
-                words: list[str] = []
-                if _render(expression, self.slot_types, slots, words):
-                    return " ".join(words)
+        that uses exactly these slots, else the first that can leave the others out; first
+        phrasing of each choice)."""
+        expressions = self.intents[intent].expressions
+        for exact in (True, False):
+            for expression in expressions:
+                names = {s.name for s in expression.slots()}
+                if names == set(slots) if exact else names > set(slots):
+                    words: list[str] = []
+                    if _render(expression, self.slot_types, slots, words):
+                        return " ".join(words)
         return " ".join([intent.replace("_", " "), *slots.values()])
 
 
@@ -211,12 +215,19 @@ def _render(seq: Seq, types: dict[str, SlotType], slots: dict[str, str], words: 
         if isinstance(item, Word):
             words.append(item.text)
         elif isinstance(item, Slot):
-            words.extend(types[item.type].values[slots[item.name]][0].split())
+            # one slot name may take another type in another alternative ("over
+            # $duration:duration" or "$slowly:duration"): only the type holding the value says it
+            spoken = types[item.type].values.get(slots.get(item.name, ""))
+            if spoken is None:
+                return False
+            words.extend(spoken[0].split())
         else:
             wanted = {s.name for s in Seq((item,)).slots()} & set(slots)
             for option in item.options:
                 if {s.name for s in option.slots()} >= wanted:
-                    if _render(option, types, slots, words):
+                    attempt: list[str] = []
+                    if _render(option, types, slots, attempt):
+                        words.extend(attempt)
                         break
             else:
                 if not item.optional:
