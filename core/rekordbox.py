@@ -544,7 +544,7 @@ def _knob_problems(rows: list[MappingRow]) -> list[tuple[int, str]]:
             elif row.type == "KnobSliderHiRes" and (other := inputs.get((channel, number + 32))) is not None:
                 found.append((row.line, f"KnobSliderHiRes {row.name}'s LSB (CC {number + 32}, channel {channel + 1}) "
                                         f"is also {other.name}'s input (line {other.line})"))
-    return found
+    return list(dict.fromkeys(found))  # a row's four deck codes share one problem: said once
 
 
 def _row_problems(row: MappingRow) -> list[str]:
