@@ -197,9 +197,9 @@ class ControlsConfig(_Section):
     """Without a tempo the per-beat limits count a beat as this many seconds (0.5: 120
     BPM; a slower tempo than the music's only makes the limit stricter)."""
     step_ms: int = Field(10, ge=2, le=50)
-    """A ramp sends a new value this often. 10 ms is about one audio buffer of
-    Rekordbox's (a value sent faster is not heard sooner) and a few times slower than
-    Pioneer's own controllers send a moving fader; each 14-bit step is two messages."""
+    """A ramp sends a new value this often. 10 ms is about one audio buffer at common
+    settings (a value sent faster is not heard sooner), and slower than Pioneer's own
+    hardware feeds Rekordbox; each 14-bit step is two messages."""
 
     def per_beat(self, kind: str) -> float:
         """The limit of a control's kind (``eq``, ``fader``, ``tempo``, ``effect``)."""

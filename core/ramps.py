@@ -1,8 +1,9 @@
 """Ramps, not jumps: approved moves of knobs and faders played as streams of control changes.
 
-Rekordbox jumps an on-screen control straight to any absolute value it receives, so a
-fade is many values, close together: :class:`RampPlayer` sends one every ``step_s`` (10
-ms by default, ``[controls] step_ms``), each a 14-bit MSB/LSB pair on a
+Rekordbox jumps an on-screen control straight to any absolute value it receives (as
+projects driving it over MIDI report), so a fade is many values, close together:
+:class:`RampPlayer` sends one every ``step_s`` (10 ms by default, ``[controls] step_ms``:
+about one audio buffer, so a value sent faster is not heard sooner), each a 14-bit MSB/LSB pair on a
 ``KnobSliderHiRes`` control, on its own thread, from where djtui last put the control to
 the move's target, arriving at the target on time (the position is read off the clock at
 every step, so a late wake-up never stretches the ramp). Only changed values are sent.
