@@ -124,6 +124,18 @@ class _MovePlan:
         return self.request.deck
 
 
+@dataclass(frozen=True)
+class _Pace:
+    """How an approved move goes: from ``start`` (``None``: a jump) over ``seconds``,
+    never faster than ``max_per_s`` (travel a second); ``why``, in words."""
+
+    start: float | None
+    seconds: float
+    max_per_s: float | None
+    why: str
+    ramped: bool = False
+
+
 class SafetyGate:
     """Judges candidates (best first) against the rules above; thread-safe.
 
@@ -387,13 +399,38 @@ class SafetyGate:
 
     def _decide_move(self, plan: _MovePlan, confirmed: bool) -> Verdict:
         """The move rules (module docstring, in order) for a fresh move or one confirmed."""
+        top, request, now = plan.candidate, plan.request, self.clock()
+        found = self._target(plan)
+        if isinstance(found, Verdict):
+            return found
+        asked, position, target = found
+        if rejection := self._repeated(plan, now, confirmed):
+            return rejection
+        limited = not request.cut and self._audible(request)
+        pace = self._pace(plan, position, target, asked, limited)
+        if isinstance(pace, Verdict):
+            return pace
+        if not confirmed and (risk := self._move_risk(plan, position, limited)):
+            self._pending = Pending(top, (), now + self.config.confirm_timeout_s)
+            return Verdict(False, "needs_confirm",
+                           f"{top.label()}: {risk}; say 'confirm' within {self.config.confirm_timeout_s:g} s", top)
+        self._last_sent[plan.identity] = now
+        self._sent_times.append(now)
+        control = request.control
+        move = Move(control.name, request.function, request.channel, control.cc, control.hires, request.deck,
+                    pace.start, target, pace.seconds, pace.max_per_s, control.reverse, pace.why)
+        reason = "confirmed" if confirmed else "ramped" if pace.ramped else "ok"
+        return Verdict(True, reason, f"{top.label()} → {move.label()} ({pace.why})", top, moves=(move,))
+
+    def _target(self, plan: _MovePlan) -> tuple[float | None, float | None, float] | Verdict:
+        """``(seconds asked, where the control is, where it goes)``, or ``no_tempo``,
+        ``no_value``, ``which_way``, ``no_change``."""
         top, request = plan.candidate, plan.request
-        control, now = request.control, self.clock()
         asked = None
         if request.duration is not None and (asked := self.tempo.seconds(request.duration)) is None:
             return Verdict(False, "no_tempo", f"{top.label()}: {request.duration.label()} needs a tempo and none is "
-                           "set: say it in seconds, or set one (Live screen: t taps it; [controls] bpm)", top)
-        position = self.positions.get(control.name, request.channel)
+                           "set: say it in seconds, or set one (Live screen: b taps it; [controls] bpm)", top)
+        position = self.positions.get(request.control.name, request.channel)
         target = request.target_from(position)
         if target is None and position is None:
             return Verdict(False, "no_value", f"{top.label()}: djtui has not set {self._what(request)} yet and "
@@ -401,42 +438,37 @@ class SafetyGate:
         if target is None:
             return Verdict(False, "which_way", f"{top.label()}: {self._what(request)} rests at its centre, where "
                            "'more' could go either way: say up or down", top)
-        if position is not None and abs(target - position) < 0.5 / control.steps:
+        if position is not None and abs(target - position) < 0.5 / request.control.steps:
             return Verdict(False, "no_change", f"{top.label()}: {self._what(request)} is already at {target:.2f}, "
                            "nothing sent", top)
-        if rejection := self._repeated(plan, now, confirmed):
-            return rejection
-        limited = not request.cut and self._audible(request)
-        beat_s = self.tempo.beat_s or self.limits.beat_s_without_tempo
-        per_beat = self.limits.per_beat(control.limit)
-        rate = per_beat / beat_s if limited else None  # travel per second
+        return asked, position, target
+
+    def _pace(self, plan: _MovePlan, position: float | None, target: float, asked: float | None,
+              limited: bool) -> _Pace | Verdict:
+        """How the move goes: at once, over the time asked, or, where it would be heard,
+        within the per-beat limit (a ramp at the limit when no time was asked,
+        ``too_fast`` when the time asked is shorter)."""
+        request = plan.request
         start = position if position is not None else request.start
-        seconds, why = asked or 0.0, request.duration.label() if request.duration else "at once"
+        if start is None:  # djtui does not know where it is (not heard, or confirmed): one jump
+            return _Pace(None, 0.0, None, "djtui did not know where it was: set at once")
+        why = request.duration.label() if request.duration else "at once"
         if request.cut:
-            why = f"a cut: {why}"
-        if rate is not None and start is not None:
-            needed = abs(target - start) / rate
-            limit = f"at most {per_beat:g} of its travel a beat on a playing deck, at {self._tempo_words()}"
-            if asked is not None and asked < needed * (1 - 1e-9):
-                shortest = needed / beat_s
-                return Verdict(False, "too_fast", f"{top.label()}: {abs(target - start):.2f} of the travel in "
-                               f"{asked:.2f} s is faster than {limit}: give it {shortest:.1f} beats or more", top)
-            if asked is None:
-                seconds, why = needed, f"ramped: {limit}"
-        elif position is None:
-            why = "from 0" if request.start is not None else "djtui did not know where it was: set at once"
-        if not confirmed and (risk := self._move_risk(plan, position, limited)):
-            self._pending = Pending(top, (), now + self.config.confirm_timeout_s)
-            return Verdict(False, "needs_confirm",
-                           f"{top.label()}: {risk}; say 'confirm' within {self.config.confirm_timeout_s:g} s", top)
-        self._last_sent[plan.identity] = now
-        self._sent_times.append(now)
-        if start is None:  # confirmed, or not heard, without knowing where it was: one jump
-            rate, seconds = None, 0.0
-        move = Move(control.name, request.function, request.channel, control.cc, control.hires, request.deck,
-                    start, target, seconds, rate, control.reverse, why)
-        reason = "confirmed" if confirmed else "ramped" if why.startswith("ramped") else "ok"
-        return Verdict(True, reason, f"{top.label()} → {move.label()} ({why})", top, moves=(move,))
+            return _Pace(start, asked or 0.0, None, f"a cut: {why}")
+        if not limited:
+            return _Pace(start, asked or 0.0, None, why if position is not None else f"from {start:g}, {why}")
+        beat_s = self.tempo.beat_s or self.limits.beat_s_without_tempo
+        per_beat = self.limits.per_beat(request.control.limit)
+        rate = per_beat / beat_s  # travel per second
+        needed = abs(target - start) / rate
+        limit = f"at most {per_beat:g} of its travel a beat on a playing deck, at {self._tempo_words()}"
+        if asked is None:
+            return _Pace(start, needed, rate, f"ramped: {limit}", ramped=True)
+        if asked < needed * (1 - 1e-9):
+            return Verdict(False, "too_fast", f"{plan.candidate.label()}: {abs(target - start):.2f} of the travel in "
+                           f"{asked:.2f} s is faster than {limit}: give it {needed / beat_s:.1f} beats or more",
+                           plan.candidate)
+        return _Pace(start, asked, rate, why)
 
     def _audible(self, request: MoveRequest) -> bool:
         """Whether a move can be heard: its deck plays (or may: state unknown); for a
