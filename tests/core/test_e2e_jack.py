@@ -226,7 +226,7 @@ def _said(tmp_path, speak, *parts: str | float) -> Any:
     return FileSource(path, realtime=True)
 
 
-def test_hold_it_stops_a_ramp_where_it_is(jack_midi, speak, tmp_path) -> None:
+def test_stop_halts_a_ramp_where_it_is(jack_midi, speak, tmp_path) -> None:
     pipeline = Pipeline(_ramp_config(bpm=120.0), session_log=False)  # sixteen beats = 8 s
     seen: list[Any] = []
     pipeline.subscribe(seen.append)
@@ -235,7 +235,7 @@ def test_hold_it_stops_a_ramp_where_it_is(jack_midi, speak, tmp_path) -> None:
     pipeline.stages.positions.set("crossfader", 4, 1.0)
     xruns = jack_midi.xruns()
     try:
-        pipeline.start(_said(tmp_path, speak, "crossfade to the left over sixteen beats", 2.5, "hold it", 3.0))
+        pipeline.start(_said(tmp_path, speak, "crossfade to the left over sixteen beats", 2.5, "stop", 3.0))
         assert pipeline.wait(60)
         time.sleep(0.2)
     finally:
