@@ -355,7 +355,7 @@ def plan_export(context: Context, layout: PadLayout | None = None) -> Export:
     out += _control_rows(context, owner)
     out = [r for r in out if r.per_deck] + [r for r in out if not r.per_deck]
     unverified = sorted({r.name for r in out} - CONFIRMED_FUNCTIONS)
-    return Export(out, unmapped, unverified, _settings(out, pads_used))
+    return Export(out, unmapped, unverified, _settings(out, pads_used) + _control_settings(context))
 
 
 def _control_rows(context: Context, owner: dict[tuple[int, int, int], str]) -> list[MappingRow]:
@@ -395,6 +395,22 @@ def _control_rows(context: Context, owner: dict[tuple[int, int, int], str]) -> l
             rows.append(replace(row, name=control.function, function=control.function,
                                 input=code(0xB0, control.channel_for(None), control.cc)))
     return rows
+
+
+def _control_settings(context: Context) -> list[str]:
+    """What the DJ must know about the knob and fader rows."""
+    if not context.controls:
+        return []
+    settings = ["Knobs and faders are 14-bit KnobSliderHiRes rows. Rekordbox reports no knob positions (none "
+                "found so far): djtui knows a knob only once it has set it, and a knob moved by hand in "
+                "Rekordbox is not seen."]
+    for control in context.controls.values():
+        if control.span and control.centre is not None:
+            half = control.span / 2
+            settings.append(f"{control.function_for(1)}: the context takes its travel as ±{half:g} {control.unit} "
+                            f"(Rekordbox's tempo range); if yours differs, set 'span' of control '{control.name}' "
+                            "to twice it. Which end is faster is unverified.")
+    return settings
 
 
 def _check_name(function: str, context_name: str) -> None:

@@ -333,6 +333,9 @@ def test_knobs_and_faders_are_written_as_pioneers_shipped_rows(exported: bytes) 
     assert by_function["CrossFader"]["global"] and by_function["FX1-1"]["global"]
     # one colour FX depth per channel, each a global row on its deck's channel
     assert [by_function[f"CFXParameterCH{n}"]["in"] for n in range(1, 5)] == [(0xB017,), (0xB117,), (0xB217,), (0xB317,)]
+    settings = plan_export(default_context()).settings
+    assert any("djtui knows a knob only once it has set it" in line for line in settings)
+    assert any(line.startswith("TempoSlider: the context takes its travel as ±10 %") for line in settings)
 
 
 def test_a_fourteen_bit_controls_lsb_cc_is_reserved_against_every_other_row() -> None:
