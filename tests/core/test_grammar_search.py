@@ -140,3 +140,18 @@ context:
     found = GrammarSearch(context, tokenizer, _Scripted(tokenizer, " go one")).search(None, [50257, 50362])
     assert {(i, tuple(sorted(s.items()))) for i, s, _ in commands(found.readings)[:2]} == {
         ("a", (("deck", "1"),)), ("b", (("beats", "1"),))}
+
+
+def test_no_sentence_of_the_dj_context_means_two_commands():
+    """Every sentence the grammar can make, sampled across every intent (the knobs and
+    faders beside the buttons they sound like: "cut the bass" / "cut the right fader",
+    "stop" / "stop deck two"), reads as exactly one command."""
+    import random
+
+    context = default_context()
+    graph = WordGraph.compile(context)
+    rng = random.Random(22)
+    for name in context.intents:
+        for sentence in context.sample(100, rng, intent=name):
+            assert graph.meanings(sentence.text.split()) == {
+                (name, tuple(sorted(sentence.slots.items())))}, sentence.text
