@@ -188,6 +188,42 @@ class TrainingConfig(_Section):
     by hand with `djtui train --context-model`."""
 
 
+class ControlsConfig(_Section):
+    """Knobs and faders moved by voice: the tempo they count beats in, how fast the
+    safety gate lets each kind of control move on a playing deck, and the ramps' pace.
+    Travel is the control's whole range (0 to 1); each control names its kind (``limit:``
+    in the context file)."""
+
+    bpm: float | None = Field(None, ge=20.0, le=300.0)
+    """The tempo beats and bars are counted in ("fade in over eight bars"); empty = none:
+    durations in beats or bars are refused and only seconds work, until one is tapped
+    (Live screen, t)."""
+    eq_per_beat: float = Field(0.125, gt=0.0, le=1.0)
+    """On a playing deck an EQ band or the trim moves at most this share of its travel
+    per beat (0.125: from its centre to the bottom in four beats)."""
+    fader_per_beat: float = Field(0.25, gt=0.0, le=1.0)
+    """On a playing deck a channel fader, and the crossfader while a deck plays, move at
+    most this share of their travel per beat (0.25: bottom to top in four beats), unless
+    the DJ said "cut"."""
+    tempo_per_beat: float = Field(0.025, gt=0.0, le=1.0)
+    """On a playing deck the tempo slider moves at most this share of its travel per beat
+    (0.025: 0.5 % of tempo a beat with a ±10 % range)."""
+    effect_per_beat: float = Field(0.25, gt=0.0, le=1.0)
+    """On a playing deck the colour FX filter, and the beat FX depth while a deck plays,
+    move at most this share of their travel per beat."""
+    beat_s_without_tempo: float = Field(0.5, ge=0.1, le=3.0)
+    """Without a tempo the per-beat limits count a beat as this many seconds (0.5: 120
+    BPM; a slower tempo than the music's only makes the limit stricter)."""
+    step_ms: int = Field(10, ge=2, le=50)
+    """A ramp sends a new value this often. 10 ms is about one audio buffer at common
+    settings (a value sent faster is not heard sooner), and slower than Pioneer's own
+    hardware feeds Rekordbox; each 14-bit step is two messages."""
+
+    def per_beat(self, kind: str) -> float:
+        """The limit of a control's kind (``eq``, ``fader``, ``tempo``, ``effect``)."""
+        return float(getattr(self, f"{kind}_per_beat"))
+
+
 class UiConfig(_Section):
     theme: str = Field("booth", min_length=1)
     """'booth' (dark), 'stage' (high contrast), 'mono' (plain terminals) or a theme
@@ -203,6 +239,7 @@ class Config(_Section):
     midi: MidiConfig = Field(default_factory=MidiConfig)
     rekordbox: RekordboxConfig = Field(default_factory=RekordboxConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    controls: ControlsConfig = Field(default_factory=ControlsConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:

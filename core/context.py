@@ -1,10 +1,12 @@
 """Command contexts: what a DJ can say and what it does.
 
-A :class:`Context` holds slot types (values with their spoken synonyms) and intents
-(expressions in the grammar of :mod:`djtui.core.grammar`, a MIDI :class:`Action`, a
-safety class). :mod:`djtui.core.context_file` reads and checks the YAML files they come
-from; this module is the model alone: expanding, sampling and rendering sentences, and
-the MIDI command an intent sends (:func:`command_for`).
+A :class:`Context` holds slot types (values with their spoken synonyms), intents
+(expressions in the grammar of :mod:`djtui.core.grammar`, a MIDI :class:`Action` or a
+:class:`~djtui.core.controls.MoveSpec` of a continuous control, a safety class) and the
+continuous controls those moves drive (:mod:`djtui.core.controls`).
+:mod:`djtui.core.context_file` reads and checks the YAML files they come from; this
+module is the model alone: expanding, sampling and rendering sentences, and the MIDI
+command an intent sends (:func:`command_for`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from djtui.core import grammar
+from djtui.core.controls import Control, MoveSpec
 from djtui.core.errors import DjtuiError
 from djtui.core.grammar import Seq, Slot, Word
 from djtui.core.records import MidiCommand
 
 SAFETY_CLASSES = ("safe", "guarded", "destructive")
-CONTROLS = ("arm", "disarm", "confirm", "cancel")
+CONTROLS = ("arm", "disarm", "confirm", "cancel", "hold")
 MIDI_TYPES = ("note", "cc")
 
 
@@ -99,6 +102,8 @@ class Intent:
     control: str | None = None
     description: str = ""
     line: int = 0
+    move: MoveSpec | None = None
+    """A move of a continuous control (instead of an ``action``)."""
 
     def slot_names(self) -> set[str]:
         return {s.name for e in self.expressions for s in e.slots()}
@@ -136,6 +141,8 @@ class Context:
     source: Path | None = None
     text: str = ""
     """The file's text; the resolver's caches are keyed by its hash."""
+    controls: dict[str, Control] = field(default_factory=dict)
+    """The continuous controls (knobs, faders) the intents' moves drive, by name."""
 
     def slot_type_of(self, intent: str, slot_name: str) -> SlotType:
         for expression in self.intents[intent].expressions:
@@ -208,12 +215,16 @@ class Context:
 
     def render(self, intent: str, slots: dict[str, str]) -> str:
         """A natural sentence for ``intent`` with these slot values (the first expression
-        that uses exactly these slots, first phrasing of each choice)."""
-        for expression in self.intents[intent].expressions:
-            if {s.name for s in expression.slots()} == set(slots):
-                words: list[str] = []
-                if _render(expression, self.slot_types, slots, words):
-                    return " ".join(words)
+        that uses exactly these slots, else the first that can leave the others out; first
+        phrasing of each choice)."""
+        expressions = self.intents[intent].expressions
+        for exact in (True, False):
+            for expression in expressions:
+                names = {s.name for s in expression.slots()}
+                if names == set(slots) if exact else names > set(slots):
+                    words: list[str] = []
+                    if _render(expression, self.slot_types, slots, words):
+                        return " ".join(words)
         return " ".join([intent.replace("_", " "), *slots.values()])
 
 
@@ -252,12 +263,19 @@ def _render(seq: Seq, types: dict[str, SlotType], slots: dict[str, str], words: 
         if isinstance(item, Word):
             words.append(item.text)
         elif isinstance(item, Slot):
-            words.extend(types[item.type].values[slots[item.name]][0].split())
+            # one slot name may take another type in another alternative ("over
+            # $duration:duration" or "$slowly:duration"): only the type holding the value says it
+            spoken = types[item.type].values.get(slots.get(item.name, ""))
+            if spoken is None:
+                return False
+            words.extend(spoken[0].split())
         else:
             wanted = {s.name for s in Seq((item,)).slots()} & set(slots)
             for option in item.options:
                 if {s.name for s in option.slots()} >= wanted:
-                    if _render(option, types, slots, words):
+                    attempt: list[str] = []
+                    if _render(option, types, slots, attempt):
+                        words.extend(attempt)
                         break
             else:
                 if not item.optional:

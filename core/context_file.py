@@ -1,8 +1,9 @@
 """Reading and checking context files (YAML): every problem named by its line.
 
-A context file holds slot types (values with their spoken synonyms) and intents
-(expressions, a MIDI action, a safety class): the :class:`~djtui.core.context.Context`
-model. Picovoice Rhino context files (``context: {expressions:…, slots:…}``) load as
+A context file holds slot types (values with their spoken synonyms), intents
+(expressions, a MIDI action or a move of a continuous control, a safety class) and the
+continuous controls those moves drive (``controls:``): the
+:class:`~djtui.core.context.Context` model. Picovoice Rhino context files (``context: {expressions:…, slots:…}``) load as
 they are: their intents get no action and the ``safe`` class.
 
 :func:`load_context` reports every problem it finds as ``file:line: what is wrong`` in one
@@ -17,6 +18,7 @@ scripts) are reported, not silently never matched.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from typing import Any
 
 from djtui.core import grammar, phonetic
 from djtui.core.context import CONTROLS, MIDI_TYPES, SAFETY_CLASSES, Action, Context, Intent, SlotType
+from djtui.core.controls import HIRES_MAX_CC, LIMIT_KINDS, MORE_MEANS, Control, MoveError, MoveSpec
 from djtui.core.errors import ContextError
 from djtui.core.grammar import Choice, Seq, Slot, Word
 
@@ -106,6 +109,7 @@ def parse_context(text: str, where: str = "<context>", source: Path | None = Non
     body = _mapping(context_node, problems, "'context'")
 
     slot_types = _load_slots(body.get("slots", (None, None))[1], problems)
+    controls = _load_controls(body.get("controls", (None, None))[1], problems)
     intents: dict[str, Intent] = {}
     seen: dict[str, int] = {}
     if "intents" in body:
@@ -114,7 +118,7 @@ def parse_context(text: str, where: str = "<context>", source: Path | None = Non
             problems.add(node, "'intents' must be a mapping of intent name to its definition")
         else:
             for key_node, value_node in node.value:
-                intent = _load_intent(key_node, value_node, slot_types, problems, seen)
+                intent = _load_intent(key_node, value_node, slot_types, problems, seen, controls=controls)
                 if intent:
                     intents[intent.name] = intent
     if "expressions" in body:  # Rhino's layout: intent -> list of expressions
@@ -131,12 +135,12 @@ def parse_context(text: str, where: str = "<context>", source: Path | None = Non
     if (total := sum(len(i.expressions) for i in intents.values())) > MAX_EXPRESSIONS:
         problems.add(context_node, f"too many expressions: {total:,} (at most {MAX_EXPRESSIONS:,})")
     for key in body:
-        if key not in ("name", "slots", "intents", "expressions", "description"):
-            problems.add(body[key][0], f"unknown key '{key}' (expected name, intents, expressions, slots)")
+        if key not in ("name", "slots", "intents", "expressions", "description", "controls"):
+            problems.add(body[key][0], f"unknown key '{key}' (expected name, intents, expressions, slots, controls)")
     name = _name(body.get("name", (None, None))[1], source, problems)
     if problems.items:
         raise ContextError(problems.items)
-    return Context(name=name, intents=intents, slot_types=slot_types, source=source, text=text)
+    return Context(name=name, intents=intents, slot_types=slot_types, source=source, text=text, controls=controls)
 
 
 def _name(node: Any, source: Path | None, problems: _Problems) -> str:
@@ -302,7 +306,8 @@ def _phrase(text: str) -> str:
 
 
 def _load_intent(key_node: Any, node: Any, slot_types: dict[str, SlotType], problems: _Problems,
-                 seen: dict[str, int], rhino: bool = False) -> Intent | None:
+                 seen: dict[str, int], rhino: bool = False,
+                 controls: dict[str, Control] | None = None) -> Intent | None:
     import yaml
 
     name = str(key_node.value)
@@ -321,7 +326,7 @@ def _load_intent(key_node: Any, node: Any, slot_types: dict[str, SlotType], prob
             problems.add(key_node, f"intent '{name}' has no 'expressions'")
             return None
         for key in spec:
-            if key not in ("expressions", "action", "safety", "control", "description"):
+            if key not in ("expressions", "action", "move", "safety", "control", "description"):
                 problems.add(spec[key][0], f"intent '{name}': unknown key '{key}'")
     else:
         problems.add(node, f"intent '{name}' must be a list of expressions or a mapping")
@@ -371,8 +376,16 @@ def _load_intent(key_node: Any, node: Any, slot_types: dict[str, SlotType], prob
     action = None
     if "action" in spec and not (isinstance(spec["action"][1], yaml.ScalarNode) and spec["action"][1].value in ("", "null", "~")):
         action = _load_action(name, spec["action"][1], expressions, slot_types, problems)
+    move = None
+    if "move" in spec:
+        if action is not None or control is not None:
+            problems.add(spec["move"][0], f"intent '{name}': a move cannot also have an 'action' or a 'control'")
+        elif isinstance(spec["move"][1], yaml.MappingNode):
+            move = _MoveReader(name, spec["move"][1], expressions, slot_types, controls or {}, safety, problems).read()
+        else:
+            problems.add(spec["move"][1], f"intent '{name}': move must be a mapping (control, to or by, over, cut)")
     description = str(spec["description"][1].value) if "description" in spec else ""
-    return Intent(name, tuple(expressions), tuple(sources), action, safety, control, description, line)
+    return Intent(name, tuple(expressions), tuple(sources), action, safety, control, description, line, move)
 
 
 def _words(seq: Seq) -> Iterator[str]:
@@ -538,6 +551,214 @@ class _ActionReader:
         if raw not in ("true", "false"):
             self.add(self.spec["sets"][1], "'sets' must be true or false")
         return raw == "true"
+
+
+_CONTROL_NAME = re.compile(r"[A-Za-z_]\w*")
+_CONTROL_FUNCTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*(?:\{deck\}[A-Za-z0-9_.\-]*)?")
+
+
+def _number_in(node: Any, lo: float, hi: float, what: str, problems: _Problems) -> float | None:
+    try:
+        value = float(str(node.value))
+    except (ValueError, AttributeError):
+        problems.add(node, f"{what} must be a number {lo:g}–{hi:g}")
+        return None
+    if not lo <= value <= hi:
+        problems.add(node, f"{what} {value:g} is out of range {lo:g}–{hi:g}")
+        return None
+    return value
+
+
+def _bool(node: Any, what: str, problems: _Problems) -> bool:
+    raw = str(node.value).lower()
+    if raw not in ("true", "false"):
+        problems.add(node, f"{what} must be true or false")
+    return raw == "true"
+
+
+def _load_controls(node: Any, problems: _Problems) -> dict[str, Control]:
+    """``controls:``: each continuous control a move can drive, by name."""
+    import yaml
+
+    controls: dict[str, Control] = {}
+    if node is None:
+        return controls
+    if not isinstance(node, yaml.MappingNode):
+        problems.add(node, "'controls' must be a mapping of control name to its function, cc and channel")
+        return controls
+    for name, (key_node, value_node) in _mapping(node, problems, "'controls'").items():
+        if not _CONTROL_NAME.fullmatch(name):
+            problems.add(key_node, f"control name {name!r} must be a plain identifier such as 'eq_low'")
+            continue
+        if not isinstance(value_node, yaml.MappingNode):
+            problems.add(value_node, f"control '{name}' must be a mapping (function, cc, channel, …)")
+            continue
+        if (control := _read_control(name, key_node, value_node, problems)) is not None:
+            controls[name] = control
+    return controls
+
+
+_CONTROL_FIELDS = ("function", "cc", "channel", "hires", "centre", "limit", "span", "unit", "more", "reverse")
+
+
+def _read_control(name: str, key_node: Any, node: Any, problems: _Problems) -> Control | None:
+    spec = _mapping(node, problems, f"control '{name}'")
+    what = f"control '{name}'"
+    for key in spec:
+        if key not in _CONTROL_FIELDS:
+            problems.add(spec[key][0], f"{what}: unknown key '{key}' (expected {', '.join(_CONTROL_FIELDS)})")
+    missing = [k for k in ("function", "cc") if k not in spec]
+    if missing:
+        problems.add(key_node, f"{what} needs {' and '.join(repr(m) for m in missing)}")
+        return None
+    function = str(spec["function"][1].value)
+    if not _CONTROL_FUNCTION.fullmatch(function):
+        problems.add(spec["function"][1], f"{what}: {function!r} is not a Rekordbox function name (letters, digits, "
+                                          "'.', '-', '_', and '{deck}' for the deck's number)")
+    hires = _bool(spec["hires"][1], f"{what}: 'hires'", problems) if "hires" in spec else True
+    cc = _int_in(spec["cc"][1], 0, 127, f"{what}: cc", problems)
+    if cc is not None and hires and cc > HIRES_MAX_CC:
+        problems.add(spec["cc"][1], f"{what}: cc {cc} is out of range 0–{HIRES_MAX_CC} for a 14-bit control (its LSB "
+                                    "goes on cc + 32); 'hires: false' makes it a 7-bit one")
+        cc = None
+    channel = None
+    if "channel" in spec and str(spec["channel"][1].value) != "deck":
+        channel = _int_in(spec["channel"][1], 0, 15, f"{what}: channel", problems)
+    if "{deck}" in function and channel is not None:
+        problems.add(spec["function"][1], f"{what}: a function with '{{deck}}' needs channel 'deck'")
+    centre = _number_in(spec["centre"][1], 0, 1, f"{what}: centre", problems) if "centre" in spec else None
+    limit = str(spec["limit"][1].value) if "limit" in spec else "fader"
+    if limit not in LIMIT_KINDS:
+        problems.add(spec["limit"][1], f"{what}: limit must be one of {', '.join(LIMIT_KINDS)} "
+                                       f"([controls] <kind>_per_beat in the config), not {limit!r}")
+    span = _number_in(spec["span"][1], 1e-6, 1e6, f"{what}: span", problems) if "span" in spec else None
+    unit = str(spec["unit"][1].value) if "unit" in spec else ""
+    if unit and (span is None or not re.fullmatch(r"[^\s\d.+\-/]{1,8}", unit)):
+        problems.add(spec["unit"][1], f"{what}: unit {unit!r} needs a 'span' and must be a short word or sign "
+                                      "such as '%' (no digits or spaces)")
+    more = str(spec["more"][1].value) if "more" in spec else "up"
+    if more not in MORE_MEANS:
+        problems.add(spec["more"][1], f"{what}: more must be one of {', '.join(MORE_MEANS)}, not {more!r}")
+    elif more == "away" and centre is None:
+        problems.add(spec["more"][1], f"{what}: more 'away' (from the centre) needs a 'centre'")
+    reverse = _bool(spec["reverse"][1], f"{what}: 'reverse'", problems) if "reverse" in spec else False
+    if cc is None:
+        return None
+    return Control(name, function, cc, channel, hires, centre, limit, span, unit, more, reverse,
+                   key_node.start_mark.line + 1)
+
+
+class _MoveReader:
+    """One intent's ``move:`` mapping: its templates checked against the expressions'
+    slots, and every move they can make tried on its control."""
+
+    FIELDS = ("control", "to", "by", "over", "from", "cut", "defaults")
+
+    def __init__(self, intent: str, node: Any, expressions: list[Seq], slot_types: dict[str, SlotType],
+                 controls: dict[str, Control], safety: str, problems: _Problems) -> None:
+        self.intent, self.node, self.expressions, self.slot_types = intent, node, expressions, slot_types
+        self.controls, self.safety, self.problems = controls, safety, problems
+        self.spec = _mapping(node, problems, f"intent '{intent}': move")
+        self.slot_names = {s.name: s.type for e in expressions for s in e.slots()}
+
+    def add(self, node: Any, what: str) -> None:
+        self.problems.add(node, f"intent '{self.intent}': move: {what}")
+
+    def read(self) -> MoveSpec | None:
+        for name in self.spec:
+            if name not in self.FIELDS:
+                self.add(self.spec[name][0], f"unknown key '{name}' (expected {', '.join(self.FIELDS)})")
+        if "control" not in self.spec:
+            self.add(self.node, "needs the 'control' it moves (a name under 'controls', or a template such as "
+                                "\"eq_{band}\")")
+            return None
+        if ("to" in self.spec) == ("by" in self.spec):
+            self.add(self.node, "needs exactly one of 'to' (where: \"0.5\", centre) or 'by' (how far: \"up 0.05\")")
+            return None
+        templates = {k: str(self.spec[k][1].value) for k in ("control", "to", "by", "over", "from") if k in self.spec}
+        defaults = self._defaults()
+        ok = all(self._template(k, t, defaults) for k, t in templates.items())
+        cut = _bool(self.spec["cut"][1], f"intent '{self.intent}': move: 'cut'", self.problems) if "cut" in self.spec else False
+        if cut and self.safety == "safe":
+            self.add(self.spec["cut"][0], "a cut jumps a playing deck at once: give the intent safety guarded or "
+                                          "destructive, so it waits for 'confirm'")
+        spec = MoveSpec(templates["control"], templates.get("to"), templates.get("by"), templates.get("over"),
+                        templates.get("from"), cut, defaults)
+        if ok:
+            self._try_every_move(spec)
+        return spec
+
+    def _defaults(self) -> dict[str, str]:
+        import yaml
+
+        if "defaults" not in self.spec:
+            return {}
+        node = self.spec["defaults"][1]
+        if not isinstance(node, yaml.MappingNode):
+            self.add(node, "defaults must be a mapping of slot name to value ({amount: \"0.05\"})")
+            return {}
+        found = {}
+        for name, (key_node, value_node) in _mapping(node, self.problems, f"intent '{self.intent}': defaults").items():
+            value = str(value_node.value)
+            slot_type = self.slot_types.get(self.slot_names.get(name, ""))
+            if slot_type is None:
+                self.add(key_node, f"default for '{name}', which is not a slot of its expressions")
+            elif value not in slot_type.values:
+                self.add(value_node, f"default {value!r} for '{name}' is not a value of slot type '{slot_type.name}' "
+                                     f"({', '.join(list(slot_type.values)[:6])}…)")
+            else:
+                found[name] = value
+        return found
+
+    def _template(self, field_name: str, template: str, defaults: dict[str, str]) -> bool:
+        node = self.spec[field_name][1]
+        names = sorted(set(re.findall(r"{(\w+)}", template)))
+        if not _KEY_TEMPLATE.fullmatch(template):
+            self.add(node, f"{field_name} must be words and {{slot}} fields, like \"eq_{{band}}\", not {template!r}")
+            return False
+        if unknown := [n for n in names if n not in self.slot_names]:
+            self.add(node, f"{field_name} uses '{unknown[0]}', which is not a slot of its expressions")
+            return False
+        if field_name != "over":  # a sentence without a duration leaves it to the safety gate
+            lacking = [n for n in names if n not in defaults
+                       and any(n not in {s.name for s in e.slots()} for e in self.expressions)]
+            if lacking:
+                self.add(node, f"{field_name} uses '{lacking[0]}', which some of its expressions do not fill "
+                               "(give it a value under 'defaults')")
+                return False
+        return True
+
+    def _try_every_move(self, spec: MoveSpec) -> None:
+        """Every combination of the slot values its templates use, made into a move: the
+        first that does not work is reported (an unknown control, a value past the end…)."""
+        names = [n for n in spec.fields() if n in self.slot_names]
+        values = {n: list(self.slot_types[self.slot_names[n]].values) for n in names
+                  if self.slot_names[n] in self.slot_types}
+        deck_in_all = all("deck" in {s.name for s in e.slots()} for e in self.expressions)
+        if "deck" in self.slot_names and "deck" not in names:
+            names.append("deck")
+            values["deck"] = list(self.slot_types[self.slot_names["deck"]].values) if self.slot_names["deck"] in self.slot_types else []
+        if math.prod(len(values.get(n, ())) for n in names) > MAX_ACTION_KEYS:
+            self.add(self.node, f"its templates make more than {MAX_ACTION_KEYS:,} combinations")
+            return
+        with_over = [True, False] if spec.over else [False]
+        for combo in itertools.product(*(values.get(n, []) for n in names)):
+            slots = dict(zip(names, combo))
+            if "deck" in slots and not (slots["deck"].isdigit() and 1 <= int(slots["deck"]) <= 16):
+                self.add(self.node, f"deck values must be 1–16 (deck n is channel n−1), not {slots['deck']!r}")
+                return
+            for keep_over in with_over:
+                said = slots if keep_over else {k: v for k, v in slots.items()
+                                                if not spec.over or f"{{{k}}}" not in spec.over}
+                try:
+                    request = spec.request(said, self.controls)
+                except (MoveError, KeyError, ValueError) as exc:
+                    self.add(self.node, f"with {slots}: {exc}")
+                    return
+                if request.control.per_deck and not deck_in_all:
+                    self.add(self.node, f"control '{request.control.name}' is a deck control: every expression "
+                                        "needs a $…:deck slot")
+                    return
 
 
 def default_context() -> Context:

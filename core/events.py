@@ -6,7 +6,9 @@ subscribers. Front ends dispatch on their types (``match event: case Outcome(): 
 never on names, so renaming a field is a type error, not a silently blank HUD.
 
 Per utterance there is exactly one :class:`Outcome`: what was heard, the top five
-readings, the safety verdict, the MIDI sent and where the time went. Everything else is
+readings, the safety verdict, the MIDI sent and where the time went. A knob or fader the
+verdict moves is a ramp, which outlives the utterance: :class:`RampStarted` and
+:class:`RampEnded`, from the ramp player (:mod:`djtui.core.ramps`). Everything else is
 about the stream (levels, speech starting and ending, dropped audio) or the session
 (armed, listening, status and errors).
 """
@@ -14,8 +16,9 @@ about the stream (levels, speech starting and ending, dropped audio) or the sess
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from djtui.core.records import Candidate, Level, MidiCommand, Verdict
+from djtui.core.records import Candidate, Level, MidiCommand, Move, Verdict
 
 STAGES = ("vad_endpoint", "asr", "search", "resolve", "rescore", "safety", "midi")
 """Stages of :attr:`Outcome.stages_ms`, in order. ``vad_endpoint`` is the silence waited
@@ -97,6 +100,33 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class RampStarted:
+    """A knob or fader began moving: ``move`` (its target), from ``start`` (``None``:
+    djtui did not know where it was, so the first step jumped) over ``seconds`` (0: one
+    jump)."""
+
+    move: Move
+    start: float | None
+    seconds: float
+
+
+RampEnd = Literal["done", "replaced", "held", "cancelled", "disarmed", "panic", "stopped", "failed"]
+"""How a ramp ended: it arrived; a new move of the same control took over; "hold",
+"cancel" or "disarm" was said (or the arm key); PANIC; djtui stopped listening; the MIDI
+port failed."""
+
+
+@dataclass(frozen=True)
+class RampEnded:
+    """A ramp is over: ``how``, and ``position``, where it left the control (the last
+    value sent; ``None`` if nothing was)."""
+
+    move: Move
+    position: float | None
+    how: RampEnd
+
+
+@dataclass(frozen=True)
 class Expired:
     """A command that waited for 'confirm' ran out of time and was dropped."""
 
@@ -163,7 +193,7 @@ class Finished:
 
 
 Event = (
-    Level | SpeechStarted | SpeechEnded | Hearing | Outcome | Expired | ArmedChanged | ListeningChanged
-    | Dropped | Status | Error | Usage | Finished
+    Level | SpeechStarted | SpeechEnded | Hearing | Outcome | RampStarted | RampEnded | Expired | ArmedChanged
+    | ListeningChanged | Dropped | Status | Error | Usage | Finished
 )
 """Everything a subscriber can receive."""

@@ -46,7 +46,7 @@ from djtui.core.context import Context
 from djtui.core.early import FAST_PHONEMES_PER_S, EarlyFinalizer
 from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Dropped, Error, Event, Expired, Hearing, ListeningChanged,
-                               Outcome, SpeechEnded, SpeechStarted, Status, Usage)
+                               Outcome, RampEnd, SpeechEnded, SpeechStarted, Status, Usage)
 from djtui.core.recognize import Stopped
 from djtui.core.records import Candidate, Understanding, Utterance, Verdict
 
@@ -59,6 +59,9 @@ Subscriber = Callable[[Event], None]
 
 USAGE_LOG_EVERY_S = 30.0
 """How often the session log records what listening costs (the HUD hears it every 2 s)."""
+
+_HALTED_BY: dict[str, RampEnd] = {"held": "held", "cancelled": "cancelled", "disarmed": "disarmed"}
+"""How the ramps end when a verdict with that reason halts them."""
 
 
 class Subscribers:
@@ -196,6 +199,8 @@ class Listener:
             on_progress=on_progress)
         """Every stage this listener runs (:class:`~djtui.core.stages.Stages`)."""
         self._events.record = self._record
+        if self.stages.ramps is not None:  # a fade outlives its utterance: its events come from the ramp thread
+            self.stages.ramps.subscribe(self._events.publish)
         self._endpointer = build_stages.endpointer_for(self._config)
         vad = self._config.vad
         block_ms = 1000 * self._endpointer.block / self._endpointer.sample_rate
@@ -264,9 +269,11 @@ class Listener:
         self.stages.gate.arm()
         self._events.publish(ArmedChanged(True))
 
-    def disarm(self) -> None:
-        """Nothing is sent until :meth:`arm` (a pending confirmation is dropped);
-        utterances are still heard and logged."""
+    def disarm(self, how: RampEnd = "disarmed") -> None:
+        """Nothing is sent until :meth:`arm` (a pending confirmation is dropped, every
+        ramp stops where it is); utterances are still heard and logged."""
+        if self.stages.ramps is not None:
+            self.stages.ramps.halt(how)
         self.stages.gate.disarm()
         self._events.publish(ArmedChanged(False))
 
@@ -382,10 +389,16 @@ class Listener:
         verdict = self._judge(candidates)
         stages["safety"] = _ms(started)
         sent = verdict.commands if verdict.approved and self._act else ()
-        if sent:
+        ramps = self.stages.ramps if self._act else None
+        if ramps is not None and verdict.halts:  # hold, cancel, disarm: every fade stops where it is
+            ramps.halt(_HALTED_BY.get(verdict.reason, "disarmed"))
+        if sent or (verdict.approved and verdict.moves):
             started = time.perf_counter()
             if self.stages.midi_out is not None:  # a dry run reports what it would have sent
                 sent, verdict = self._send(sent, verdict)
+            if ramps is not None:
+                for move in verdict.moves if verdict.approved else ():
+                    ramps.play(move)
             stages["midi"] = _ms(started)
         engine = self.stages.engine
         outcome = Outcome(

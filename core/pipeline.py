@@ -155,13 +155,14 @@ class Pipeline:
         self._listener.disarm()
 
     def panic(self) -> None:
-        """Disarm at once and drop every pending confirmation and queued utterance."""
+        """Disarm at once: every ramp stops where it is, every pending confirmation and
+        queued utterance is dropped."""
         while True:
             try:
                 self._utterances.get_nowait()
             except queue.Empty:
                 break
-        self._listener.disarm()
+        self._listener.disarm("panic")
 
     def set_listening(self, listening: bool) -> None:
         """Push-to-talk: open or close the microphone gate (from any thread)."""
@@ -178,6 +179,16 @@ class Pipeline:
     @property
     def deck_state(self) -> Any:
         return self.stages.deck_state
+
+    @property
+    def ramps(self) -> Any:
+        """The ramp player (:mod:`djtui.core.ramps`): which knobs and faders are moving."""
+        return self.stages.ramps
+
+    @property
+    def tempo(self) -> Any:
+        """The BPM beats and bars are counted in (:mod:`djtui.core.tempo`)."""
+        return self.stages.tempo
 
     @property
     def dry_run(self) -> bool:

@@ -8,6 +8,7 @@
     AsrResult ─► Understanding           (recognize: the top Candidates)
     Candidates ─► Verdict                (safety: approved or not, and why)
     Verdict ─► MidiCommand               (midi: what goes to Rekordbox)
+    Verdict ─► Move ─► MidiCommands      (ramps: a knob or fader moved over time)
 
 Only data lives here: frozen dataclasses with small pure methods, importing nothing of
 djtui, so every stage, the events front ends receive and the tests can use them without
@@ -145,7 +146,9 @@ class Glimpse:
 @dataclass(frozen=True)
 class MidiCommand:
     """One Rekordbox function as MIDI: a button (``type='note'``, pressed with velocity
-    ``value`` and released) or a control change (``type='cc'``) on ``channel`` (0-15)."""
+    ``value`` and released), a control change (``type='cc'``) or a 14-bit control change
+    (``type='cc14'``, ``value`` 0-16383: the MSB on CC ``number``, the LSB on ``number +
+    32``) on ``channel`` (0-15)."""
 
     function: str
     type: str
@@ -159,20 +162,76 @@ class MidiCommand:
         A button is a pulse: note-on, then the release as note-on with velocity 0, the
         form Pioneer's own controllers send and the ``9n`` code the Rekordbox CSV maps
         (Cue previews while held, so the release must reach the same mapping).
+
+        A 14-bit value is its MSB then its LSB, always both: users report that a 7-bit CC
+        alone moves no ``KnobSliderHiRes`` row, and Pioneer's hardware sends the MSB first
+        (Rekordbox most likely applies the value when the LSB arrives; not verified).
         """
         if self.type == "note":
             return [[0x90 | self.channel, self.number, self.value], [0x90 | self.channel, self.number, 0]]
+        if self.type == "cc14":
+            return [[0xB0 | self.channel, self.number, self.value >> 7],
+                    [0xB0 | self.channel, self.number + 32, self.value & 0x7F]]
         return [[0xB0 | self.channel, self.number, self.value]]
 
     def label(self) -> str:
-        kind = "note" if self.type == "note" else "cc"
+        kind = {"note": "note", "cc14": "cc14"}.get(self.type, "cc")
         return f"{self.function} ch{self.channel + 1} {kind} {self.number}={self.value}"
 
 
 @dataclass(frozen=True)
+class Move:
+    """An approved move of one knob or fader (``control``, the context's name, driving
+    Rekordbox's ``function`` by CC ``cc`` on ``channel``): from ``start`` to ``target``
+    (positions, fractions of the travel 0-1) over ``seconds``.
+
+    ``start`` is where djtui last set it; ``None`` when djtui does not know (Rekordbox
+    reports no knob positions), and then the first step jumps. ``seconds`` 0 is a jump.
+    ``max_per_s`` is the travel per second the ramp may not exceed (``None``: no limit, a
+    cut the DJ asked for or a deck that is not playing); the ramp player keeps to it even
+    when the control moved since the gate judged. ``why`` says in words how long and why.
+    """
+
+    control: str
+    function: str
+    channel: int
+    cc: int
+    hires: bool
+    deck: int | None
+    start: float | None
+    target: float
+    seconds: float
+    max_per_s: float | None = None
+    reverse: bool = False
+    why: str = ""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """One ramp at a time per control and channel: a new move replaces the running one."""
+        return self.control, self.channel
+
+    def raw(self, position: float) -> int:
+        """The value sent for ``position``: 0-16383 (14-bit) or 0-127, the centre 0.5
+        exactly 8192 or 64."""
+        top = 16383 if self.hires else 127
+        position = min(1.0, max(0.0, position))
+        return int((1.0 - position if self.reverse else position) * top + 0.5)
+
+    def command_at(self, position: float) -> MidiCommand:
+        return MidiCommand(self.function, "cc14" if self.hires else "cc", self.channel, self.cc, self.raw(position))
+
+    def label(self) -> str:
+        where = f"deck {self.deck}" if self.deck is not None else f"ch{self.channel + 1}"
+        start = "?" if self.start is None else f"{self.start:.2f}"
+        how = "at once" if self.seconds == 0 else f"over {self.seconds:.2f} s"
+        return f"{self.function} {where} {start} → {self.target:.2f} {how}"
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """The decision on one utterance. ``approved`` means ``commands`` are to be sent now
-    (none for arm/disarm/cancel); ``reason`` is one of
+    """The decision on one utterance. ``approved`` means ``commands`` are to be sent and
+    ``moves`` started now (none for arm/disarm/cancel); ``halts``: every ramp in progress
+    stops where it is (hold, cancel, disarm); ``reason`` is one of
     :data:`~djtui.core.safety.REASONS`; ``message`` is for the DJ; ``candidate`` is the
     reading judged (``None`` when nothing was heard)."""
 
@@ -181,6 +240,8 @@ class Verdict:
     message: str
     candidate: Candidate | None = None
     commands: tuple[MidiCommand, ...] = ()
+    moves: tuple[Move, ...] = ()
+    halts: bool = False
 
     @property
     def command(self) -> MidiCommand | None:

@@ -11,6 +11,13 @@ reports (:data:`djtui.core.decks.REPORTED_STATES`) gets an output code
 :data:`~djtui.core.decks.FEEDBACK_OFFSET` channels above its input, so deck state comes
 from Rekordbox and a port that loops back never turns a report into a press.
 
+Knobs and faders (the context's ``controls``) are written as Pioneer's shipped files
+write them: ``KnobSliderHiRes`` (14-bit; ``KnobSlider`` for a 7-bit control) with the
+MSB's CC as the input code and no output code (Rekordbox reports no positions),
+``Fast`` where Pioneer's rows have it; a function per deck (``CFXParameterCH{deck}``)
+is a global row per deck. A 14-bit control takes CC ``n`` and ``n + 32`` on each of its
+channels, and the collision check reserves both.
+
 Loop and jump lengths: ``4BeatLoop``, ``Jump4…`` and ``Jump16…`` are fixed by their
 name. Any other length is a pad whose length is a Rekordbox pad setting: a context names
 the family (``function: BeatLoop`` / ``BeatJump``, its key giving the length, e.g.
@@ -44,6 +51,17 @@ HEADER = ("#name", "function", "type", "input", "deck1", "deck2", "deck3", "deck
 COLUMNS = len(HEADER)
 ROTARY_FUNCTIONS = frozenset({"Browse"})
 """CC functions that are endless encoders (relative: 1 = down, 127 = up), not faders."""
+CONTINUOUS_FUNCTIONS = frozenset({
+    "TempoSlider", "CrossFader", "ChannelFader", "Gain", "EQHigh", "EQMid", "EQLow", "SamplerVolume",
+    "CrossFaderCurve", *(f"CFXParameterCH{n}" for n in range(1, 5)), *(f"FX{u}-{n}" for u in (1, 2) for n in (1, 2, 3)),
+})
+"""Knobs and faders: every shipped row of these is ``KnobSliderHiRes`` (SamplerVolume once
+``KnobSlider``), none is a button or an encoder (DDJ-FLX10, DDJ-GRV6, DDJ-SX files)."""
+FAST_CONTINUOUS = frozenset({"TempoSlider", "CrossFader", "Gain", "EQHigh", "EQMid", "EQLow",
+                             *(f"CFXParameterCH{n}" for n in range(1, 5))})
+"""Continuous functions whose shipped rows carry ``Fast`` (ChannelFader and FX1-1 do not);
+what ``Fast`` does is not documented."""
+KNOB_TYPES = ("KnobSlider", "KnobSliderHiRes")
 BUTTON_OPTIONS = "Fast;Priority=50"
 PAD_OPTIONS = "Fast"
 DECK_OFFSETS = tuple(str(d) for d in range(DECKS))
@@ -53,8 +71,10 @@ FUNCTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 """How Rekordbox's function names look (``PlayPause``, ``4BeatLoop``, ``FX1-1On``,
 ``FX1Assign.CH1``): never a leading ``=``, ``+``, ``-`` or ``@``, never a separator."""
 
-TYPES = ("Button", "Pad", "Rotary", "KnobSlider", "KnobSliderHiRes", "Indicator", "Value", "JogRotate", "JogTouch")
-"""Control types seen in Rekordbox's files (there are more; :func:`check_csv` accepts any word)."""
+TYPES = ("Button", "Pad", "Rotary", "KnobSlider", "KnobSliderHiRes", "Indicator", "Value", "JogRotate", "JogTouch",
+         "DdjSxPad", "DdjSx2Pad", "DdjSzPad", "DdjRxPad", "DdjRzPad", "Difference", "JogIndicator", "Parameter")
+"""Control types seen in Rekordbox's files; Rekordbox itself writes ``DdjSxPad`` for an
+imported ``Pad`` row (there are more; :func:`check_csv` accepts any word)."""
 OPTION_FLAGS = {"Fast": False, "Priority": True, "Dual": False, "Blink": True, "RO": False,
                 "Value": True, "Min": True, "Max": True}
 """Option flags seen in Rekordbox's files, and whether each takes ``=N``."""
@@ -69,6 +89,7 @@ CONFIRMED_FUNCTIONS = frozenset({
     "CrossFader", "CrossfaderAssign.A", "CrossfaderAssign.Thru", "CrossfaderAssign.B", "CFXOn", "CFXSelect",
     "FX1-1On", "FX1BeatUp", "FX1BeatDown", "FX1AutoBeat", "FX1TapBeat", "Browse", "Back", "Forward",
     "BrowseJumpUp", "BrowseJumpDown", "AreaLeft", "AreaRight", "PlayPausePreview", "MasterCue", "SamplerVolume",
+    "FX1-1",  # beat FX depth: DDJ-GRV6 and DDJ-FLX10 ("FX1-1 Effect Depth")
     *(f"CFX{n}On" for n in range(1, 7)),
     *(f"CFXParameterCH{n}" for n in range(1, 5)),
     *(f"FX1-1Select.{fx}" for fx in _FX),
@@ -333,9 +354,65 @@ def plan_export(context: Context, layout: PadLayout | None = None) -> Export:
             option={"Button": BUTTON_OPTIONS, "Pad": PAD_OPTIONS}.get(kind, ""),
         )
     out = [replace(row, comment=_free_text("djtui: " + " / ".join(labels[k]))) for k, row in rows.items()]
+    out += _control_rows(context, owner)
     out = [r for r in out if r.per_deck] + [r for r in out if not r.per_deck]
     unverified = sorted({r.name for r in out} - CONFIRMED_FUNCTIONS)
-    return Export(out, unmapped, unverified, _settings(out, pads_used))
+    return Export(out, unmapped, unverified, _settings(out, pads_used) + _control_settings(context))
+
+
+def _control_rows(context: Context, owner: dict[tuple[int, int, int], str]) -> list[MappingRow]:
+    """A row for each knob and fader (one per deck for a per-deck function name), their
+    CCs (and LSB CCs) reserved in ``owner`` against every other row's."""
+    rows = []
+    for control in context.controls.values():
+        decks: list[int | None] = list(range(1, DECKS + 1)) if control.per_deck else [None]
+        per_function = "{deck}" in control.function
+        for deck in decks:
+            function = control.function_for(deck)
+            _check_name(function, context.name)
+            channel = control.channel_for(deck)
+            if channel >= FEEDBACK_OFFSET:
+                raise DjtuiError(f"{context.name}: control '{control.name}' is on MIDI channel {channel + 1}",
+                                 f"use channels 1-{FEEDBACK_OFFSET}: channels {FEEDBACK_OFFSET + 1}-16 carry "
+                                 "Rekordbox's reports")
+            for number, part in ((control.cc, ""), (control.cc + 32, " (its LSB)")) if control.hires else \
+                    ((control.cc, ""),):
+                other = owner.setdefault((0xB0, channel, number), function + part)
+                if other != function + part:
+                    raise DjtuiError(f"{context.name}: {function}{part} and {other} both use CC {number} on MIDI "
+                                     f"channel {channel + 1}",
+                                     "give one of them another number in the context file (a 14-bit control "
+                                     "also takes CC+32)")
+        bits = f"14-bit: MSB CC {control.cc} + LSB CC {control.cc + 32}" if control.hires else f"CC {control.cc}"
+        row = MappingRow(name="", function="", type="KnobSliderHiRes" if control.hires else "KnobSlider",
+                         input="", input_decks=NO_DECKS, option="Fast" if control.function_for(1) in FAST_CONTINUOUS
+                         else "", comment=_free_text(f"djtui: {control.name} ({bits})"))
+        if per_function:
+            rows += [replace(row, name=control.function_for(d), function=control.function_for(d),
+                             input=code(0xB0, control.channel_for(d), control.cc)) for d in range(1, DECKS + 1)]
+        elif control.per_deck:
+            rows.append(replace(row, name=control.function, function=control.function,
+                                input=code(0xB0, 0, control.cc), input_decks=DECK_OFFSETS))
+        else:
+            rows.append(replace(row, name=control.function, function=control.function,
+                                input=code(0xB0, control.channel_for(None), control.cc)))
+    return rows
+
+
+def _control_settings(context: Context) -> list[str]:
+    """What the DJ must know about the knob and fader rows."""
+    if not context.controls:
+        return []
+    settings = ["Knobs and faders are 14-bit KnobSliderHiRes rows. Rekordbox reports no knob positions (none "
+                "found so far): djtui knows a knob only once it has set it, and a knob moved by hand in "
+                "Rekordbox is not seen."]
+    for control in context.controls.values():
+        if control.span and control.centre is not None:
+            half = control.span / 2
+            settings.append(f"{control.function_for(1)}: the context takes its travel as ±{half:g} {control.unit} "
+                            f"(Rekordbox's tempo range); if yours differs, set 'span' of control '{control.name}' "
+                            "to twice it. Which end is faster is unverified.")
+    return settings
 
 
 def describe_sends(context: Context, intent: str, export: Export | None) -> str:
@@ -347,6 +424,8 @@ def describe_sends(context: Context, intent: str, export: Export | None) -> str:
     spec = context.intents[intent]
     if spec.control:
         return f"nothing to Rekordbox: djtui's own {spec.control}"
+    if spec.move is not None:  # a knob or fader: a ramp of control changes, not one message
+        return f"moves {spec.move.control.replace('{', '').replace('}', '')} (14-bit CC ramp)"
     bindings = [b for b in context.bindings() if b.intent.name == intent]
     action = spec.action
     if action is None or not bindings:
@@ -473,7 +552,7 @@ def parse_csv(text: str, where: str = "<mapping>") -> tuple[Mapping, list[str]]:
     if len(head) < 3 or head[1] != "1":
         problems.append(f"{where}:1: expected '@file,1,<device>', got {lines[0]!r}")
     device = head[2] if len(head) > 2 else ""
-    rows = []
+    rows: list[MappingRow] = []
     for number, line in enumerate(lines[1:], start=2):
         cells = line.split(",")
         if not "".join(cells).strip():
@@ -492,7 +571,37 @@ def parse_csv(text: str, where: str = "<mapping>") -> tuple[Mapping, list[str]]:
         problems.extend(f"{where}:{number}: {what}" for what in found)
         if not found:
             rows.append(row)
+    problems.extend(f"{where}:{line}: {what}" for line, what in _knob_problems(rows))
     return Mapping(device, rows), problems
+
+
+def _knob_problems(rows: list[MappingRow]) -> list[tuple[int, str]]:
+    """What Rekordbox's own files never do with knobs and faders: a continuous function
+    on a button, a knob or encoder on a note, a 14-bit MSB past CC 31, or another row on
+    the CC where a 14-bit control's LSB goes."""
+    found = []
+    inputs: dict[tuple[int, int], MappingRow] = {}
+    for row in rows:
+        for text in row.input_codes():
+            status, channel, number = decode(text)
+            inputs.setdefault((channel, number) if status == 0xB0 else (-1 - channel, number), row)
+    for row in rows:
+        if row.name in CONTINUOUS_FUNCTIONS and row.type not in KNOB_TYPES:
+            found.append((row.line, f"{row.name} is a knob or fader: Rekordbox's own files type it KnobSliderHiRes "
+                                    f"(or KnobSlider), not {row.type}"))
+        if row.type not in (*KNOB_TYPES, "Rotary"):
+            continue
+        for text in row.input_codes():
+            status, channel, number = decode(text)
+            if status != 0xB0:
+                found.append((row.line, f"{row.type} {row.name} is driven by control changes (Bn…), not {text}"))
+            elif row.type == "KnobSliderHiRes" and number > 0x1F:
+                found.append((row.line, f"KnobSliderHiRes {row.name}: MSB CC {number} (0x{number:02X}) leaves no "
+                                        f"room for its LSB on CC {number + 32}: 14-bit controls use CC 0-31"))
+            elif row.type == "KnobSliderHiRes" and (other := inputs.get((channel, number + 32))) is not None:
+                found.append((row.line, f"KnobSliderHiRes {row.name}'s LSB (CC {number + 32}, channel {channel + 1}) "
+                                        f"is also {other.name}'s input (line {other.line})"))
+    return list(dict.fromkeys(found))  # a row's four deck codes share one problem: said once
 
 
 def _row_problems(row: MappingRow) -> list[str]:

@@ -114,6 +114,7 @@ def entry(outcome: Outcome) -> dict[str, Any]:
                  for c in outcome.candidates],
         "verdict": {"approved": verdict.approved, "reason": verdict.reason, "message": verdict.message},
         "midi": [asdict(command) for command in outcome.sent],
+        "moves": [asdict(move) for move in verdict.moves] if verdict.approved else [],
         "stages_ms": outcome.stages_ms,
         "total_ms": outcome.total_ms,
         "said_to_done_ms": round(outcome.said_to_done_ms, 2),

@@ -1,7 +1,7 @@
 """The one place each stage of djtui is built from the config.
 
 The live pipeline, ``djtui eval``, the benches, training and the TUI all build their
-context, resolver, recognizer, endpointer, safety gate and MIDI bridge here, so what is
+context, resolver, recognizer, endpointer, safety gate, MIDI bridge and ramp player here, so what is
 measured is what runs: one change to a setting reaches every front end alike.
 
 Heavy libraries (torch, faster-whisper, sentence-transformers) load inside the builders
@@ -22,10 +22,13 @@ from djtui.core.context import Context
 from djtui.core.context_file import default_context, load_context
 from djtui.core.decks import DeckState
 from djtui.core.errors import DjtuiError
+from djtui.core.positions import ControlPositions
+from djtui.core.tempo import Tempo
 
 if TYPE_CHECKING:
     from djtui.core.asr import AsrEngine
     from djtui.core.midi import MidiOut
+    from djtui.core.ramps import RampPlayer
     from djtui.core.recognize import Recognizer
     from djtui.core.resolve import Resolver
     from djtui.core.safety import SafetyGate
@@ -168,12 +171,28 @@ def deck_state_for(context: Context) -> DeckState:
 
 
 def gate_for(context: Context, config: Config, decks: DeckState | None = None,
-             clock: Callable[[], float] | None = None) -> SafetyGate:
-    """The safety gate with the ``[safety]`` settings."""
+             clock: Callable[[], float] | None = None, *, positions: ControlPositions | None = None,
+             tempo: Tempo | None = None) -> SafetyGate:
+    """The safety gate with the ``[safety]`` settings and the ``[controls]`` limits."""
     from djtui.core.safety import SafetyGate
 
     extra = {"clock": clock} if clock is not None else {}
-    return SafetyGate(context, config.safety, decks if decks is not None else deck_state_for(context), **extra)
+    return SafetyGate(context, config.safety, decks if decks is not None else deck_state_for(context), **extra,
+                      positions=positions, tempo=tempo if tempo is not None else tempo_for(config),
+                      limits=config.controls)
+
+
+def tempo_for(config: Config) -> Tempo:
+    """The tempo beats are counted in: ``[controls] bpm`` until one is tapped (or tracked)."""
+    return Tempo(config.controls.bpm, "config")
+
+
+def ramps_for(config: Config, positions: ControlPositions, midi_out: MidiOut | None) -> RampPlayer:
+    """The ramp player, sending on ``midi_out`` (none: a dry run) every ``[controls] step_ms``."""
+    from djtui.core.ramps import RampPlayer
+
+    return RampPlayer(positions, midi_out.send if midi_out is not None else None,
+                      step_s=config.controls.step_ms / 1000)
 
 
 @dataclass
@@ -188,6 +207,12 @@ class Stages:
     midi_out: MidiOut | None
     session_log: SessionLog | None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    positions: ControlPositions = field(default_factory=ControlPositions)
+    """Where djtui last put each knob and fader (Rekordbox reports none)."""
+    tempo: Tempo = field(default_factory=Tempo)
+    """The BPM beats and bars are counted in."""
+    ramps: RampPlayer | None = None
+    """Plays the moves the gate approves (``None``: this listener moves nothing)."""
 
     @property
     def engine(self) -> Any:
@@ -205,10 +230,13 @@ class Stages:
         return self.midi_out is None
 
     def close(self) -> None:
-        """Close the MIDI ports (each once; a failing close never stops the others)."""
+        """Stop the ramps, then close the MIDI ports (each once; a failing close never
+        stops the others)."""
         import logging
 
         closers, self.closers = self.closers, []
+        if self.ramps is not None:
+            closers.insert(0, self.ramps.close)
         for close in closers:
             try:
                 close()
@@ -248,4 +276,7 @@ def build(config: Config, *, context: Context | None = None, engine: AsrEngine |
             midi_out.close()
             raise
     log = SessionLog() if session_log is None else (session_log or None)
-    return Stages(config, chosen, recognize, gate_for(chosen, config, decks), decks, midi_out, log, closers)
+    positions, tempo = ControlPositions(), tempo_for(config)
+    gate = gate_for(chosen, config, decks, positions=positions, tempo=tempo)
+    return Stages(config, chosen, recognize, gate, decks, midi_out, log, closers, positions, tempo,
+                  ramps_for(config, positions, midi_out))

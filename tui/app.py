@@ -38,7 +38,8 @@ HOLD_BUILD_S = 0.25
 """How often the app tells the background build whether the DJ is playing (starting to
 listen tells it at once)."""
 WIDGET_CSS = [f"widgets/{name}.tcss" for name in (
-    "armed_banner", "big_text", "candidate_bars", "deck_state", "latency_sparkline", "stage_breakdown", "usage_meter", "verdict_line", "vu_meter",
+    "armed_banner", "big_text", "candidate_bars", "deck_state", "latency_sparkline", "ramp_line", "stage_breakdown",
+    "usage_meter", "verdict_line", "vu_meter",
 )]
 
 class DjtuiApp(App[int]):

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from djtui.commands._shared import add_context_option, add_set_option
-from djtui.core.events import ArmedChanged, Dropped, Error, Event, Expired, Outcome, Status
+from djtui.core.events import ArmedChanged, Dropped, Error, Event, Expired, Outcome, RampEnded, Status
 
 
 INTERRUPTED = 130
@@ -185,6 +185,9 @@ class Printer:
                       file=self.err, flush=True)
             case ArmedChanged(armed=armed):
                 print(f"djtui: {'ARMED' if armed else 'disarmed'}", file=self.err, flush=True)
+            case RampEnded(move=move, position=position, how=how) if how != "done":
+                where = "where it was" if position is None else f"at {position:.2f}"
+                print(f"djtui: {move.label()}: stopped {where} ({how})", file=self.err, flush=True)
 
     def _outcome(self, outcome: Outcome) -> None:
         if_armed = self._if_armed(outcome)
@@ -197,6 +200,7 @@ class Printer:
                          for c in outcome.candidates],
                 "verdict": _verdict(outcome.verdict),
                 "midi": [asdict(command) for command in outcome.sent],
+                "moves": [asdict(move) for move in outcome.verdict.moves] if outcome.verdict.approved else [],
                 "if_armed": [asdict(command) for command in if_armed],
                 "dry_run": outcome.dry_run,
                 "total_ms": outcome.total_ms if self.realtime else None,

@@ -23,6 +23,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--voices", metavar="IDS", help="comma-separated voice ids (default: the held-out test voices, "
                                                    "djtui synth --held-out test --list-voices)")
     p.add_argument("--seed", type=int, default=7, help="sentence and voice choices (default 7)")
+    p.add_argument("--intents", metavar="NAMES", help="comma-separated intents to speak (default: every one), "
+                                                      "e.g. the knobs and faders: knob_to,knob_by,fade_in,…")
     p.set_defaults(func=run)
 
 
@@ -39,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
     context = context_for(args, config_for(args))
     with Progress(TextColumn("speaking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("testset", total=None)
+        intents = [n.strip() for n in args.intents.split(",") if n.strip()] if args.intents else None
         labels = dj_set.build(context, Path(args.out), per_intent=args.per_intent, chatter=args.chatter, voices=voices,
-                              seed=args.seed, on_progress=lambda p: bar.update(task, completed=p.done, total=p.total))
+                              seed=args.seed, intents=intents,
+                              on_progress=lambda p: bar.update(task, completed=p.done, total=p.total))
     songs = "/usr/share/games/fretsonfire/data/songs/muldjord"
     print(f"labels: {labels}\nmeasure it over music, e.g.:\n"
           f"  djtui eval --labels {labels} --noise {songs} --snr 0 10 20 --negatives {songs} --half report")

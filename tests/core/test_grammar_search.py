@@ -91,6 +91,13 @@ def tokenizer(whisper_engine):
     (" Loop 8 on the left deck.", ("loop", {"beats": "8", "deck": "1"})),
     (" pause deck four", ("pause", {"deck": "4"})),
     (" Kill the bass on the right.", ("eq_kill", {"band": "low", "deck": "2"})),
+    (" Fade in the right deck over 8 bars.", ("fade_in", {"deck": "2", "duration": "8 bars"})),
+    (" Crossfade to the left over 16 beats.", ("crossfader_to", {"xfade": "0", "duration": "16 beats"})),
+    (" tempo plus 2 on the left", ("tempo_by", {"way": "up", "percent": "2", "deck": "1"})),
+    (" A little more filter on the left.", ("knob_by", {"amount": "0.05", "way": "more", "knob": "filter",
+                                                        "deck": "1"})),
+    (" Bring the bass back slowly on deck 1.", ("eq_reset", {"band": "low", "duration": "4 s", "deck": "1"})),
+    (" Hold it.", ("hold", {})),
 ])
 def test_the_search_follows_the_audio_through_the_grammar(tokenizer, said, meaning):
     search = GrammarSearch(default_context(), tokenizer, _Scripted(tokenizer, said))
@@ -133,3 +140,18 @@ context:
     found = GrammarSearch(context, tokenizer, _Scripted(tokenizer, " go one")).search(None, [50257, 50362])
     assert {(i, tuple(sorted(s.items()))) for i, s, _ in commands(found.readings)[:2]} == {
         ("a", (("deck", "1"),)), ("b", (("beats", "1"),))}
+
+
+def test_no_sentence_of_the_dj_context_means_two_commands():
+    """Every sentence the grammar can make, sampled across every intent (the knobs and
+    faders beside the buttons they sound like: "cut the bass" / "cut the right fader",
+    "stop" / "stop deck two"), reads as exactly one command."""
+    import random
+
+    context = default_context()
+    graph = WordGraph.compile(context)
+    rng = random.Random(22)
+    for name in context.intents:
+        for sentence in context.sample(100, rng, intent=name):
+            assert graph.meanings(sentence.text.split()) == {
+                (name, tuple(sorted(sentence.slots.items())))}, sentence.text

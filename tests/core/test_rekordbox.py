@@ -85,15 +85,22 @@ def with_full_deck_codes(text: str) -> str:
 
 
 def every_command(context: Context) -> Iterator[tuple[str, MidiCommand]]:
-    """``(label, command)`` for every intent with every combination of slot values."""
+    """``(label, command)`` for every intent with every combination of slot values (a
+    move: the first control change of its ramp, the MSB of a 14-bit value)."""
     for intent in context.intents.values():
-        if intent.action is None:
+        if intent.action is None and intent.move is None:
             continue
         slot_types = {s.name: s.type for e in intent.expressions for s in e.slots()}
         names = sorted(slot_types)
         for values in itertools.product(*(context.slot_types[slot_types[n]].values for n in names)):
             slots = dict(zip(names, values))
-            yield f"{intent.name} {slots}", command_for(intent, slots)
+            if intent.move is None:
+                yield f"{intent.name} {slots}", command_for(intent, slots)
+                continue
+            request = intent.move.request(slots, context.controls)
+            control = request.control
+            yield f"{intent.name} {slots}", MidiCommand(request.function, "cc14" if control.hires else "cc",
+                                                        request.channel, control.cc, 8192)
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +179,7 @@ def test_global_controls_have_no_deck_offsets(exported: bytes) -> None:
     by_function = {r["function"]: r for r in rows}
     for function in ("CFXOn", "FX1-1On", "FX1Assign.CH1", "FX1Assign.MASTER", "FX1-1Select.ECHO", "Browse", "Back"):
         assert by_function[function]["global"], function
-    assert by_function["Browse"]["type"] == "Rotary" and by_function["EQLow"]["type"] == "KnobSlider"
+    assert by_function["Browse"]["type"] == "Rotary" and by_function["EQLow"]["type"] == "KnobSliderHiRes"
     assert len(by_function["PlayPause"]["in"]) == 4 and not by_function["PlayPause"]["global"]
 
 
@@ -336,6 +343,56 @@ def test_exporting_into_a_read_only_folder_is_one_clear_error(tmp_path: Path) ->
 def test_rendering_is_the_same_as_writing(tmp_path: Path) -> None:
     export = export_csv(default_context(), tmp_path / "m.csv", device_name="booth")
     assert (tmp_path / "m.csv").read_bytes().decode() == render_csv(export, "booth")
+
+
+# --- knobs and faders ----------------------------------------------------------------------
+
+def test_knobs_and_faders_are_written_as_pioneers_shipped_rows(exported: bytes) -> None:
+    _, rows = reference_read(exported.decode())
+    by_function = {r["function"]: r for r in rows}
+    for function in ("EQHigh", "EQMid", "EQLow", "Gain", "ChannelFader", "TempoSlider", "CrossFader", "FX1-1",
+                     *(f"CFXParameterCH{n}" for n in range(1, 5))):
+        row = by_function[function]
+        assert row["type"] == "KnobSliderHiRes" and row["out"] == (), function  # Rekordbox reports no positions
+        assert all(code >> 12 == 0xB and code & 0xFF <= 0x1F for code in row["in"]), function  # the MSB's CC
+    assert by_function["EQLow"]["in"] == (0xB00F, 0xB10F, 0xB20F, 0xB30F) and not by_function["EQLow"]["global"]
+    assert by_function["EQLow"]["option"] == "Fast" and by_function["ChannelFader"]["option"] == ""  # as shipped
+    assert by_function["CrossFader"]["global"] and by_function["FX1-1"]["global"]
+    # one colour FX depth per channel, each a global row on its deck's channel
+    assert [by_function[f"CFXParameterCH{n}"]["in"] for n in range(1, 5)] == [(0xB017,), (0xB117,), (0xB217,), (0xB317,)]
+    settings = plan_export(default_context()).settings
+    assert any("djtui knows a knob only once it has set it" in line for line in settings)
+    assert any(line.startswith("TempoSlider: the context takes its travel as ±10 %") for line in settings)
+
+
+def test_a_fourteen_bit_controls_lsb_cc_is_reserved_against_every_other_row() -> None:
+    text = default_context().text.replace("number: 64, value: 127, channel: 4}",
+                                          "number: 63, value: 127, channel: 4}")  # browse_up on CC 63
+    with pytest.raises(DjtuiError, match=r"CrossFader \(its LSB\) and Browse both use CC 63 on MIDI channel 5|"
+                                         r"Browse and CrossFader \(its LSB\) both use CC 63"):
+        plan_export(parse_context(text))
+
+
+def test_check_knows_what_rekordbox_does_with_knobs(tmp_path: Path) -> None:
+    path = tmp_path / "knobs.csv"
+    path.write_text("\r\n".join([
+        "@file,1,DDJ-TEST",
+        "EQHigh,EQHigh,KnobSliderHiRes,B007,0,1,2,3,,,,,,Fast,EQ High",
+        "EQLow,EQLow,Button,900F,0,1,2,3,,,,,,,",
+        "Gain,Gain,KnobSliderHiRes,B024,0,1,2,3,,,,,,,",
+        "ChannelFader,ChannelFader,KnobSliderHiRes,B013,0,1,2,3,,,,,,,",
+        "Browse,Browse,Rotary,B033,,,,,,,,,,,",
+        "Zoom,Zoom,Rotary,9640,,,,,,,,,,,",
+        "PAD1_HotCue,PAD1_HotCue,DdjSxPad,9000,7,9,11,13,,,,,,Fast;,",  # as Rekordbox writes a Pad row back
+    ]), encoding="utf-8")
+    problems = check_csv(path)
+    assert problems == [
+        f"{path}:3: EQLow is a knob or fader: Rekordbox's own files type it KnobSliderHiRes (or KnobSlider), not Button",
+        f"{path}:4: KnobSliderHiRes Gain: MSB CC 36 (0x24) leaves no room for its LSB on CC 68: 14-bit controls use "
+        "CC 0-31",
+        f"{path}:5: KnobSliderHiRes ChannelFader's LSB (CC 51, channel 1) is also Browse's input (line 6)",
+        f"{path}:7: Rotary Zoom is driven by control changes (Bn…), not 9640",
+    ]
 
 
 # --- reading what Rekordbox writes --------------------------------------------------------

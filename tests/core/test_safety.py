@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from djtui.core.config import SafetyConfig
+from djtui.core.config import ControlsConfig, SafetyConfig
 from djtui.core.context_file import default_context
 from djtui.core.decks import DeckState
-from djtui.core.records import Candidate, MidiCommand
+from djtui.core.positions import ControlPositions
+from djtui.core.records import Candidate, MidiCommand, Move
 from djtui.core.safety import REASONS, SafetyGate
+from djtui.core.tempo import Tempo
 
 
 class FakeClock:
@@ -281,3 +283,167 @@ def test_confirm_is_not_held_back_by_the_cooldown(gate: SafetyGate, state: DeckS
     assert gate.judge([heard("confirm")]).reason == "confirmed"
     clock.advance(0.5)
     assert gate.judge([heard("hot_cue", number="1", deck="1")]).reason == "cooldown"
+
+
+# --- knobs and faders -----------------------------------------------------------------
+
+@pytest.fixture
+def positions() -> ControlPositions:
+    return ControlPositions()
+
+
+@pytest.fixture
+def mixer(context, state, clock, positions) -> SafetyGate:
+    """The gate at 120 BPM (a beat is 0.5 s) with the default per-beat limits."""
+    gate = SafetyGate(context, SafetyConfig(), state, clock=clock, positions=positions, tempo=Tempo(120),
+                      limits=ControlsConfig())
+    gate.arm()
+    return gate
+
+
+def approve(gate: SafetyGate, positions: ControlPositions, verdict) -> Move:
+    """The approved move, played to its end at once (as the ramp player would leave it)."""
+    [move] = verdict.moves
+    positions.set(move.control, move.channel, move.target)
+    return move
+
+
+def test_a_relative_move_of_a_control_djtui_never_set_is_refused(mixer: SafetyGate) -> None:
+    verdict = mixer.judge([heard("knob_by", knob="eq_low", way="down", amount="0.05", deck="2")])
+    assert (verdict.approved, verdict.reason, verdict.moves) == (False, "no_value", ())
+    assert "reset it" in verdict.message and "does not report" in verdict.message
+
+
+def test_a_relative_move_starts_from_where_djtui_put_the_control(mixer, positions, clock) -> None:
+    positions.set("eq_low", 1, 0.5)
+    move = approve(mixer, positions, mixer.judge([heard("knob_by", knob="eq_low", way="down", amount="0.15", deck="2")]))
+    assert (move.function, move.channel, move.start, move.target) == ("EQLow", 1, 0.5, pytest.approx(0.35))
+    assert move.seconds == 0 and move.max_per_s is None  # deck 2 is paused: nobody hears a jump
+
+
+def test_a_jump_on_a_playing_deck_becomes_a_ramp_within_the_limit(mixer, state, positions) -> None:
+    positions.set("fader", 0, 0.0)
+    state.set("playing", 0, True, source="feedback")
+    verdict = mixer.judge([heard("fader_to", level="1", deck="1")])
+    assert verdict.approved and verdict.reason == "ramped"
+    [move] = verdict.moves
+    # a quarter of the travel a beat, a beat 0.5 s at 120 BPM: bottom to top in 2 s
+    assert move.seconds == pytest.approx(2.0) and move.max_per_s == pytest.approx(0.5)
+    assert "0.25 of its travel a beat" in verdict.message
+
+
+def test_a_ramp_faster_than_the_limit_is_refused_with_the_shortest_that_is_not(mixer, state, positions) -> None:
+    state.set("playing", 1, True, source="feedback")
+    positions.set("fader", 1, 0.0)
+    verdict = mixer.judge([heard("fade_in", deck="2", duration="1 bar")])  # 4 beats: exactly the limit
+    assert verdict.reason == "ok" and verdict.moves[0].seconds == pytest.approx(2.0)
+    positions.set("eq_low", 1, 0.0)
+    verdict = mixer.judge([heard("knob_to", knob="eq_low", level="1", deck="2", duration="1 bar")])
+    assert (verdict.approved, verdict.reason, verdict.moves) == (False, "too_fast", ())
+    assert "8.0 beats or more" in verdict.message  # the whole EQ travel at 0.125 a beat
+    verdict = mixer.judge([heard("knob_to", knob="eq_low", level="1", deck="2", duration="2 bars")])
+    assert verdict.reason == "ok" and verdict.moves[0].seconds == pytest.approx(4.0)
+
+
+def test_a_cut_the_dj_asked_for_jumps_after_confirm(mixer, state, positions) -> None:
+    positions.set("eq_low", 0, 0.5)
+    state.set("playing", 0, True, source="feedback")
+    assert mixer.judge([heard("eq_kill", band="low", deck="1")]).reason == "needs_confirm"
+    verdict = mixer.judge([heard("confirm")])
+    assert verdict.reason == "confirmed"
+    [move] = verdict.moves
+    assert (move.target, move.seconds, move.max_per_s) == (0.0, 0.0, None)
+
+
+def test_kill_on_the_playing_master_deck_still_asks_for_confirm(mixer, state, positions) -> None:
+    state.set("playing", 1, True, source="feedback")
+    state.set("master", 1, True, source="feedback")
+    verdict = mixer.judge([heard("eq_kill", band="high", deck="2")])
+    assert (verdict.approved, verdict.reason, verdict.moves) == (False, "needs_confirm", ())
+
+
+def test_a_control_djtui_has_not_set_on_a_playing_deck_asks_before_its_first_step_jumps(mixer, state) -> None:
+    state.set("playing", 1, True, source="feedback")
+    verdict = mixer.judge([heard("fade_in", deck="2", duration="2 bars")])
+    assert verdict.reason == "needs_confirm" and "jumps it to 0" in verdict.message
+    [move] = mixer.judge([heard("confirm")]).moves
+    assert (move.start, move.target, move.seconds) == (0.0, 1.0, pytest.approx(4.0))  # from 0, as fade in says
+
+
+def test_without_a_tempo_beats_are_refused_and_seconds_work(context, state, clock, positions) -> None:
+    gate = SafetyGate(context, SafetyConfig(armed_at_start=True), state, clock=clock, positions=positions,
+                      tempo=Tempo(None))
+    positions.set("fader", 1, 0.0)
+    verdict = gate.judge([heard("fade_in", deck="2", duration="8 bars")])
+    assert (verdict.approved, verdict.reason) == (False, "no_tempo")
+    assert gate.judge([heard("fade_in", deck="2", duration="10 s")]).moves[0].seconds == 10.0
+    state.set("playing", 0, True, source="feedback")
+    positions.set("fader", 0, 0.0)
+    [move] = gate.judge([heard("fader_to", level="1", deck="1")]).moves
+    assert move.seconds == pytest.approx(2.0)  # a beat counted as 0.5 s: [controls] beat_s_without_tempo
+
+
+def test_more_on_a_filter_at_its_centre_asks_which_way(mixer, positions) -> None:
+    positions.set("filter", 0, 0.5)
+    verdict = mixer.judge([heard("knob_by", knob="filter", way="more", deck="1")])
+    assert verdict.reason == "which_way"
+    positions.set("filter", 0, 0.6)
+    assert mixer.judge([heard("knob_by", knob="filter", way="more", deck="1")]).moves[0].target == pytest.approx(0.65)
+
+
+def test_a_move_to_where_the_control_is_sends_nothing(mixer, positions) -> None:
+    positions.set("crossfader", 4, 0.5)
+    assert mixer.judge([heard("crossfader_to", xfade="0.5")]).reason == "no_change"
+
+
+def test_the_crossfader_ramps_while_any_deck_plays(mixer, state, positions) -> None:
+    positions.set("crossfader", 4, 0.5)
+    [jump] = mixer.judge([heard("crossfader_to", xfade="0")]).moves
+    assert jump.seconds == 0  # every deck paused
+    state.set("playing", 2, True, source="feedback")
+    positions.set("crossfader", 4, 0.5)
+    mixer._last_sent.clear()
+    verdict = mixer.judge([heard("crossfader_to", xfade="0")])
+    assert verdict.reason == "ramped" and verdict.moves[0].seconds == pytest.approx(1.0)
+
+
+def test_tempo_moves_slowly_on_a_playing_deck(mixer, state, positions) -> None:
+    positions.set("tempo", 0, 0.5)
+    state.set("playing", 0, True, source="feedback")
+    [move] = mixer.judge([heard("tempo_by", way="up", percent="2", deck="1")]).moves
+    # +2 % of a ±10 % slider is 0.1 of its travel, at 0.025 a beat: 4 beats, 2 s
+    assert move.target == pytest.approx(0.6) and move.seconds == pytest.approx(2.0)
+
+
+def test_two_readings_of_one_move_are_not_ambiguous(mixer, positions) -> None:
+    positions.set("eq_high", 1, 0.5)
+    verdict = mixer.judge([heard("knob_by", 0.85, knob="eq_high", way="more", deck="2"),
+                           heard("knob_by", 0.83, knob="eq_high", way="more", amount="0.05", deck="2")])
+    assert verdict.approved
+    verdict = mixer.judge([heard("knob_by", 0.85, knob="eq_high", way="up", deck="1"),
+                           heard("knob_by", 0.83, knob="eq_mid", way="up", deck="1")])
+    assert verdict.reason == "ambiguous"
+
+
+def test_hold_backs_off_like_cancel_and_stays_armed(mixer, state, positions) -> None:
+    state.set("playing", 0, True, source="feedback")
+    positions.set("eq_low", 0, 0.5)
+    assert mixer.judge([heard("eq_kill", band="low", deck="1")]).reason == "needs_confirm"
+    verdict = mixer.judge([heard("hold", 0.85), heard("fader_to", 0.84, level="0", deck="1")])
+    assert verdict.approved and verdict.reason == "held" and verdict.halts
+    assert "dropped unconfirmed eq_kill" in verdict.message and mixer.pending is None and mixer.armed
+    assert mixer.judge([heard("hold", 0.5)]).reason == "low_confidence"  # never easier than going ahead
+    mixer.disarm()
+    assert mixer.judge([heard("hold")]).reason == "held"  # works disarmed too: it only stops things
+
+
+def test_cancel_and_disarm_halt_the_ramps(mixer) -> None:
+    assert mixer.judge([heard("disarm")]).halts
+    mixer.arm()
+    assert mixer.judge([heard("cancel")]).halts
+
+
+def test_moves_are_judged_like_commands_while_disarmed(context, state, clock, positions) -> None:
+    gate = SafetyGate(context, SafetyConfig(), state, clock=clock, positions=positions)
+    positions.set("fader", 0, 0.0)
+    assert gate.judge([heard("fader_to", level="1", deck="1")]).reason == "disarmed"

@@ -43,3 +43,16 @@ def test_the_same_seed_gives_the_same_set_and_a_rerun_resumes(tmp_path):
     stamp = clip.stat().st_mtime_ns
     build(TINY, tmp_path / "b", per_intent=2, chatter=2, voices=voices, seed=5)
     assert clip.stat().st_mtime_ns == stamp  # nothing spoken twice
+
+
+def test_a_set_of_some_commands_only(tmp_path):
+    """``djtui testset --intents``: the knobs and faders alone, say."""
+    import pytest
+
+    from djtui.core.errors import DjtuiError
+
+    labels = read_labels(build(TINY, tmp_path / "set", per_intent=2, chatter=0, voices=held_out_voices()[:1],
+                               intents=["sync"]))
+    assert [label.intent for label in labels] == ["sync", "sync"]
+    with pytest.raises(DjtuiError, match="no intent 'fade_in'"):
+        build(TINY, tmp_path / "other", intents=["fade_in"])

@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import RichLog, Static
 
 from djtui.core.config import Config
-from djtui.core.events import Outcome
+from djtui.core.events import Outcome, RampEnded
 from djtui.tui.screens.live import LiveScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
@@ -59,6 +59,25 @@ async def test_a_spoken_command_shows_transcript_top5_verdict_and_what_was_sent(
         assert not app.session.running
         assert screen.query_one(DeckState).playing == (True, False, False, False)
         assert "1 ▶ PLAY" in text_of(screen.query_one(DeckState))
+
+
+@pytest.mark.slow  # loads Whisper and the sentence embeddings
+async def test_a_spoken_fade_shows_its_ramp_and_the_tempo(make_app, wav_of, whisper) -> None:
+    host = FixedHost(microphone_file=wav_of("fade in the left deck over ten seconds"), engine=whisper,
+                     decks_paused=True)
+    app = make_app(Config(), host=host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("a", "l", "space")
+        screen = app.screen
+        await until(pilot, lambda: "finished" in text_of(screen.query_one("#live-state", Static)), 120, "end of file")
+        [outcome] = outcomes(host)
+        assert outcome.verdict.approved, outcome.verdict.message
+        log = "\n".join(line.text for line in screen.query_one("#sent-log", RichLog).lines)
+        # deck 1 paused and its fader never set: from 0, as "fade in" says, over the time said
+        assert "ChannelFader deck 1 0.00 → 1.00 over 10.00 s" in log
+        assert "ChannelFader deck 1 stopped at" in log and "(stopped)" in log  # listening stopped: so did the fade
+        ended = [e for e in host.events if isinstance(e, RampEnded)]
+        assert [e.how for e in ended] == ["stopped"]
 
 
 async def test_disarmed_the_hud_says_nothing_was_sent(make_app, wav_of, whisper) -> None:

@@ -11,6 +11,7 @@ from djtui.tui.widgets.big_text import big_lines, wrap_words
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
 from djtui.tui.widgets.latency_sparkline import LatencySparkline
+from djtui.tui.widgets.ramp_line import RampLine
 from djtui.tui.widgets.stage_breakdown import StageBreakdown, format_stages
 from djtui.tui.widgets.usage_meter import UsageMeter
 from djtui.tui.widgets.verdict_line import VerdictLine
@@ -35,6 +36,7 @@ class Bench(App[None]):
         yield LatencySparkline()
         yield StageBreakdown()
         yield UsageMeter()
+        yield RampLine()
 
 
 async def test_vu_meter_fills_with_the_level() -> None:
@@ -94,6 +96,23 @@ async def test_verdict_latency_and_stages() -> None:
         assert "last 100 ms · p50 100 · p95 118 · n=3" in text_of(spark.query_one("#latency-summary"))
         assert spark.query_one("#latency-spark").data == [80, 120, 100]
         assert "asr 61 · resolve 7 = 70 ms" in text_of(app.query_one(StageBreakdown))
+
+
+async def test_ramp_line_shows_each_ramp_with_its_target_or_where_knob_values_come_from() -> None:
+    app = Bench()
+    async with app.run_test(size=(120, 20)) as pilot:
+        line = app.query_one(RampLine)
+        line.tempo = "no tempo: bars and beats refused, seconds work"
+        await pilot.pause()
+        idle = text_of(line)
+        assert "knobs: none moving · no tempo" in idle and "djtui's last value" in idle
+        assert not line.has_class("-moving")
+        line.ramps = (("ChannelFader deck 2", 0.25, 1.0, 0.25), ("CrossFader", None, 0.0, 1.0))
+        await pilot.pause()
+        moving = text_of(line)
+        assert "↝ ChannelFader deck 2 0.25 → 1.00 ██░░░░░░ 25%" in moving
+        assert "↝ CrossFader ? → 0.00 ████████ 100%" in moving
+        assert line.has_class("-moving")
 
 
 def test_big_text_wraps_at_words_and_falls_back_when_too_narrow() -> None:

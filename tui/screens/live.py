@@ -1,6 +1,7 @@
 """Live HUD: what djtui hears, what it understood, what the safety layer decided, what
-went to Rekordbox, how long it took, and what listening costs (djtui's CPU share and
-whether it keeps up). Readable at a glance from a metre away."""
+went to Rekordbox (and which knobs and faders are moving), how long it took, and what
+listening costs (djtui's CPU share and whether it keeps up). Readable at a glance from a
+metre away."""
 
 from __future__ import annotations
 
@@ -12,16 +13,18 @@ from textual.binding import Binding, BindingType
 from textual.widgets import RichLog, Static
 
 from djtui.core.errors import DjtuiError
-from djtui.core.events import (Dropped, Event, Expired, Finished, Hearing, ListeningChanged, Outcome, SpeechEnded,
-                               SpeechStarted, Usage)
-from djtui.core.records import MidiCommand, Verdict
+from djtui.core.events import (Dropped, Event, Expired, Finished, Hearing, ListeningChanged, Outcome, RampEnded,
+                               RampStarted, SpeechEnded, SpeechStarted, Usage)
+from djtui.core.records import MidiCommand, Move, Verdict
 from djtui.core.rekordbox import Export
+from djtui.core.tempo import TapTempo
 from djtui.tui.host import user_error
 from djtui.tui.live_session import lost_words
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
 from djtui.tui.widgets.latency_sparkline import LatencySparkline
+from djtui.tui.widgets.ramp_line import RampLine
 from djtui.tui.widgets.stage_breakdown import StageBreakdown
 from djtui.tui.widgets.usage_meter import UsageMeter
 from djtui.tui.widgets.verdict_line import VerdictLine
@@ -62,6 +65,8 @@ class LiveScreen(DjtuiScreen):
         # Only with trigger push_to_talk; otherwise p says why it does nothing (check_action).
         Binding("p", "push_to_talk", "Talk", tooltip="push-to-talk: open/close the microphone gate"),
         Binding("p", "no_push_to_talk", "Talk", show=False, tooltip="push-to-talk: open/close the microphone gate"),
+        Binding("b", "tap_tempo", "Tap BPM", show=False,
+                tooltip="tap the beat: the tempo 'over eight bars' is counted in"),
         Binding("ctrl+l", "clear", "Clear", tooltip="clear the HUD's log"),
     ]
 
@@ -75,6 +80,7 @@ class LiveScreen(DjtuiScreen):
         self.mapping: Export | None = None
         """The Rekordbox mapping of the running context: how the sent log names what
         Rekordbox will do (``PAD10_BeatLoop``, where the context says ``BeatLoop``)."""
+        self.taps = TapTempo()
         self.handling = False
         """Between the end of speech and the utterance's trace the pipeline races to send
         the command; the meters (cosmetic, and silent then anyway) pause so the UI thread
@@ -87,6 +93,7 @@ class LiveScreen(DjtuiScreen):
         yield CandidateBars(placeholder="top 5: nothing heard yet")
         yield VerdictLine()
         yield DeckState()
+        yield RampLine()
         yield LatencySparkline()
         yield StageBreakdown()
         yield UsageMeter()
@@ -194,6 +201,19 @@ class LiveScreen(DjtuiScreen):
         self.app.notify(f"p does nothing with trigger {trigger!r}: {why}. For a key, choose push-to-talk in "
                         "Settings (s).", title="Live", timeout=4)
 
+    def action_tap_tempo(self) -> None:
+        """One tap of the beat; from the second, the tempo beats and bars are counted in."""
+        import time
+
+        pipeline = self.app.session.pipeline  # type: ignore[attr-defined]
+        if pipeline is None:
+            self.app.notify("start listening first (space): the tempo belongs to the running pipeline",
+                            severity="warning", timeout=3)
+            return
+        if (bpm := self.taps.tap(time.monotonic())) is not None:
+            pipeline.tempo.set(bpm, "tapped")
+            self._refresh_ramps()
+
     def action_clear(self) -> None:
         self.query_one("#sent-log", RichLog).clear()
 
@@ -213,6 +233,13 @@ class LiveScreen(DjtuiScreen):
                 self.query_one("#transcript", Static).update(f"hearing: {text or '…'}")
             case Outcome():
                 self._outcome(event)
+            case RampStarted(move=move, start=start, seconds=seconds):
+                began = "?" if start is None else f"{start:.2f}"
+                how = "at once" if seconds == 0 else f"over {seconds:.2f} s"
+                self._log(f"{_where(move)} {began} → {move.target:.2f} {how}")
+            case RampEnded(move=move, position=position, how=how) if how != "done":
+                where = "?" if position is None else f"{position:.2f}"
+                self._log(f"{_where(move)} stopped at {where} ({how})")
             case Expired(verdict=verdict):
                 self.query_one(VerdictLine).show(False, verdict.message, verdict.candidate.label() if verdict.candidate else "")
             case Usage(cpu_share=cpu_share, realtime_factor=realtime_factor, cores=cores):
@@ -251,6 +278,11 @@ class LiveScreen(DjtuiScreen):
         self.query_one(LatencySparkline).add(outcome.said_to_done_ms)
         self.query_one(StageBreakdown).show(dict(outcome.stages_ms), outcome.total_ms)
         self._refresh_decks()
+        self._refresh_ramps()
+
+    def _log(self, text: str) -> None:
+        stamp = self.app.host.clock()  # type: ignore[attr-defined]
+        self.query_one("#sent-log", RichLog).write(f"{stamp}  {text}")
 
     def _refresh_meters(self) -> None:
         if self.handling:
@@ -260,9 +292,26 @@ class LiveScreen(DjtuiScreen):
         level = session.level
         meter.rms_db, meter.peak_db = level if level is not None else (SILENCE_DB, SILENCE_DB)
         self._refresh_decks()
+        self._refresh_ramps()
 
     def _refresh_decks(self) -> None:
         """Deck state as the pipeline knows it; the last known stays up when it stops."""
         deck_state = getattr(self.app.session.pipeline, "deck_state", None)
         if deck_state is not None:
             self.query_one(DeckState).playing = tuple(deck_state.playing(deck) for deck in range(1, 5))
+
+    def _refresh_ramps(self) -> None:
+        """The knobs and faders moving now, and the tempo beats are counted in."""
+        pipeline = self.app.session.pipeline  # type: ignore[attr-defined]
+        ramps, tempo = getattr(pipeline, "ramps", None), getattr(pipeline, "tempo", None)
+        line = self.query_one(RampLine)
+        line.ramps = tuple((_where(r.move), r.position, r.move.target, r.progress)
+                           for r in (ramps.active() if ramps is not None else ()))
+        if tempo is not None:
+            line.tempo = (f"{tempo.describe()} · b: tap" if tempo.bpm is not None
+                          else "no tempo: bars and beats refused, seconds work · b: tap the beat")
+
+
+def _where(move: Move) -> str:
+    """``EQLow deck 2``; a global control by its name alone (``CrossFader``)."""
+    return f"{move.function} deck {move.deck}" if move.deck is not None else move.function
