@@ -40,7 +40,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from djtui.core.config import RekordboxConfig
-from djtui.core.context import Context
+from djtui.core.context import Context, Intent
+from djtui.core.controls import MoveSpec
 from djtui.core.decks import DECKS, FEEDBACK_OFFSET, reported_state
 from djtui.core.errors import DjtuiError
 from djtui.core.fileio import write_text_atomic
@@ -415,6 +416,36 @@ def _control_settings(context: Context) -> list[str]:
     return settings
 
 
+def _describe_move(context: Context, intent: Intent, move: MoveSpec) -> str:
+    """What a knob or fader intent moves: its controls (by the slot value that picks
+    each), their CCs, and whether it ramps or cuts: ``"low EQLow, mid EQMid, high EQHigh
+    · CCs 61–63, 14-bit, ramped · on deck ch 1–4"``."""
+    import re
+
+    pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\w+)", re.escape(move.control)) + "$")
+    allowed: dict[str, set[str]] = {}  # the values each slot of the template can take
+    for expression in intent.expressions:
+        for slot in expression.slots():
+            if slot.type in context.slot_types:
+                allowed.setdefault(slot.name, set()).update(context.slot_types[slot.type].values)
+    picked = [(match, control) for control in context.controls.values()
+              if (match := pattern.match(control.name))
+              and all(value in allowed.get(name, {value}) for name, value in match.groupdict().items())]
+    if not picked:
+        return f"moves {move.control} (no such control)"
+    names = [" ".join([*(g for g in match.groups() if g != control.name), control.function.replace("{deck}", "N")])
+             for match, control in picked]
+    ccs = sorted({control.cc for _, control in picked})
+    which = f"CC {ccs[0]}" if len(ccs) == 1 else f"CCs {ccs[0]}–{ccs[-1]}" \
+        if ccs == list(range(ccs[0], ccs[-1] + 1)) else f"CCs {', '.join(map(str, ccs))}"
+    bits = "14-bit" if all(control.hires for _, control in picked) else "7-bit"
+    how = "at once" if move.cut else "ramped"
+    channels = {control.channel for _, control in picked}
+    where = " and ".join((["on deck ch 1–4"] if None in channels else [])
+                         + [f"ch {c + 1}" for c in sorted(c for c in channels if c is not None)])
+    return f"{', '.join(names)} · {which}, {bits}, {how} · {where}"
+
+
 def describe_sends(context: Context, intent: str, export: Export | None) -> str:
     """What ``intent`` sends, as Rekordbox will see it: the mapping's row names (with
     the slot value each is for) and the messages, e.g. ``"PlayPause · note 11 on deck ch
@@ -424,8 +455,8 @@ def describe_sends(context: Context, intent: str, export: Export | None) -> str:
     spec = context.intents[intent]
     if spec.control:
         return f"nothing to Rekordbox: djtui's own {spec.control}"
-    if spec.move is not None:  # a knob or fader: a ramp of control changes, not one message
-        return f"moves {spec.move.control.replace('{', '').replace('}', '')} (14-bit CC ramp)"
+    if spec.move is not None:
+        return _describe_move(context, spec, spec.move)
     bindings = [b for b in context.bindings() if b.intent.name == intent]
     action = spec.action
     if action is None or not bindings:

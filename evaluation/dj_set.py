@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from djtui.core.errors import DjtuiError
 from djtui.core.fileio import write_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -56,12 +58,20 @@ def held_out_voices(seed: int = 0) -> list[Voice]:
 
 
 def build(context: Context, out_dir: str | Path, *, per_intent: int = 6, chatter: int = len(CHATTER),
-          voices: list[Voice] | None = None, seed: int = 7,
+          voices: list[Voice] | None = None, seed: int = 7, intents: Sequence[str] | None = None,
           on_progress: Callable[[SynthProgress], None] | None = None) -> Path:
     """Write the test set into ``out_dir`` and return its labels file. The same arguments
-    give the same set; running it again resumes where it stopped."""
+    give the same set; running it again resumes where it stopped. ``intents`` limits the
+    commands to those (the knobs and faders alone, say); the labels still mean the whole
+    context's commands, so ``djtui eval`` judges them against every other reading."""
     from djtui.core.audio import SAMPLE_RATE
     from djtui.training.synth import synthesize
+
+    if intents is not None:
+        if unknown := [name for name in intents if name not in context.intents]:
+            raise DjtuiError(f"no intent {unknown[0]!r} in context '{context.name}'",
+                             "`djtui contexts show` lists them")
+        context = replace(context, intents={name: context.intents[name] for name in intents})
 
     out = Path(out_dir)
     voices = voices if voices is not None else held_out_voices()

@@ -232,7 +232,10 @@ def test_what_a_command_sends_is_said_in_rekordboxs_names() -> None:
     export = plan_export(context)
     assert describe_sends(context, "play", export) == "PlayPause · note 11 on deck ch 1–4"
     assert describe_sends(context, "fx_on", export) == "FX1-1On · note 70 ch 5"
-    assert describe_sends(context, "eq_kill", export) == "low EQLow, mid EQMid, high EQHigh · CCs 61–63 = 0 on deck ch 1–4"
+    assert describe_sends(context, "eq_kill", export) == "high EQHigh, mid EQMid, low EQLow · CCs 7, 11, 15, 14-bit, at once · on deck ch 1–4"
+    assert describe_sends(context, "knob_to", export).startswith("EQHigh, EQMid, EQLow, Gain, CFXParameterCHN · ")
+    assert describe_sends(context, "fade_in", export) == "ChannelFader · CC 19, 14-bit, ramped · on deck ch 1–4"
+    assert describe_sends(context, "crossfader_to", export) == "CrossFader · CC 31, 14-bit, ramped · ch 5"
     loop = describe_sends(context, "loop", export)
     assert loop.startswith("1/4 PAD5_BeatLoop, ") and "4 4BeatLoop, 8 PAD10_BeatLoop" in loop
     assert loop.endswith(" · notes 20–27 on deck ch 1–4")

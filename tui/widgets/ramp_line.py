@@ -25,8 +25,11 @@ class RampLine(Widget):
         if not self.ramps:
             out.append("knobs: none moving", self.get_component_rich_style("ramp-line--note"))
             out.append(f" · {self.tempo}" if self.tempo else "")
-            out.append(" · a relative move starts from djtui's last value (Rekordbox reports none)",
-                       self.get_component_rich_style("ramp-line--note"))
+            note = " · a relative move starts from djtui's last value (Rekordbox reports none)"
+            if len(out) + len(note) > self.size.width:  # 80 columns: the short form, never cut
+                note = " · moves start from djtui's last value"
+            if len(out) + len(note) <= self.size.width:
+                out.append(note, self.get_component_rich_style("ramp-line--note"))
             return out
         for n, (what, position, target, progress) in enumerate(self.ramps):
             if n:
