@@ -269,10 +269,9 @@ def _music_runs(engine: Any, clips: list[tuple[Any, np.ndarray]], context: Any, 
     from pathlib import Path
 
     from djtui.bench import music
-    from djtui.bench.soak import _music
 
     snr = 10.0 if args.snr is None else args.snr
-    played = music.program(_music([Path(p) for p in args.music]), clips, args.interval, snr)
+    played = music.program(music.read_music([Path(p) for p in args.music]), clips, args.interval, snr)
     runs = []
     for hog in ((False, True) if args.hog else (False,)):
         for early in (True, False):

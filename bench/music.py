@@ -29,13 +29,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from djtui.core.audio import BLOCK, SAMPLE_RATE
+from djtui.core.errors import DjtuiError
 from djtui.core.events import Outcome
 from djtui.core.stats import percentile
+
+SONGS = Path("/usr/share/games/fretsonfire/data/songs/muldjord")
+"""Debian's fretsonfire-songs-muldjord: the music the benches play by default."""
 
 LEAD_IN_S = 1.0
 """Music alone before the first command (and after the last: its hang-over must pass)."""
@@ -43,6 +48,26 @@ SPEECH_FLOOR_DB = 40.0
 """A clip's speech ends at its last 10 ms frame within this many dB of its loudest."""
 MATCH_S = 0.5
 """An outcome belongs to a command when its speech overlaps the command's, give or take this."""
+
+
+def read_music(paths: list[Path]) -> np.ndarray:
+    """The songs at ``paths``, one after the other, at the model's rate."""
+    from djtui.core.audio import read_audio
+
+    tracks = [read_audio(p) for p in paths]
+    if not tracks:
+        raise DjtuiError("no music to play", f"install Debian's fretsonfire-songs-muldjord ({SONGS}) or give --music")
+    return np.concatenate(tracks)
+
+
+def speech_gain(speech: np.ndarray, music: np.ndarray, snr_db: float) -> float:
+    """The factor that puts ``speech`` ``snr_db`` above ``music`` by the peak-frame rule."""
+    from djtui.core.noise import peak_frame_energy
+
+    music_energy, speech_energy = peak_frame_energy(music), peak_frame_energy(speech)
+    if speech_energy <= 0.0:
+        return 1.0
+    return float(np.sqrt(music_energy * 10 ** (snr_db / 10) / speech_energy)) if music_energy > 0 else 1.0
 
 
 def speech_span(clip: np.ndarray) -> tuple[float, float]:
@@ -69,7 +94,6 @@ def program(music: np.ndarray, clips: list[tuple[Any, np.ndarray]], interval_s: 
     """``clips`` (``(sentence, speech)``) over ``music`` (looped as needed), one every
     ``interval_s`` seconds after :data:`LEAD_IN_S`, each at ``snr_db`` over the music
     under it."""
-    from djtui.bench.soak import _gain
 
     step = int(interval_s * SAMPLE_RATE)
     length = int(2 * LEAD_IN_S * SAMPLE_RATE) + step * len(clips)
@@ -79,7 +103,7 @@ def program(music: np.ndarray, clips: list[tuple[Any, np.ndarray]], interval_s: 
         at = int(LEAD_IN_S * SAMPLE_RATE) + index * step
         speech = speech[: step - int(0.5 * SAMPLE_RATE)]  # the next command never starts inside this one
         region = bed[at:at + speech.size]
-        bed[at:at + speech.size] = region + speech * _gain(speech, region, snr_db)
+        bed[at:at + speech.size] = region + speech * speech_gain(speech, region, snr_db)
         start, end = speech_span(speech)
         spans.append((at / SAMPLE_RATE + start, at / SAMPLE_RATE + end))
         said.append((sentence.intent, dict(sentence.slots)))

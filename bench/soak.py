@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from djtui.bench.music import SONGS, read_music, speech_gain
+
 from djtui.core.audio import SAMPLE_RATE
 from djtui.core.errors import DjtuiError
 from djtui.core.events import Dropped, Outcome
 
-SONGS = Path("/usr/share/games/fretsonfire/data/songs/muldjord")
 LEAD_IN_S = 1.0
 """Music alone at the start of each interval, before the command."""
 WARM_UP_S = 60.0
@@ -68,15 +69,6 @@ class Soak:
         }
 
 
-def _music(paths: list[Path]) -> np.ndarray:
-    from djtui.core.audio import read_audio
-
-    tracks = [read_audio(p) for p in paths]
-    if not tracks:
-        raise DjtuiError("no music to soak with", f"install Debian's fretsonfire-songs-muldjord ({SONGS}) or give --music")
-    return np.concatenate(tracks)
-
-
 def _program(music: np.ndarray, clips: list[tuple[Any, np.ndarray]], interval_s: float, snr_db: float,
               index: int) -> tuple[np.ndarray, tuple[float, float], tuple[str, dict[str, str]]]:
     """Interval ``index``: music with the next command mixed in after the lead-in; the
@@ -88,21 +80,11 @@ def _program(music: np.ndarray, clips: list[tuple[Any, np.ndarray]], interval_s:
     at = int(LEAD_IN_S * SAMPLE_RATE)
     speech = speech[: length - at - int(1.0 * SAMPLE_RATE)]  # the hang-over must fit before the next
     region = bed[at:at + speech.size]
-    bed[at:at + speech.size] = region + speech * _gain(speech, region, snr_db)
+    bed[at:at + speech.size] = region + speech * speech_gain(speech, region, snr_db)
     peak = float(np.max(np.abs(bed)))
     if peak > 1.0:
         bed /= peak
     return bed.astype(np.float32), (LEAD_IN_S, LEAD_IN_S + speech.size / SAMPLE_RATE), (sentence.intent, dict(sentence.slots))
-
-
-def _gain(speech: np.ndarray, music: np.ndarray, snr_db: float) -> float:
-    """The factor that puts ``speech`` ``snr_db`` above ``music`` by the peak-frame rule."""
-    from djtui.core.noise import peak_frame_energy
-
-    music_energy, speech_energy = peak_frame_energy(music), peak_frame_energy(speech)
-    if speech_energy <= 0.0:
-        return 1.0
-    return float(np.sqrt(music_energy * 10 ** (snr_db / 10) / speech_energy)) if music_energy > 0 else 1.0
 
 
 def soak(config: Any, minutes: float, interval_s: float, snr_db: float, music_paths: list[Path],
@@ -113,7 +95,7 @@ def soak(config: Any, minutes: float, interval_s: float, snr_db: float, music_pa
     from djtui.core.audio import MicrophoneSource, rescan_devices
     from djtui.core.pipeline import Pipeline
 
-    music = _music(music_paths)
+    music = read_music(music_paths)
     process = psutil.Process()
     result = Soak()
     with dummy_server(prefix="djtui-soak") as server:
