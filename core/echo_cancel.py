@@ -45,15 +45,16 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from djtui.core.audio import BLOCK, SAMPLE_RATE, level
 from djtui.core.errors import DjtuiError
+from djtui.core.events import EchoLevels, Event, ReferenceStatus
 
 FRAME = 256
 """Samples per speex frame (16 ms): divides the 512-sample block, so no re-blocking."""
@@ -582,6 +583,67 @@ def cancel_echo(mic: np.ndarray, reference: np.ndarray, canceller: EchoCanceller
         out[start:start + block] = canceller.process(np.ascontiguousarray(m, dtype=np.float32),
                                                      np.ascontiguousarray(r, dtype=np.float32))[: n - start]
     return out
+
+
+class PairedSource(Protocol):
+    """A source that yields each microphone block with the reference's
+    (:class:`~djtui.core.audio.MicrophoneSource`, :class:`~djtui.core.audio.FileSource`)."""
+
+    def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]: ...
+
+    def close(self) -> None: ...
+
+
+class CancellingSource:
+    """An audio source whose blocks are its microphone with the reference's music
+    removed: what the listener hears when a reference is set. Every block publishes an
+    :class:`~djtui.core.events.EchoLevels` (before and after), every change of what the
+    canceller does a :class:`~djtui.core.events.ReferenceStatus`, to ``on_event`` (the
+    pipeline sets it to its subscribers). ``reference`` says where the reference comes
+    from, in words. Everything else is the wrapped source's."""
+
+    def __init__(self, source: PairedSource, canceller: EchoCanceller | None = None, reference: str = "",
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.source = source
+        self.canceller = canceller if canceller is not None else EchoCanceller()
+        self.reference = reference or str(getattr(source, "reference", "")) or "the reference"
+        self.on_event = on_event
+        self.canceller.on_change = lambda _: self._publish(self.status())
+
+    def __getattr__(self, name: str) -> Any:  # device_name, overruns, duration_s: the source's
+        return getattr(self.source, name)
+
+    @property
+    def on_status(self) -> Any:
+        return getattr(self.source, "on_status", None)
+
+    @on_status.setter
+    def on_status(self, callback: Any) -> None:
+        self.source.on_status = callback  # type: ignore[attr-defined]
+
+    def status(self) -> ReferenceStatus:
+        """What the canceller does now."""
+        canceller = self.canceller
+        message, hint = DESCRIPTIONS[canceller.state]
+        if canceller.state == ReferenceState.CANCELLING and canceller.delay_ms is not None:
+            message += f" (the reference is {canceller.delay_ms:.0f} ms ahead of the microphone)"
+        return ReferenceStatus(canceller.state.value, self.reference, canceller.delay_ms, message, hint)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        canceller = self.canceller
+        self._publish(self.status())
+        for microphone, reference in self.source.pairs():
+            cleaned = canceller.process(microphone, reference)
+            if self.on_event is not None:
+                self.on_event(EchoLevels(level(microphone), level(cleaned), canceller.erle_db))
+            yield cleaned
+
+    def _publish(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def close(self) -> None:
+        self.source.close()
 
 
 def available() -> bool:
