@@ -167,14 +167,17 @@ def judge_trial(label: Label, condition: str, outcomes: Sequence[Outcome]) -> Tr
 
 
 def run_trials(listener: Hears, labels: Sequence[Label], conditions: Sequence[str], noise: NoiseBank | None = None,
-               seed: int = 0, on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
+               seed: int = 0, on_trial: Callable[[Trial], None] | None = None,
+               read: Callable[[Path], np.ndarray] = read_audio) -> list[Trial]:
     """Each labelled file under each condition, heard once. Audio is read once per
-    file; noisy conditions need ``noise`` (mixed at the benchmark's peak-frame SNR)."""
+    file (``read``: what the listener hears of it; a booth recording's microphone,
+    echo-cancelled or not); noisy conditions need ``noise`` (mixed at the benchmark's
+    peak-frame SNR)."""
     if any(c != CLEAN for c in conditions) and noise is None:
         raise DjtuiError("SNR conditions need noise to mix in", "give --noise FILE")
     trials = []
     for label in labels:
-        speech = read_audio(label.path)
+        speech = read(label.path)
         for condition in conditions:
             name = label.path.name
             audio = speech if condition == CLEAN else noise.mix_at_peak_snr(  # type: ignore[union-attr]
