@@ -325,4 +325,5 @@ def _voice(labels: list[Any]) -> Any:
 
     from djtui.core.audio import read_audio
 
-    return np.concatenate([read_audio(label.path) for label in labels if label.intent][:3] or [read_audio(labels[0].path)])
+    commands = [label for label in labels if label.intent][:3] or labels[:1]
+    return np.concatenate([read_audio(label.path) for label in commands])
