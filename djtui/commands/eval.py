@@ -289,9 +289,16 @@ def _run_booth(args: argparse.Namespace, config: Any) -> int:
         listener = _listener(config, context)
     with Progress(TextColumn("booth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
-        task = progress.add_task("booth", total=len(labels) * len(snrs) * len(booth_.VARIANTS))
-        run = booth_.run_booth_trials(listener, labels, snrs, booths, music, seed=args.seed,
-                                      on_trial=lambda *_: progress.advance(task))
+        total = len(labels) * len(snrs) * len(booth_.VARIANTS)
+        task = progress.add_task("booth", total=total)
+
+        def step(*_: Any) -> None:
+            progress.advance(task)
+            done = progress.tasks[task].completed
+            if not console.is_terminal and int(10 * done / total) > int(10 * (done - 1) / total):
+                console.print(f"booth trials: {done:.0f}/{total}", highlight=False)  # a log gets a line a tenth
+
+        run = booth_.run_booth_trials(listener, labels, snrs, booths, music, seed=args.seed, on_trial=step)
         curves = []
         for booth in booths:  # convergence, a jump, the voice's change: music alone, per booth
             rng = trial_rng(args.seed, f"booth {booth.seed}", "convergence")
