@@ -2,56 +2,22 @@
 the clean music as the reference; speech that is not in the reference must come through.
 
 Music is a Debian fretsonfire song, speech espeak-ng, the room an exponentially
-decaying noise tail behind a direct path: nothing here is one of the evaluation's booths.
+decaying noise tail behind a direct path (``tests/fixtures/booth.py``): nothing here is
+one of the evaluation's booths.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from djtui.core import echo_cancel
-from djtui.core.audio import BLOCK, SAMPLE_RATE, read_audio
+from djtui.core.audio import BLOCK, SAMPLE_RATE
 from djtui.core.echo_cancel import DelayEstimator, EchoCanceller, ReferenceState, cancel_echo
 from djtui.core.errors import DjtuiError
+from tests.fixtures.booth import room, song, through
 
-SONGS = Path("/usr/share/games/fretsonfire/data/songs/muldjord")
 RATE = SAMPLE_RATE
-
-
-def song(name: str, start_s: float, seconds: float) -> np.ndarray:
-    path = SONGS / name / "song.ogg"
-    if not path.exists():
-        pytest.skip(f"{path} is not installed (Debian: fretsonfire-songs-muldjord)")
-    music = read_audio(path)[int(start_s * RATE):int((start_s + seconds) * RATE)]
-    return (music * 0.5 / np.max(np.abs(music))).astype(np.float32)
-
-
-def room(rt60_s: float = 0.5, seed: int = 0) -> np.ndarray:
-    """A direct path, then a diffuse tail decaying by 60 dB in ``rt60_s``."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(rt60_s * RATE)) / RATE
-    response = 0.1 * rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60_s)
-    response[0] = 1.0
-    return response.astype(np.float32)
-
-
-def through(music: np.ndarray, delay_ms: float, response: np.ndarray, jump_at_s: float | None = None) -> np.ndarray:
-    """``music`` as the microphone hears it: a PA that clips softly, the room, the delay
-    (grown by 100 ms from ``jump_at_s``), at -20 dBFS."""
-    played = np.convolve(np.tanh(2 * music) / np.tanh(2), response)[: len(music)]
-
-    def delayed(ms: float) -> np.ndarray:
-        d = int(ms * RATE / 1000)
-        return np.concatenate([np.zeros(d), played[: len(played) - d]])
-
-    echo = delayed(delay_ms)
-    if jump_at_s is not None:
-        at = int(jump_at_s * RATE)
-        echo[at:] = delayed(delay_ms + 100)[at:]
-    return (echo * 0.1 / np.sqrt(np.mean(echo**2))).astype(np.float32)
 
 
 def power_db(x: np.ndarray) -> float:
