@@ -70,7 +70,7 @@ MAX_LEAD_MS = 100
 SILENT_DBFS = -60.0
 """A reference quieter than this for a second carries no music."""
 EARLIEST_MS = 60.0
-EARLY_SHARE = 0.4
+EARLY_SHARE = 0.6
 """The delay is the earliest arrival up to :data:`EARLIEST_MS` before the strongest
 whose correlation reaches this share of the strongest's (the direct sound, before the
 reflections that may outweigh it)."""
