@@ -70,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     soak.add_argument("--snr", type=float, default=10.0, help="command over music, dB, peak-frame rule (default 10)")
     soak.add_argument("--commands", type=int, default=20, help="distinct spoken commands, played in turn (default 20)")
     soak.add_argument("--music", nargs="+", metavar="FILE", help="music to play (default: Debian's fretsonfire songs)")
+    soak.add_argument("--booth", nargs="?", type=int, const=101, metavar="SEED",
+                      help="play the set in a simulated booth (seed: default 101): the music through its PA and room "
+                           "into input 1, the clean music into input 2 as the reference; the echo canceller runs")
     add_context_option(soak, "context the commands come from")
     soak.add_argument("--json", action="store_true", help="print JSON instead of a line")
     add_set_option(soak)

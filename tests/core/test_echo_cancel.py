@@ -135,3 +135,46 @@ def test_a_missing_library_is_one_error_saying_what_to_install() -> None:
         echo_cancel.speexdsp("/nowhere/libspeexdsp.so.1")
     assert "speexdsp" in error.value.message
     assert "apt install libspeexdsp1" in error.value.hint and "brew install speexdsp" in error.value.hint
+
+
+@pytest.mark.slow
+def test_a_broken_reference_leaves_what_is_understood_exactly_as_without_one(speak) -> None:
+    """Silent or unrelated, the reference is stepped aside from sample for sample, so the
+    listener hears, and understands, exactly what it would without a reference."""
+    from djtui.core.config import Config
+    from djtui.core.listener import Listener
+    from djtui.evaluation.trials import hear
+    from tests.fixtures.booth import say_over
+
+    config = Config().updated({"asr": {"engine": "whisper"}, "resolver": {"semantic_weight": 0.0}})
+    listener = Listener(config, dry_run=True, session_log=False, act=False)
+    microphone = through(song("chaos_god", 50, 9), delay_ms=120, response=room(0.5))
+    say_over(microphone, speak("play the second deck", pad_s=0.0), at_s=6.0, snr_db=10.0)
+
+    def heard(audio: np.ndarray) -> list[tuple[str, str, float, str]]:
+        return [(o.transcript, o.best.label(), o.best.score, o.verdict.reason) for o in hear(listener, audio)]
+
+    without = heard(microphone)
+    assert without  # something to compare
+    for broken in (np.zeros_like(microphone), song("mutilated_mime", 30, 9)):
+        cleaned = cancel_echo(microphone, broken)
+        assert np.array_equal(cleaned, microphone)
+        assert heard(cleaned) == without
+
+
+def test_without_a_reference_the_microphone_is_not_wrapped(monkeypatch) -> None:
+    from djtui.core import audio, stages
+    from djtui.core.config import Config
+    from djtui.core.echo_cancel import CancellingSource
+
+    class Microphone:
+        def __init__(self, device: object, **settings: object) -> None:
+            self.device, self.settings = device, settings
+
+        def close(self) -> None: ...
+
+    monkeypatch.setattr(audio, "MicrophoneSource", Microphone)
+    plain = stages.microphone_for(Config())
+    assert type(plain) is Microphone  # the microphone as it is: no canceller in the way
+    cancelled = stages.microphone_for(Config().updated({"audio": {"reference_channel": 2}}))
+    assert isinstance(cancelled, CancellingSource) and cancelled.source.settings["reference_channel"] == 2
