@@ -42,3 +42,34 @@ def understood(out: str) -> list[tuple[str, dict[str, str]]]:
     gate sends nothing, so the reading is what is judged."""
     tops = [json.loads(line)["top5"][0] for line in out.splitlines() if json.loads(line)["top5"]]
     return [(top["intent"], top["slots"]) for top in tops if top["score"] >= 0.8]
+
+
+@pytest.mark.parametrize("command", [["listen", "--input", "{recording}", "--fast", "--reference-channel", "2"],
+                                     ["bench", "echo", "--booth", "101"]])
+def test_without_speexdsp_a_reference_is_one_clear_error_not_a_traceback(command: list[str], tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A machine without libspeexdsp (bootstrap installs it; a hand-made install may
+    not): asked to cancel, djtui says what is missing and how to install it, and stops."""
+    import ctypes
+
+    from djtui.cli import main
+    from djtui.core import echo_cancel
+
+    real = ctypes.CDLL
+
+    def cdll(name: str, *args: object, **kwargs: object) -> ctypes.CDLL:
+        if "speexdsp" in str(name):
+            raise OSError(f"{name}: cannot open shared object file: No such file or directory")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(echo_cancel, "_library", None)  # not loaded yet, as in a fresh process
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    recording = tmp_path / "booth.wav"
+    sf.write(recording, np.zeros((16000, 2), dtype=np.float32), 16000)
+
+    assert main([part.format(recording=recording) for part in command]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("djtui: echo cancellation needs Xiph's speexdsp library, which is not installed")
+    assert "→ install it (Debian/Ubuntu: apt install libspeexdsp1; macOS: brew install speexdsp)" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 2
