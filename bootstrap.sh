@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything djtui needs on a fresh Debian/Ubuntu or macOS machine: system
-# libraries (PortAudio, libsndfile, espeak-ng, JACK for the tests), a virtualenv in
+# libraries (PortAudio, libsndfile, speexdsp (the echo canceller), espeak-ng, JACK for the tests), a virtualenv in
 # .venv and djtui with its test tools. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
-DEBIAN_PACKAGES=(libportaudio2 libsndfile1 espeak-ng jackd2 sox fretsonfire-songs-muldjord)
-BREW_PACKAGES=(portaudio libsndfile espeak-ng jack sox)
+DEBIAN_PACKAGES=(libportaudio2 libsndfile1 libspeexdsp1 espeak-ng jackd2 sox fretsonfire-songs-muldjord)
+BREW_PACKAGES=(portaudio libsndfile speexdsp espeak-ng jack sox)
 
 install_system_packages() {
   case "$(uname -s)" in

@@ -111,15 +111,18 @@ def detach_portaudio() -> None:
 
 class Player:
     """A JACK client (through PortAudio) that plays what it is given, silence otherwise.
-    :meth:`play` replaces what is playing; :meth:`queue` appends to it."""
+    :meth:`play` replaces what is playing; :meth:`queue` appends to it. With
+    ``channels=2`` it plays frames × 2 arrays (a microphone and a reference, say); a
+    mono array then goes to both."""
 
-    def __init__(self, device: str = "system", rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, device: str = "system", rate: int = SAMPLE_RATE, channels: int = 1) -> None:
         import sounddevice as sd
 
         self._lock = threading.Lock()
-        self._audio = np.zeros(0, dtype=np.float32)
+        self.channels = channels
+        self._audio = np.zeros((0, channels), dtype=np.float32)
         self._position = 0
-        self.stream = sd.OutputStream(device=device, channels=1, samplerate=rate, blocksize=BLOCK,
+        self.stream = sd.OutputStream(device=device, channels=channels, samplerate=rate, blocksize=BLOCK,
                                       dtype="float32", callback=self._callback)
         self.stream.start()
 
@@ -127,16 +130,20 @@ class Player:
         with self._lock:
             chunk = self._audio[self._position : self._position + frames]
             self._position += len(chunk)
-        out[: len(chunk), 0] = chunk
-        out[len(chunk) :, 0] = 0.0
+        out[: len(chunk)] = chunk
+        out[len(chunk) :] = 0.0
+
+    def _frames(self, audio: np.ndarray) -> np.ndarray:
+        audio = np.asarray(audio, dtype=np.float32)
+        return np.repeat(audio[:, None], self.channels, axis=1) if audio.ndim == 1 else audio
 
     def play(self, audio: np.ndarray) -> None:
         with self._lock:
-            self._audio, self._position = audio.astype(np.float32), 0
+            self._audio, self._position = self._frames(audio), 0
 
     def queue(self, audio: np.ndarray) -> None:
         with self._lock:
-            self._audio = np.concatenate([self._audio[self._position:], audio.astype(np.float32)])
+            self._audio = np.concatenate([self._audio[self._position:], self._frames(audio)])
             self._position = 0
 
     @property
@@ -161,7 +168,10 @@ def portaudio_ports(direction: str) -> list[str]:
 
 
 def patch() -> None:
-    """Connect the player's output to djtui's capture (both PortAudio clients here)."""
-    [capture] = portaudio_ports("input")
-    [playback] = portaudio_ports("output")
-    subprocess.run(["jack_connect", playback, capture], check=True)
+    """Connect the player's outputs to djtui's capture, channel by channel (both
+    PortAudio clients here): its output 1 to input 1, 2 to 2, as cables would."""
+    captures, playbacks = portaudio_ports("input"), portaudio_ports("output")
+    if not captures or len(captures) != len(playbacks):
+        raise DjtuiError(f"cannot patch {playbacks} into {captures}", "one player output per capture input")
+    for playback, capture in zip(playbacks, captures):
+        subprocess.run(["jack_connect", playback, capture], check=True)

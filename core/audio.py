@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -116,20 +116,27 @@ def _resampler(in_rate: int, out_rate: int) -> Any:
 class FileSource:
     """A wav/flac file as the microphone: same blocks, in real time or as fast as possible.
 
-    Raises :class:`DjtuiError` for a missing, unreadable or empty file, a WAV cut short
-    (:func:`check_whole`), or one holding NaN/Inf samples or peaks louder than
-    :data:`MAX_PEAK`, when created, so a bad ``--input`` fails before anything is loaded
-    (a file is not a live stream: there is nothing to keep going for). Peaks past full
-    scale up to that are clipped, with a warning, as :func:`read_audio` clips them.
+    ``channel`` is the channel heard as the microphone (1 is the first; ``None``: all of
+    them mixed down); ``reference_channel`` the channel carrying the mix, for the echo
+    canceller (:meth:`pairs`): a booth recording has the microphone on 1 and the
+    reference on 2. Raises :class:`DjtuiError` for a missing, unreadable or empty file, a
+    WAV cut short (:func:`check_whole`), one holding NaN/Inf samples or peaks louder than
+    :data:`MAX_PEAK`, or one without the channels asked for, when created, so a bad
+    ``--input`` fails before anything is loaded (a file is not a live stream: there is
+    nothing to keep going for). Peaks past full scale up to that are clipped, with a
+    warning, as :func:`read_audio` clips them.
     """
 
-    def __init__(self, path: str | Path, realtime: bool = True, sample_rate: int = SAMPLE_RATE, block: int = BLOCK) -> None:
+    def __init__(self, path: str | Path, realtime: bool = True, sample_rate: int = SAMPLE_RATE, block: int = BLOCK,
+                 channel: int | None = None, reference_channel: int | None = None) -> None:
         import soundfile as sf
 
         self.path = Path(path)
         self.realtime = realtime
         self.sample_rate = sample_rate
         self.block = block
+        self.channel = channel
+        self.reference_channel = reference_channel
         self._closed = threading.Event()
         if not self.path.is_file():
             raise DjtuiError(f"{self.path}: no such audio file", "give a .wav or .flac file")
@@ -140,28 +147,46 @@ class FileSource:
         if info.frames <= 0 or info.samplerate <= 0:
             raise DjtuiError(f"{self.path}: the file holds no audio", "record or synthesise the command again")
         check_whole(self.path, info.frames, info.samplerate)
+        for wanted in (channel, reference_channel):
+            if wanted is not None and not 1 <= wanted <= info.channels:
+                raise DjtuiError(f"{self.path}: has {info.channels} channel{'s' if info.channels != 1 else ''}, "
+                                 f"no channel {wanted}", "give a booth recording (microphone on channel 1, the mix on "
+                                                         "channel 2), or leave --reference-channel out")
         self._clip = info.subtype in ("FLOAT", "DOUBLE") and _loud(self.path, _float_peak(self.path))
         self.file_rate = int(info.samplerate)
         self.duration_s = info.frames / info.samplerate
 
     def blocks(self) -> Iterator[np.ndarray]:
+        for microphone, _ in self.pairs():
+            yield microphone
+
+    def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Each block of the microphone's channel with the same block of the reference
+        channel (``None`` without one)."""
         import soundfile as sf
 
-        rebuffer = _Rebuffer(self.block)
-        resampler = _resampler(self.file_rate, self.sample_rate) if self.file_rate != self.sample_rate else None
+        take = [self.channel, self.reference_channel] if self.reference_channel else [self.channel]
+        rebuffers = [_Rebuffer(self.block) for _ in take]
+        resampling = self.file_rate != self.sample_rate
+        resamplers = [_resampler(self.file_rate, self.sample_rate) for _ in take] if resampling else []
         block_s = self.block / self.sample_rate
         started = time.monotonic()
         emitted = 0
         chunk_frames = max(1, self.file_rate * self.block // self.sample_rate)
+
+        def cut(columns: list[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+            blocks = [list(rebuffer.push(column)) for rebuffer, column in zip(rebuffers, columns)]
+            yield from zip(blocks[0], blocks[1] if len(blocks) > 1 else [None] * len(blocks[0]))
+
         try:
             with sf.SoundFile(str(self.path)) as f:
                 for chunk in f.blocks(blocksize=chunk_frames, dtype="float32", always_2d=True):
                     if self._clip:
                         np.clip(chunk, -1.0, 1.0, out=chunk)
-                    mono = chunk.mean(axis=1, dtype=np.float32) if chunk.shape[1] > 1 else chunk[:, 0]
-                    if resampler is not None:
-                        mono = resampler.resample_chunk(np.ascontiguousarray(mono))
-                    for block in rebuffer.push(mono):
+                    columns = [_column(chunk, channel) for channel in take]
+                    if resampling:
+                        columns = [r.resample_chunk(np.ascontiguousarray(c)) for r, c in zip(resamplers, columns)]
+                    for pair in cut(columns):
                         if self._closed.is_set():
                             return
                         if self.realtime:
@@ -169,16 +194,24 @@ class FileSource:
                             if delay > 0:
                                 time.sleep(delay)
                         emitted += 1
-                        yield block
-                tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True) if resampler is not None else None
+                        yield pair
+                tails = [r.resample_chunk(np.zeros(0, dtype=np.float32), last=True) for r in resamplers]
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise DjtuiError(f"{self.path}: the file is damaged ({exc})", "re-export it as wav or flac") from None
-        if tail is not None and len(tail):
-            yield from rebuffer.push(tail)
-        yield from rebuffer.flush()
+        if tails and len(tails[0]):
+            yield from cut(tails)
+        flushed = [list(rebuffer.flush()) for rebuffer in rebuffers]
+        yield from zip(flushed[0], flushed[1] if len(flushed) > 1 else [None] * len(flushed[0]))
 
     def close(self) -> None:
         self._closed.set()
+
+
+def _column(chunk: np.ndarray, channel: int | None) -> np.ndarray:
+    """One channel of a frames × channels chunk (1 is the first); ``None``: the mean."""
+    if channel is None:
+        return chunk.mean(axis=1, dtype=np.float32) if chunk.shape[1] > 1 else chunk[:, 0]
+    return np.ascontiguousarray(chunk[:, channel - 1])
 
 
 def _float_peak(path: Path, chunk_frames: int = 1 << 16) -> float:
@@ -295,6 +328,32 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return audio
 
 
+def read_channels(path: str | Path, channels: Sequence[int], sample_rate: int = SAMPLE_RATE) -> list[np.ndarray]:
+    """Some channels of a file (1 is the first), each as mono ``float32`` at
+    ``sample_rate``: a booth recording's microphone and reference. The same checks as
+    :func:`read_audio`, and a :class:`DjtuiError` for a channel the file does not have."""
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except FileNotFoundError:
+        raise DjtuiError(f"{path}: no such audio file", "check the path (and --data for labels)") from None
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        raise DjtuiError(f"{path}: not a readable audio file ({exc})", "use WAV, FLAC or OGG") from None
+    if not audio.size:
+        raise DjtuiError(f"{path}: holds no audio", "record or export it again, or leave it out")
+    check_whole(path, len(audio), rate)
+    if not np.isfinite(audio).all():
+        raise DjtuiError(f"{path}: holds NaN or infinite samples", "re-export it from your editor as 16-bit PCM wav")
+    if missing := [c for c in channels if not 1 <= c <= audio.shape[1]]:
+        raise DjtuiError(f"{path}: has {audio.shape[1]} channel{'s' if audio.shape[1] != 1 else ''}, no channel "
+                         f"{missing[0]}", "give a booth recording (microphone on channel 1, the mix on channel 2)")
+    if _loud(path, float(np.abs(audio).max())):
+        audio = np.clip(audio, -1.0, 1.0)
+    return [to_model_rate(audio[:, c - 1], rate, sample_rate) for c in channels]
+
+
 # --- microphones -------------------------------------------------------------------------
 
 
@@ -385,7 +444,7 @@ class _CaptureProcess:
     RING_SLOTS = 64
     """~2 s of 32 ms blocks for a reader that falls behind."""
 
-    def __init__(self, device: str | int | None, sample_rate: int, block: int) -> None:
+    def __init__(self, device: str | int | None, sample_rate: int, block: int, channels: int = 1) -> None:
         import subprocess
 
         from djtui.core import capture
@@ -399,7 +458,7 @@ class _CaptureProcess:
         self.ended = False
         self.stderr_tail: deque[str] = deque(maxlen=20)
         self._stopping = threading.Lock()
-        self.process = subprocess.Popen(capture.command(device, sample_rate, block), stdin=subprocess.PIPE,
+        self.process = subprocess.Popen(capture.command(device, sample_rate, block, channels), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         threading.Thread(target=self._read, name="djtui-capture-read", daemon=True).start()
         threading.Thread(target=self._log_stderr, name="djtui-capture-log", daemon=True).start()
@@ -408,6 +467,11 @@ class _CaptureProcess:
     def overruns(self) -> int:
         """Blocks lost: the child's (input overflows, its ring) plus this side's ring."""
         return self.lost + (self.ring.overrun if self.ring else 0)
+
+    @property
+    def channels(self) -> int:
+        """Channels interleaved in each block (see :mod:`djtui.core.capture`)."""
+        return int(self.chosen.get("channels", 1))
 
     def alive(self, stall_s: float) -> bool:
         """Still delivering: not ended, and a block arrived within ``stall_s``."""
@@ -454,7 +518,8 @@ class _CaptureProcess:
         return size == fits or len(stream.read(size - fits)) == size - fits  # never longer, by the protocol
 
     def take(self) -> np.ndarray | None:
-        """The oldest block the child sent that was not taken yet (float32 samples)."""
+        """The oldest block the child sent that was not taken yet (float32 samples, its
+        :attr:`channels` interleaved)."""
         if self.ring is None:
             return None
         block = np.empty(self.ring.slot_bytes // 4, dtype=np.float32)
@@ -464,7 +529,7 @@ class _CaptureProcess:
     def _hear(self, news: dict[str, Any]) -> None:
         if "opened" in news:
             self.chosen = news["opened"]
-            self.ring = BlockRing(self.RING_SLOTS, int(self.chosen["frames"]) * 4)
+            self.ring = BlockRing(self.RING_SLOTS, int(self.chosen["frames"]) * self.channels * 4)
             self.opened.set()
         elif "failed" in news:
             self.failure = (str(news["failed"]["message"]), str(news["failed"]["hint"]))
@@ -507,7 +572,7 @@ class _CaptureProcess:
 
 
 class MicrophoneSource:
-    """A sound card input as 16 kHz mono blocks.
+    """A sound card input as 16 kHz mono blocks, and optionally the mix as a reference.
 
     ``device`` is a name substring (matched like sounddevice does: every word must appear
     in "device name, host API") or an index; ``None`` is the system default. A missing
@@ -517,6 +582,14 @@ class MicrophoneSource:
     child is started every ``retry_s`` until the device is back (reported too), and
     :meth:`blocks` simply pauses meanwhile. An input that delivers nothing for
     ``stall_s`` counts as gone.
+
+    The reference (the mix the echo canceller removes, :mod:`djtui.core.echo_cancel`):
+    ``reference_channel`` alone is another channel of the same device, read in the same
+    stream (one clock: its samples line up with the microphone's); with
+    ``reference_device`` it is that channel (default 1) of another input, captured by a
+    process of its own that comes and goes by itself as the microphone does (two clocks:
+    see :class:`_ReferenceInput`). :meth:`pairs` yields each microphone block with the
+    reference's (``None`` while there is none).
     """
 
     open_timeout_s = 30.0
@@ -531,8 +604,10 @@ class MicrophoneSource:
         on_status: StatusCallback | None = None,
         retry_s: float = 1.0,
         stall_s: float = 1.0,
+        reference_channel: int | None = None,
+        reference_device: str | int | None = None,
     ) -> None:
-        self.device = int(device) if isinstance(device, str) and device.strip().isdigit() else (device or None)
+        self.device = _device(device)
         self.sample_rate = sample_rate
         self.block = sample_rate * block_ms // 1000
         self.on_status = on_status
@@ -541,34 +616,45 @@ class MicrophoneSource:
         self.device_name = ""
         self.hostapi = ""
         self.device_rate = sample_rate
+        self.reference_channel = reference_channel
+        self.reference_device = _device(reference_device)
         self._closed = threading.Event()
         self._capture: _CaptureProcess | None = None
         self._overruns_before = 0
+        self._reference: _ReferenceInput | None = None
         self._open()  # fail now, not on the first block, if the device is not there
+        if self.reference_device is not None:
+            self._reference = _ReferenceInput(self.reference_device, reference_channel or 1, self)
+
+    @property
+    def channels(self) -> int:
+        """Channels to read from the microphone's device: the reference's too when it
+        is one of them."""
+        return self.reference_channel if self.reference_channel and self.reference_device is None else 1
+
+    @property
+    def reference(self) -> str:
+        """Where the reference comes from, in words ("" without one)."""
+        if self._reference is not None:
+            return f"input {self._reference.channel} of {self._reference.name or self._reference.device}"
+        if self.reference_channel:
+            return f"input {self.reference_channel} of {self.device_name}"
+        return ""
 
     def _open(self) -> None:
         """Start a capture process and wait until it has the device; :class:`DjtuiError`
         (and no process left) when it cannot."""
-        try:
-            capture = self._capture = _CaptureProcess(self.device, self.sample_rate, self.block)
-        except OSError as exc:  # no process to be had (out of memory, of process slots)
-            raise DjtuiError(f"cannot start djtui's audio capture ({exc})", "close other programs and try again") from None
-        if self._closed.is_set():  # close() ran before it could see this process
-            capture.stop()
-        opened = capture.opened.wait(self.open_timeout_s)
-        if not opened or capture.failure or capture.ring is None:
-            self._capture = None
-            capture.stop(wait=False)
-            if capture.failure:
-                raise DjtuiError(*capture.failure)
-            if not opened:
-                raise DjtuiError(f"the audio input did not open within {self.open_timeout_s:.0f} s",
-                                 "check the sound system (a JACK server that hangs?), or pick another [audio] input_device")
-            raise DjtuiError(f"cannot use the sound system: the capture process ended ({_last(capture.stderr_tail)})",
-                             "see djtui's log; check that PortAudio works (djtui listen --list-devices)")
-        self.device_name = str(capture.chosen["device"])
-        self.hostapi = str(capture.chosen["hostapi"])
-        self.device_rate = int(capture.chosen["rate"])
+        self._capture = _open_capture(self.device, self.sample_rate, self.block, self.channels, self.open_timeout_s,
+                                      self._closed)
+        chosen = self._capture.chosen
+        self.device_name = str(chosen["device"])
+        self.hostapi = str(chosen["hostapi"])
+        self.device_rate = int(chosen["rate"])
+        if self.channels > self._capture.channels:
+            self._status(f"{self.device_name} has {self._capture.channels} input channel"
+                         f"{'s' if self._capture.channels != 1 else ''}: no reference on input {self.channels}",
+                         "plug the mix into another input and set [audio] reference_channel to it, or use "
+                         "[audio] reference_device")
 
     def _status(self, message: str, hint: str = "") -> None:
         if self.on_status is not None:
@@ -588,6 +674,12 @@ class MicrophoneSource:
         return self._overruns_before + (capture.overruns if capture else 0)
 
     def blocks(self) -> Iterator[np.ndarray]:
+        for microphone, _ in self.pairs():
+            yield microphone
+
+    def pairs(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Each microphone block with the reference's same block (``None`` while there
+        is no reference, or none configured)."""
         while not self._closed.is_set():
             capture = self._capture
             if capture is None:  # lost: a fresh capture process every retry_s until one opens
@@ -599,18 +691,23 @@ class MicrophoneSource:
                 if not self._closed.is_set():
                     self._status(f"audio input back: {self.device_name}")
                 continue
-            yield from self._blocks_of(capture)
+            yield from self._pairs_of(capture)
             if not self._closed.is_set():
                 self._capture = None
                 self._overruns_before += capture.overruns
                 capture.stop(wait=False)
                 self._status(f"audio input lost: {self.device_name}", self._lost_hint())
 
-    def _blocks_of(self, capture: _CaptureProcess) -> Iterator[np.ndarray]:
+    def _pairs_of(self, capture: _CaptureProcess) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """``capture``'s blocks, resampled and cut to :attr:`block`, until it ends or
-        stalls, or the source is closed."""
-        rebuffer = _Rebuffer(self.block)
-        resampler = _resampler(self.device_rate, self.sample_rate) if self.device_rate != self.sample_rate else None
+        stalls, or the source is closed; the reference's alongside (another channel of
+        the same blocks, or the other device's)."""
+        channels = capture.channels
+        columns = [0] + ([self.reference_channel - 1] if self._reference is None and self.reference_channel
+                         and self.reference_channel <= channels else [])
+        rebuffers = [_Rebuffer(self.block) for _ in columns]
+        resampling = self.device_rate != self.sample_rate
+        resamplers = [_resampler(self.device_rate, self.sample_rate) for _ in columns] if resampling else []
         check_s = min(0.1, self.stall_s / 4)
         while capture.ring is not None and not self._closed.is_set():
             capture.arrived.clear()
@@ -620,18 +717,160 @@ class MicrophoneSource:
                     return
                 capture.arrived.wait(check_s)
                 continue
-            if resampler is not None:
-                chunk = resampler.resample_chunk(chunk)
-            yield from rebuffer.push(chunk)
+            frames = chunk.reshape(-1, channels)
+            parts = [np.ascontiguousarray(frames[:, column]) for column in columns]
+            if resampling:
+                parts = [resampler.resample_chunk(part) for resampler, part in zip(resamplers, parts)]
+            blocks = [list(rebuffer.push(part)) for rebuffer, part in zip(rebuffers, parts)]
+            for k, microphone in enumerate(blocks[0]):
+                if len(blocks) > 1:
+                    yield microphone, blocks[1][k]
+                elif self._reference is not None:
+                    yield microphone, self._reference.take(len(microphone))
+                else:
+                    yield microphone, None
 
     def close(self) -> None:
-        """Stop listening: :meth:`blocks` ends, and the capture process is gone when this
-        returns (closed, else terminated, else killed: a few seconds at worst)."""
+        """Stop listening: :meth:`blocks` ends, and the capture processes are gone when
+        this returns (closed, else terminated, else killed: a few seconds at worst)."""
         self._closed.set()
+        if self._reference is not None:
+            self._reference.close()
         capture = self._capture
         if capture is not None:
             capture.arrived.set()
             capture.stop()
+
+
+def _device(device: str | int | None) -> str | int | None:
+    """An index given as text is an index; empty is the system default."""
+    return int(device) if isinstance(device, str) and device.strip().isdigit() else (device or None)
+
+
+def _open_capture(device: str | int | None, sample_rate: int, block: int, channels: int, timeout_s: float,
+                  closed: threading.Event) -> _CaptureProcess:
+    """A capture process that has opened ``device``; :class:`DjtuiError` (and no
+    process left) when it cannot."""
+    try:
+        capture = _CaptureProcess(device, sample_rate, block, channels)
+    except OSError as exc:  # no process to be had (out of memory, of process slots)
+        raise DjtuiError(f"cannot start djtui's audio capture ({exc})", "close other programs and try again") from None
+    if closed.is_set():  # closed before it could see this process
+        capture.stop()
+    opened = capture.opened.wait(timeout_s)
+    if not opened or capture.failure or capture.ring is None:
+        capture.stop(wait=False)
+        if capture.failure:
+            raise DjtuiError(*capture.failure)
+        if not opened:
+            raise DjtuiError(f"the audio input did not open within {timeout_s:.0f} s",
+                             "check the sound system (a JACK server that hangs?), or pick another [audio] input_device")
+        raise DjtuiError(f"cannot use the sound system: the capture process ended ({_last(capture.stderr_tail)})",
+                         "see djtui's log; check that PortAudio works (djtui listen --list-devices)")
+    return capture
+
+
+class _ReferenceInput:
+    """The reference on another device: a capture process of its own (started again
+    every ``retry_s`` while it is gone, on a thread, so the microphone never waits),
+    resampled to 16 kHz into a FIFO that the microphone's blocks draw on.
+
+    Two devices run on two clocks: the FIFO fills a little faster or slower than it
+    empties. It starts :data:`PRIME_BLOCKS` deep; run dry it starts over, grown past
+    :data:`MAX_BLOCKS` it drops back. Each is a jump of the reference's delay that the
+    canceller matches again; between them the delay drifts, which costs echo removal
+    (README, "Hearing through the music", measures how much).
+    """
+
+    PRIME_BLOCKS = 2
+    MAX_BLOCKS = 8
+
+    def __init__(self, device: str | int | None, channel: int, source: MicrophoneSource) -> None:
+        self.device, self.channel, self.source = device, channel, source
+        self.name = ""
+        self._lock = threading.Lock()
+        self._fifo = np.zeros(0, dtype=np.float32)
+        self._primed = False
+        self._alive = False
+        self.slips = 0
+        """Times the FIFO ran dry or overflowed (each a jump of the delay)."""
+        self._thread = threading.Thread(target=self._run, name="djtui-reference", daemon=True)
+        self._thread.start()
+
+    def take(self, n: int) -> np.ndarray | None:
+        """The next ``n`` samples of the reference; ``None`` while its input is gone."""
+        with self._lock:
+            if not self._alive:
+                return None
+            block = self.source.block
+            if not self._primed:
+                if len(self._fifo) < self.PRIME_BLOCKS * block:
+                    return np.zeros(n, dtype=np.float32)
+                self._primed = True
+            if len(self._fifo) < n:  # ran dry: its clock is slower
+                self.slips += 1
+                self._primed = False
+                out = np.pad(self._fifo, (0, n - len(self._fifo)))
+                self._fifo = self._fifo[:0]
+                return out
+            if len(self._fifo) > (self.MAX_BLOCKS + 1) * block:  # its clock is faster
+                self.slips += 1
+                self._fifo = self._fifo[-self.PRIME_BLOCKS * block:]
+            out, self._fifo = self._fifo[:n].copy(), self._fifo[n:]
+            return out
+
+    def _run(self) -> None:
+        source = self.source
+        first = True
+        while not source._closed.is_set():
+            try:
+                capture = _open_capture(self.device, source.sample_rate, source.block, self.channel,
+                                        source.open_timeout_s, source._closed)
+            except DjtuiError as exc:
+                if first:
+                    source._status(f"reference input not available: {exc.message}", exc.hint)
+                first = False
+                source._closed.wait(source.retry_s)
+                continue
+            self.name = str(capture.chosen["device"])
+            if capture.channels < self.channel:
+                source._status(f"{self.name} has {capture.channels} input channel{'s' if capture.channels != 1 else ''}: "
+                               f"no reference on input {self.channel}", "set [audio] reference_channel to one it has")
+            elif not first:
+                source._status(f"reference input back: {self.name}")
+            first = False
+            self._feed(capture)
+            capture.stop(wait=source._closed.is_set())  # closing waits for it, as for the microphone's
+            with self._lock:
+                self._alive, self._primed, self._fifo = False, False, self._fifo[:0]
+            if not source._closed.is_set():
+                source._status(f"reference input lost: {self.name}", "reconnect it; cancelling resumes by itself")
+                source._closed.wait(source.retry_s)
+
+    def _feed(self, capture: _CaptureProcess) -> None:
+        source = self.source
+        rate = int(capture.chosen["rate"])
+        resampler = _resampler(rate, source.sample_rate) if rate != source.sample_rate else None
+        channels, column = capture.channels, min(self.channel, capture.channels) - 1
+        while capture.ring is not None and not source._closed.is_set():
+            capture.arrived.clear()
+            chunk = capture.take()
+            if chunk is None:
+                if not capture.alive(source.stall_s):
+                    return
+                capture.arrived.wait(0.05)
+                continue
+            part = np.ascontiguousarray(chunk.reshape(-1, channels)[:, column])
+            if resampler is not None:
+                part = resampler.resample_chunk(part)
+            with self._lock:
+                self._alive = capture.channels >= self.channel
+                self._fifo = np.concatenate([self._fifo, part])[-4 * source.sample_rate:]
+
+    def close(self) -> None:
+        """Called once the source is closed: the reference's process is gone when this
+        returns (or after 10 s)."""
+        self._thread.join(timeout=10)
 
 
 def _last(lines: deque[str]) -> str:

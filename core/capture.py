@@ -10,12 +10,18 @@ A fresh child sees a restarted server or a device plugged back in
 The child writes messages, each an 8-byte header (a 4-byte tag, the payload's length in
 bytes, little-endian) and a payload:
 
-- ``news``: one JSON object. First ``{"opened": {"device", "hostapi", "rate", "frames"}}``,
-  or ``{"failed": {"message", "hint"}}`` and the child exits; later ``{"lost": n}`` when
-  its count of lost blocks rises (input overflows PortAudio reported, plus blocks the
-  reader was a whole ring behind on), and ``{"stopped": reason}`` just before it exits
-  because its stream ended (the server or the device went away).
-- ``pcm ``: one block of mono float32 samples at the device's rate (``frames`` long).
+- ``news``: one JSON object. First ``{"opened": {"device", "hostapi", "rate", "frames",
+  "channels"}}``, or ``{"failed": {"message", "hint"}}`` and the child exits; later
+  ``{"lost": n}`` when its count of lost blocks rises (input overflows PortAudio
+  reported, plus blocks the reader was a whole ring behind on), and ``{"stopped":
+  reason}`` just before it exits because its stream ended (the server or the device
+  went away).
+- ``pcm ``: one block of float32 samples at the device's rate, ``frames`` long, its
+  ``channels`` interleaved (frame by frame: channel 1, channel 2, …).
+
+``--channels N`` asks for the device's first N channels in one stream (the microphone on
+input 1 and the mix on input 2 of one interface: one clock, the samples aligned by the
+hardware); a device with fewer opens with what it has, and ``opened`` says how many.
 
 It stops when its stdin reaches end of file (djtui closed it, or djtui is gone). The
 PortAudio callback only copies into a preallocated ring; a writer thread hands blocks
@@ -43,10 +49,12 @@ RING_SLOTS = 64
 """Blocks the child holds for a reader that falls behind: ~2 s of 32 ms blocks."""
 
 
-def command(device: str | int | None, sample_rate: int, block: int) -> list[str]:
+def command(device: str | int | None, sample_rate: int, block: int, channels: int = 1) -> list[str]:
     """The command line of a capture process for ``device`` (``None``: the default input)
-    delivering blocks that resample to ``block`` samples at ``sample_rate``."""
+    delivering blocks of its first ``channels`` that resample to ``block`` samples at
+    ``sample_rate``."""
     argv = [sys.executable, "-m", "djtui.core.capture", "--rate", str(sample_rate), "--block", str(block)]
+    argv += ["--channels", str(channels)] if channels != 1 else []
     return argv + ([f"--device={device}"] if device is not None else [])  # "=": a name may start with "-"
 
 
@@ -115,29 +123,31 @@ def send_news(out: BinaryIO, news: dict[str, Any]) -> None:
     send(out, NEWS, json.dumps(news).encode())
 
 
-def choose_input(sd: Any, device: str | int | None, sample_rate: int, block: int) -> dict[str, Any]:
+def choose_input(sd: Any, device: str | int | None, sample_rate: int, block: int, channels: int = 1) -> dict[str, Any]:
     """What ``device`` will deliver: its name, host API, ``rate`` (``sample_rate`` when it
-    offers it, else its own) and ``frames`` per block (``block`` samples once resampled).
-    :class:`Failure` when it is not there."""
+    offers it, else its own), ``frames`` per block (``block`` samples once resampled) and
+    ``channels`` (as many as asked for, or all it has). :class:`Failure` when it is not
+    there."""
     try:
         info = sd.query_devices(device, kind="input")
     except (ValueError, sd.PortAudioError) as exc:
         what = f"audio input {device!r}" if device is not None else "the default audio input"
         raise Failure(f"{what} not found ({exc})", device_hint(input_devices(sd))) from None
     rate = int(info["default_samplerate"])
+    channels = max(1, min(channels, int(info["max_input_channels"])))
     try:  # take the model's rate directly when the device offers it
-        sd.check_input_settings(device=device, channels=1, samplerate=sample_rate, dtype="float32")
+        sd.check_input_settings(device=device, channels=channels, samplerate=sample_rate, dtype="float32")
         rate = sample_rate
     except (ValueError, sd.PortAudioError):
         pass
     return {"device": str(info["name"]), "hostapi": str(sd.query_hostapis(info["hostapi"])["name"]),
-            "rate": rate, "frames": max(1, rate * block // sample_rate)}
+            "rate": rate, "frames": max(1, rate * block // sample_rate), "channels": channels}
 
 
 def start_input(sd: Any, device: str | int | None, chosen: dict[str, Any], source: _Input) -> Any:
     """The started input stream, filling ``source``'s ring; :class:`Failure` when it won't open."""
     try:
-        stream = sd.RawInputStream(device=device, channels=1, samplerate=chosen["rate"], blocksize=chosen["frames"],
+        stream = sd.RawInputStream(device=device, channels=chosen["channels"], samplerate=chosen["rate"], blocksize=chosen["frames"],
                                    dtype="float32", callback=source.callback)
         stream.start()
     except (ValueError, sd.PortAudioError) as exc:
@@ -164,7 +174,7 @@ def capture(out: BinaryIO, stream: Any, source: _Input, stop: threading.Event, p
     return ""
 
 
-def run(out: BinaryIO, device: str | int | None, sample_rate: int, block: int) -> None:
+def run(out: BinaryIO, device: str | int | None, sample_rate: int, block: int, channels: int = 1) -> None:
     """Open ``device``, announce it on ``out`` and capture until stdin ends or the stream
     does (see the module)."""
     try:
@@ -172,8 +182,8 @@ def run(out: BinaryIO, device: str | int | None, sample_rate: int, block: int) -
     except OSError as exc:  # the module loads libportaudio at import
         raise Failure(f"cannot use the sound system: PortAudio is missing ({exc})",
                       "install PortAudio (Debian/Ubuntu: apt install libportaudio2; macOS: brew install portaudio)") from None
-    chosen = choose_input(sd, device, sample_rate, block)
-    source = _Input(BlockRing(RING_SLOTS, chosen["frames"] * SAMPLE_BYTES))
+    chosen = choose_input(sd, device, sample_rate, block, channels)
+    source = _Input(BlockRing(RING_SLOTS, chosen["frames"] * chosen["channels"] * SAMPLE_BYTES))
     stream = start_input(sd, device, chosen, source)
     send_news(out, {"opened": chosen})
     stop = threading.Event()
@@ -197,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", help="input name (every word must match) or index; default: the system's")
     parser.add_argument("--rate", type=int, required=True, help="the rate djtui wants, taken when the device offers it")
     parser.add_argument("--block", type=int, required=True, help="samples per block at --rate")
+    parser.add_argument("--channels", type=int, default=1, help="the device's first N channels, interleaved (default 1)")
     args = parser.parse_args(argv)
     device = int(args.device) if args.device and args.device.strip().isdigit() else args.device
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in djtui's terminal is for djtui: it closes our stdin
@@ -204,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     code = 0
     try:
         try:
-            run(out, device, args.rate, args.block)
+            run(out, device, args.rate, args.block, max(1, args.channels))
         except Failure as failure:
             send_news(out, {"failed": {"message": failure.message, "hint": failure.hint}})
     except BrokenPipeError:  # djtui went away: nobody to tell

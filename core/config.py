@@ -75,6 +75,27 @@ class AudioConfig(_Section):
     """MIDI input port of the footswitch for 'midi_hold'."""
     ptt_midi_note: int = Field(64, ge=0, le=127)
     """Note (or CC) number of the footswitch for 'midi_hold'."""
+    reference_channel: int | None = Field(None, ge=1, le=64)
+    """The input of the microphone's own interface that carries the mix (the mixer's REC
+    or booth out plugged into input 2, say): djtui removes the music from the
+    microphone before listening. One clock: the setup to use. With reference_device:
+    the input of that device (default 1). Empty: no reference, the microphone as it is."""
+    reference_device: Annotated[str | None, BeforeValidator(lambda v: str(v) if type(v) is int else v)] = None
+    """Another input device that carries the mix (a loopback: BlackHole on macOS,
+    VB-Cable or Stereo Mix on Windows), name (substring) or index. Two clocks: less of
+    the music is removed than with reference_channel. Empty: none."""
+
+    @model_validator(mode="after")
+    def _reference_is_not_the_microphone(self) -> AudioConfig:
+        if self.reference_channel == 1 and not self.reference_device:
+            raise ValueError("reference_channel 1 is the microphone itself: the mix goes into another input "
+                             "(2, say), or set reference_device too")
+        return self
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether a reference is set, so the echo canceller runs."""
+        return bool(self.reference_channel or self.reference_device)
 
 
 class VadConfig(_Section):

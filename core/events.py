@@ -9,8 +9,9 @@ Per utterance there is exactly one :class:`Outcome`: what was heard, the top fiv
 readings, the safety verdict, the MIDI sent and where the time went. A knob or fader the
 verdict moves is a ramp, which outlives the utterance: :class:`RampStarted` and
 :class:`RampEnded`, from the ramp player (:mod:`djtui.core.ramps`). Everything else is
-about the stream (levels, speech starting and ending, dropped audio) or the session
-(armed, listening, status and errors).
+about the stream (levels, the echo canceller's before and after, speech starting and
+ending, dropped audio, what listening costs) or the session (armed, listening, the
+reference, status and errors).
 """
 
 from __future__ import annotations
@@ -188,12 +189,43 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class EchoLevels:
+    """One block of the microphone before and after the echo canceller removed the mix
+    from it (:mod:`djtui.core.echo_cancel`); the listener's :class:`Level` of the same
+    block is the after."""
+
+    before: Level
+    after: Level
+    erle_db: float | None
+    """Sound removed over the last second, dB (``None`` unless cancelling all of it)."""
+
+
+@dataclass(frozen=True)
+class ReferenceStatus:
+    """What the echo canceller does with the reference, published when that changes:
+    ``state`` is one of :class:`~djtui.core.echo_cancel.ReferenceState`'s values
+    (``"cancelling"``, ``"checking"``, ``"silent"``, ``"unrelated"``, ``"late"``,
+    ``"lost"``); ``reference`` where it comes from ("input 2 of …"); ``delay_ms`` its
+    measured delay (``None`` before the first match)."""
+
+    state: str
+    reference: str
+    delay_ms: float | None
+    message: str
+    hint: str = ""
+
+    @property
+    def cancelling(self) -> bool:
+        return self.state == "cancelling"
+
+
+@dataclass(frozen=True)
 class Finished:
     """The source ended (end of file) and every utterance from it has been handled."""
 
 
 Event = (
     Level | SpeechStarted | SpeechEnded | Hearing | Outcome | RampStarted | RampEnded | Expired | ArmedChanged
-    | ListeningChanged | Dropped | Status | Error | Usage | Finished
+    | ListeningChanged | Dropped | Status | Error | Usage | EchoLevels | ReferenceStatus | Finished
 )
 """Everything a subscriber can receive."""

@@ -45,7 +45,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from djtui.core.audio import SAMPLE_RATE, AudioSource, MicrophoneSource
+from djtui.core.audio import SAMPLE_RATE, AudioSource
 from djtui.core.config import Config, Trigger
 from djtui.core.context import Context
 from djtui.core.errors import DjtuiError
@@ -102,8 +102,10 @@ class Pipeline:
         :class:`~djtui.core.audio.FileSource`) until :meth:`stop` or its end."""
         if self._threads:
             raise DjtuiError("the pipeline is already listening", "stop it before starting it again")
-        if isinstance(source, MicrophoneSource) and source.on_status is None:
+        if getattr(source, "on_status", False) is None:  # a microphone, echo-cancelled or not
             source.on_status = lambda message, hint: self._events.publish(Status(message, hint))
+        if getattr(source, "on_event", False) is None:  # the echo canceller's levels and reference
+            source.on_event = self._events.publish
         if self.config.audio.trigger == Trigger.MIDI_HOLD:
             self._trigger = self._open_footswitch()
         self._source = source

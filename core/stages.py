@@ -27,6 +27,7 @@ from djtui.core.tempo import Tempo
 
 if TYPE_CHECKING:
     from djtui.core.asr import AsrEngine
+    from djtui.core.audio import AudioSource
     from djtui.core.midi import MidiOut
     from djtui.core.ramps import RampPlayer
     from djtui.core.recognize import Recognizer
@@ -163,6 +164,28 @@ def endpointer_for(config: Config, *, listening: bool | None = None) -> Endpoint
         tail_ms=DRAFT_TAIL_MS,
         listening=config.audio.trigger == "always" if listening is None else listening,
     )
+
+
+def microphone_for(config: Config, on_status: Callable[[str, str], None] | None = None) -> AudioSource:
+    """The ``[audio]`` input. With a reference (``reference_channel`` or
+    ``reference_device``) the echo canceller stands between it and the listener
+    (:class:`~djtui.core.echo_cancel.CancellingSource`); without, the microphone as it
+    is. A missing device, or a reference without speexdsp installed, is a
+    :class:`DjtuiError` here."""
+    from djtui.core.audio import MicrophoneSource
+
+    audio = config.audio
+    source = MicrophoneSource(audio.input_device, on_status=on_status, reference_channel=audio.reference_channel,
+                              reference_device=audio.reference_device)
+    if not audio.has_reference:
+        return source
+    try:
+        from djtui.core.echo_cancel import CancellingSource
+
+        return CancellingSource(source)
+    except BaseException:
+        source.close()
+        raise
 
 
 def deck_state_for(context: Context) -> DeckState:

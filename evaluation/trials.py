@@ -175,11 +175,12 @@ class Skipped:
     reason: str
 
 
-def _read(path: Path, on_skip: Callable[[Skipped], None] | None) -> np.ndarray | None:
-    """The file's audio, or ``None`` when it cannot be read and ``on_skip`` takes it
-    (without ``on_skip``, the :class:`DjtuiError` is raised)."""
+def _read(path: Path, on_skip: Callable[[Skipped], None] | None,
+          read: Callable[[Path], np.ndarray] = read_audio) -> np.ndarray | None:
+    """The file's audio (by ``read``), or ``None`` when it cannot be read and ``on_skip``
+    takes it (without ``on_skip``, the :class:`DjtuiError` is raised)."""
     try:
-        return read_audio(path)
+        return read(path)
     except DjtuiError as exc:
         if on_skip is None:
             raise
@@ -189,16 +190,18 @@ def _read(path: Path, on_skip: Callable[[Skipped], None] | None) -> np.ndarray |
 
 def run_trials(listener: Hears, labels: Sequence[Label], conditions: Sequence[str], noise: NoiseBank | None = None,
                seed: int = 0, on_trial: Callable[[Trial], None] | None = None,
-               on_skip: Callable[[Skipped], None] | None = None) -> list[Trial]:
+               on_skip: Callable[[Skipped], None] | None = None,
+               read: Callable[[Path], np.ndarray] = read_audio) -> list[Trial]:
     """Each labelled file under each condition, heard once. Audio is read once per
-    file; noisy conditions need ``noise`` (mixed at the benchmark's peak-frame SNR). A
-    file that cannot be read goes to ``on_skip`` and the others are measured (without
-    ``on_skip`` its :class:`DjtuiError` ends the run)."""
+    file (``read``: what the listener hears of it; a booth recording's microphone,
+    echo-cancelled or not); noisy conditions need ``noise`` (mixed at the benchmark's
+    peak-frame SNR). A file that cannot be read goes to ``on_skip`` and the others are
+    measured (without ``on_skip`` its :class:`DjtuiError` ends the run)."""
     if any(c != CLEAN for c in conditions) and noise is None:
         raise DjtuiError("SNR conditions need noise to mix in", "give --noise FILE")
     trials = []
     for label in labels:
-        if (speech := _read(label.path, on_skip)) is None:
+        if (speech := _read(label.path, on_skip, read)) is None:
             continue
         for condition in conditions:
             name = label.path.name

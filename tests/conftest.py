@@ -15,6 +15,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 pytest_plugins = [
     "tests.fixtures.speech",
+    "tests.fixtures.booth",
     "tests.fixtures.training",
     "tests.fixtures.jack",
     "tests.fixtures.midi",

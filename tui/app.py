@@ -18,7 +18,7 @@ from textual.screen import Screen
 from djtui.core import paths
 from djtui.core.config import Config, load_config, save_config
 from djtui.core.errors import DjtuiError
-from djtui.core.events import ArmedChanged, Dropped, Error, Status
+from djtui.core.events import ArmedChanged, Dropped, Error, ReferenceStatus, Status
 from djtui.themes import DEFAULT_THEME, THEME_NOTES, VARIABLE_DEFAULTS, load_theme, theme_names
 from djtui.tui.context_build import ContextModelBuild, ContextModelReady
 from djtui.tui.host import Host
@@ -38,8 +38,8 @@ HOLD_BUILD_S = 0.25
 """How often the app tells the background build whether the DJ is playing (starting to
 listen tells it at once)."""
 WIDGET_CSS = [f"widgets/{name}.tcss" for name in (
-    "armed_banner", "big_text", "candidate_bars", "deck_state", "latency_sparkline", "ramp_line", "stage_breakdown",
-    "usage_meter", "verdict_line", "vu_meter",
+    "armed_banner", "big_text", "candidate_bars", "deck_state", "echo_meter", "latency_sparkline", "ramp_line",
+    "stage_breakdown", "usage_meter", "verdict_line", "vu_meter",
 )]
 
 class DjtuiApp(App[int]):
@@ -83,6 +83,8 @@ class DjtuiApp(App[int]):
         self.host = host or Host()
         self.config_path = config_path or paths.config_file()
         self.session = LiveSession(self)
+        self._reference_told = ""
+        """The reference state the DJ was last notified of."""
         self.context_build = ContextModelBuild(self)
         self._startup_error = startup_error
         for name in theme_names():
@@ -203,6 +205,13 @@ class DjtuiApp(App[int]):
             case Dropped(message=text, total=total, what=what):
                 self.notify(f"{text} ({lost_words(what, total)} lost since listening started)",
                             title="Live", severity="warning", timeout=6)
+            case ReferenceStatus(state=state, message=text, hint=hint) if state != "checking":
+                # the DJ hears of a reference that stopped working, and of it working (again);
+                # not of each re-match after a jump (checking, then cancelling again)
+                if state != self._reference_told:
+                    self._reference_told = state
+                    self.notify(f"{text}\n→ {hint}" if hint else text, title="Reference",
+                                severity="information" if state == "cancelling" else "warning", timeout=6)
         live = self.live_screen()
         if live is not None:
             live.handle(event)

@@ -96,9 +96,11 @@ class Host:
         return Pipeline(config)
 
     def microphone(self, config: Config, on_status: Any = None) -> Any:
-        from djtui.core.audio import MicrophoneSource
+        """The ``[audio]`` input, echo-cancelled when a reference is set
+        (:func:`djtui.core.stages.microphone_for`)."""
+        from djtui.core.stages import microphone_for
 
-        return MicrophoneSource(config.audio.input_device, on_status=on_status)
+        return microphone_for(config, on_status=on_status)
 
     def file_source(self, path: str | Path, realtime: bool = True) -> Any:
         from djtui.core.audio import FileSource

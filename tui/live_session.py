@@ -4,7 +4,8 @@ The pipeline calls its subscribers on its own threads; :class:`LiveSession` turn
 event into a :class:`PipelineEvent` message for the app with ``post_message`` (thread-safe,
 never waits for the UI). Level events arrive ~30 times a second: only the latest is kept,
 and the HUD reads it on its own refresh timer, so a busy screen can never hold up the
-audio or the ASR.
+audio or the ASR. The echo canceller's before/after levels are kept the same way; its
+reference status is kept (for Home) and posted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.app import App
 from textual.message import Message
 
 from djtui.core.errors import DjtuiError
-from djtui.core.events import Event
+from djtui.core.events import EchoLevels, Event, ReferenceStatus
 from djtui.core.records import Level
 
 
@@ -45,6 +46,10 @@ class LiveSession:
         self.pipeline: Any = None
         self.level: tuple[float, float] | None = None
         """Latest (rms, peak) dBFS, written by the pipeline's thread, read by the HUD."""
+        self.echo: EchoLevels | None = None
+        """Latest microphone before and after the echo canceller (with a reference)."""
+        self.reference: ReferenceStatus | None = None
+        """What the echo canceller last said it does with the reference."""
 
     @property
     def running(self) -> bool:
@@ -65,6 +70,7 @@ class LiveSession:
     def stop(self) -> None:
         pipeline, self.pipeline = self.pipeline, None
         self.level = None
+        self.echo = self.reference = None
         if pipeline is not None:
             pipeline.stop()
 
@@ -85,5 +91,10 @@ class LiveSession:
         if isinstance(event, Level):
             self.level = (event.rms_dbfs, event.peak_dbfs)
             return
+        if isinstance(event, EchoLevels):  # as often as Level: kept, read on the HUD's timer
+            self.echo = event
+            return
+        if isinstance(event, ReferenceStatus):
+            self.reference = event
         self.app.post_message(PipelineEvent(event))
 

@@ -27,6 +27,12 @@ def _soak(args: argparse.Namespace) -> int:
     return soak.run(args)
 
 
+def _echo(args: argparse.Namespace) -> int:
+    from djtui.bench import echo
+
+    return echo.run(args)
+
+
 def _hud(args: argparse.Namespace) -> int:
     from djtui.bench import hud
 
@@ -34,7 +40,7 @@ def _hud(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="measure speed and endurance (resolve, latency, hud, soak)")
+    parser = sub.add_parser("bench", help="measure speed and endurance (resolve, latency, hud, soak, echo)")
     kinds = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
 
     resolve = kinds.add_parser("resolve", help="resolver latency on a fixed transcript set, DJ and coffee_maker contexts")
@@ -80,10 +86,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     soak.add_argument("--snr", type=float, default=10.0, help="command over music, dB, peak-frame rule (default 10)")
     soak.add_argument("--commands", type=int, default=20, help="distinct spoken commands, played in turn (default 20)")
     soak.add_argument("--music", nargs="+", metavar="FILE", help="music to play (default: Debian's fretsonfire songs)")
+    soak.add_argument("--booth", nargs="?", type=int, const=101, metavar="SEED",
+                      help="play the set in a simulated booth (seed: default 101): the music through its PA and room "
+                           "into input 1, the clean music into input 2 as the reference; the echo canceller runs")
     add_context_option(soak, "context the commands come from")
     soak.add_argument("--json", action="store_true", help="print JSON instead of a line")
     add_set_option(soak)
     soak.set_defaults(func=_soak)
+
+    echo = kinds.add_parser(
+        "echo", help="the echo canceller alone on simulated booths: convergence, ERLE, a +100 ms jump, the voice, CPU",
+        description="Music through simulated booths (by seed; default: the README's report booths) into a fresh "
+                    "echo canceller each: time to 20 dB, ERLE, a +100 ms jump of the delay at 15 s, the DJ's voice "
+                    "during double talk, CPU per second of audio. --drift runs them again on two clocks.")
+    echo.add_argument("--booth", nargs="+", type=int, metavar="SEED", help="booth seeds (default 101-108)")
+    echo.add_argument("--drift", nargs="+", type=float, default=[0.0], metavar="PPM",
+                      help="clock drift between microphone and reference, ppm (default 0: one clock)")
+    echo.add_argument("--music", nargs="+", metavar="FILE", help="music (default: Debian's fretsonfire songs)")
+    echo.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    echo.set_defaults(func=_echo)
 
     hud = kinds.add_parser("hud", help="end-of-speech-to-MIDI latency with the Live HUD drawing vs headless")
     hud.add_argument("--clips", type=int, default=6, metavar="N", help="spoken commands (default 6)")

@@ -37,6 +37,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--half", choices=("fit", "report"),
                    help="only one half of the labelled files (split by a hash of the file name): djtui's confidence "
                         "model was fitted on the 'fit' half of its development data, so report on 'report'")
+    p.add_argument("--booth", nargs="*", type=int, metavar="SEED",
+                   help="say each command in a simulated DJ booth (the booths these seeds choose; none given: the "
+                        "README's report booths) over music (--noise, default Debian's fretsonfire songs), and hear "
+                        "it three ways: the microphone as it is, echo-cancelled with the clean music as the "
+                        "reference, and with the music removed perfectly (default --snr 0 10)")
+    p.add_argument("--reference-channel", type=int, metavar="N",
+                   help="the labelled files are booth recordings: channel 1 the microphone, channel N the mix it "
+                        "is cancelled with; without it a file's channel 1 alone is heard")
     p.add_argument("--limit", type=int, help="only the first N labelled files")
     p.add_argument("--seed", type=int, default=0, help="noise segment choice (default 0)")
     p.add_argument("--json", metavar="OUT", help="write the report as JSON")
@@ -58,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
     from djtui.evaluation import trials as trials_
 
     config = config_for(args, asr={"engine": args.asr, "model": args.model})
+    if args.booth is not None:
+        return _run_booth(args, config)
+    if args.reference_channel is not None and (args.noise or args.reference_channel < 2):
+        raise DjtuiError("--reference-channel N takes a booth recording's mix from channel N (2 or more), and "
+                         "its noise is recorded with it", "leave --noise out; the microphone is channel 1")
     if args.snr and not args.noise:
         raise DjtuiError("--snr needs noise to mix in", "add --noise FILE (e.g. a kitchen or music recording)")
     if args.limit is not None and args.limit < 1:
@@ -93,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     with console.status("loading models…") as status:
         listener = _listener(config, context, lambda what: status.update(what))
     skipped: list[Any] = []
-    trials, found = _measure(console, listener, labels, conditions, noise, negatives, args, skipped.append)
+    trials, found = _measure(console, listener, labels, conditions, noise, negatives, args, skipped.append,
+                             read=_reader(args.reference_channel))
     engine = listener.stages.engine
     report = report_.score(trials, found, engine=f"{engine.name} {engine.model_id}",
                            thresholds={"min_confidence": config.safety.min_confidence,
@@ -137,8 +151,25 @@ def _listener(config: Any, context: Any, on_progress: Any = None) -> Any:
     return Listener(config, context=context, dry_run=True, session_log=False, act=False, on_progress=on_progress)
 
 
+def _reader(reference_channel: int | None) -> Any:
+    """What the listener hears of a file: channel 1 (all of a mono file); with a
+    reference channel, channel 1 with that channel's music cancelled from it."""
+    from djtui.core.audio import read_channels
+
+    if reference_channel is None:
+        return lambda path: read_channels(path, [1])[0]
+
+    def cancelled(path: Any) -> Any:
+        from djtui.core.echo_cancel import cancel_echo
+
+        microphone, reference = read_channels(path, [1, reference_channel])
+        return cancel_echo(microphone, reference)
+
+    return cancelled
+
+
 def _measure(console: Any, listener: Any, labels: list[Any], conditions: list[str], noise: Any,
-             negatives: list[Any], args: argparse.Namespace, on_skip: Any) -> tuple[list[Any], Any]:
+             negatives: list[Any], args: argparse.Namespace, on_skip: Any, read: Any = None) -> tuple[list[Any], Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from djtui.evaluation import trials as trials_
@@ -161,7 +192,7 @@ def _measure(console: Any, listener: Any, labels: list[Any], conditions: list[st
             progress.update(task, total=(progress.tasks[task].total or 0) - len(conditions))
 
         trials = trials_.run_trials(listener, labels, conditions, noise, seed=args.seed,
-                                    on_trial=lambda _: step(task), on_skip=skip)
+                                    on_trial=lambda _: step(task), on_skip=skip, **({"read": read} if read else {}))
         found = None
         if negatives:
             negatives_task = progress.add_task("negative files", total=len(negatives))
@@ -249,3 +280,84 @@ def _print_negatives(console: Any, data: dict[str, Any]) -> None:
         for fa in neg["examples"][:10]:
             table.add_row(fa["file"], f"{fa['start_s']:.1f} s", fa["transcript"], fa["command"], f"{fa['score']:.2f}")
         console.print(table)
+
+
+def _run_booth(args: argparse.Namespace, config: Any) -> int:
+    """``--booth``: every labelled file said in a simulated booth at each SNR, heard as
+    it is, echo-cancelled and with the music removed perfectly (the ceiling)."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from djtui.commands._shared import context_for
+    from djtui.core.echo_cancel import speexdsp
+    from djtui.core.fileio import write_text_atomic
+    from djtui.core.noise import NoiseBank
+    from djtui.evaluation import booth as booth_
+    from djtui.evaluation import labels as labels_
+    from djtui.evaluation.trials import trial_rng
+
+    if not args.labels:
+        raise DjtuiError("--booth needs commands to say", "give --labels (e.g. a djtui testset's test.jsonl)")
+    if args.reference_channel is not None:
+        raise DjtuiError("--booth makes its own reference; --reference-channel is for recordings", "leave one out")
+    speexdsp()  # a missing library fails before the models load
+    music = NoiseBank(args.noise or [str(p) for p in sorted(booth_.SONGS.glob("*/song.ogg"))])
+    labels = labels_.read_labels(args.labels, args.data)
+    if args.half:
+        labels = labels_.half(labels, args.half)
+    labels = labels[: args.limit]
+    booths = [booth_.Booth.from_seed(seed) for seed in (args.booth or booth_.REPORT_BOOTHS)]
+    snrs = args.snr or [0.0, 10.0]
+    context = context_for(args, config)
+    console = Console()
+    with console.status("loading models…"):
+        listener = _listener(config, context)
+    with Progress(TextColumn("booth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        total = len(labels) * len(snrs) * len(booth_.VARIANTS)
+        task = progress.add_task("booth", total=total)
+
+        def step(*_: Any) -> None:
+            progress.advance(task)
+            done = progress.tasks[task].completed
+            if not console.is_terminal and int(10 * done / total) > int(10 * (done - 1) / total):
+                console.print(f"booth trials: {done:.0f}/{total}", highlight=False)  # a log gets a line a tenth
+
+        run = booth_.run_booth_trials(listener, labels, snrs, booths, music, seed=args.seed, on_trial=step)
+        curves = []
+        for booth in booths:  # convergence, a jump, the voice's change: music alone, per booth
+            rng = trial_rng(args.seed, f"booth {booth.seed}", "convergence")
+            curves.append(booth_.convergence(booth, music.excerpt(int(booth_.CONVERGENCE_S * 16000), rng),
+                                             _voice(labels)))
+    summary = booth_.summarize(run)
+    summary["convergence"] = [booth_.convergence_dict(c) for c in curves]
+    engine = listener.stages.engine
+    summary["engine"] = f"{engine.name} {engine.model_id}"
+    console.print(booth_.to_markdown(summary), highlight=False)
+    console.print(booth_.convergence_markdown(curves), highlight=False)
+    console.print(f"echo canceller: {summary['cpu_percent_of_a_core']:.2f} % of a core per second of audio, "
+                  f"{summary['latency_ms']:.0f} ms added latency", highlight=False)
+    for line in summary["booths"]:
+        console.print(f"  {line}", highlight=False)
+    if args.json:
+        from djtui.evaluation.report import score
+
+        reports = {variant: score(trials, engine=summary["engine"]).to_dict() for variant, trials in run.trials.items()}
+        write_text_atomic(args.json, json.dumps({"summary": summary, "reports": reports}, indent=2) + "\n")
+        console.print(f"report: {args.json}")
+    if args.markdown:
+        write_text_atomic(args.markdown, booth_.to_markdown(summary) + "\n\n" + booth_.convergence_markdown(curves) + "\n")
+        console.print(f"table: {args.markdown}")
+    return 0
+
+
+def _voice(labels: list[Any]) -> Any:
+    """A DJ's voice for the convergence runs: the first few commands, one after another."""
+    import numpy as np
+
+    from djtui.core.audio import read_audio
+
+    commands = [label for label in labels if label.intent][:3] or labels[:1]
+    return np.concatenate([read_audio(label.path) for label in commands])

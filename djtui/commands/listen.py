@@ -15,7 +15,8 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from djtui.commands._shared import add_context_option, add_set_option
-from djtui.core.events import ArmedChanged, Dropped, Error, Event, Expired, Outcome, RampEnded, Status
+from djtui.core.events import (ArmedChanged, Dropped, Error, Event, Expired, Outcome, RampEnded, ReferenceStatus,
+                               Status)
 
 
 INTERRUPTED = 130
@@ -38,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="play --input at its own speed, like a microphone (default)")
     pace.add_argument("--fast", dest="realtime", action="store_false", help="read --input as fast as possible")
     parser.add_argument("--device", help="audio input: name (substring) or index; see --list-devices")
+    parser.add_argument("--reference-channel", type=int, metavar="N",
+                        help="the channel carrying the mix, removed from the microphone before listening: of --input "
+                             "(a booth recording: channel 1 the microphone; without this flag channel 1 alone is "
+                             "heard), else of the microphone's interface ([audio] reference_channel)")
     parser.add_argument("--list-devices", action="store_true", help="list audio inputs and exit")
     parser.add_argument("--asr", choices=("auto", "wav2vec2", "whisper"), help="ASR engine (default: [asr] engine)")
     parser.add_argument("--model", metavar="PATH",
@@ -76,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         asr={"engine": args.asr, "model": args.model},
         resolver={"context": args.context},
         midi={"output_port": args.midi_port},
-        audio={"input_device": args.device, "trigger": "always" if args.input else None},  # a file has no key to press
+        audio={"input_device": args.device, "trigger": "always" if args.input else None,  # a file has no key to press
+               "reference_channel": None if args.input else args.reference_channel},
         safety={"armed_at_start": True if args.armed else None},
     )
     printer = Printer(sys.stdout, sys.stderr, as_json=args.json, realtime=not (args.input and not args.realtime))
@@ -89,11 +95,11 @@ def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
     """``--input FILE --fast``: every utterance of the file, one after another on this
     thread (the public :class:`~djtui.Listener`): a file is not real time, so nothing is
     ever dropped for being late."""
-    from djtui import Listener, read_frames
+    from djtui import Listener
     from djtui.commands._shared import StatusLine
     from djtui.core.sessionlog import SessionLog
 
-    frames = read_frames(args.input)  # a wrong file fails before seconds of model loading
+    source = _file(args, realtime=False)  # a wrong file fails before seconds of model loading
     status = StatusLine()
     try:
         listener = Listener(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio),
@@ -101,10 +107,12 @@ def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
     finally:
         status.done()
     printer.stages = listener.stages
+    if hasattr(source, "on_event"):
+        source.on_event = printer
     listener.subscribe(printer)
     _announce(args.input, listener.stages, args.dry_run)
     try:
-        for frame in frames:
+        for frame in source.blocks():
             listener.process(frame)
         listener.flush()
     except KeyboardInterrupt:
@@ -116,12 +124,12 @@ def _read_file(args: argparse.Namespace, config: Any, printer: Printer) -> int:
 
 def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int:
     from djtui.commands._shared import StatusLine
-    from djtui.core.audio import FileSource, MicrophoneSource
     from djtui.core.pipeline import Pipeline
     from djtui.core.sessionlog import SessionLog
+    from djtui.core.stages import microphone_for
 
     # Open the input first: a wrong file or device fails before seconds of model loading.
-    source = FileSource(args.input, realtime=True) if args.input else MicrophoneSource(config.audio.input_device)
+    source = _file(args, realtime=True) if args.input else microphone_for(config)
     status = StatusLine()
     try:
         pipeline = Pipeline(config, dry_run=args.dry_run, session_log=SessionLog(save_audio=args.save_audio),
@@ -145,6 +153,20 @@ def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int
     finally:
         pipeline.stop()
     return 1 if printer.failed and args.input else 0
+
+
+def _file(args: argparse.Namespace, realtime: bool) -> Any:
+    """``--input``: its channel 1, echo-cancelled with ``--reference-channel``'s mix (without
+    one, all its channels mixed down)."""
+    from djtui.core.audio import FileSource
+
+    channel = 1 if args.reference_channel is not None else None  # without a reference: every channel, mixed
+    source = FileSource(args.input, realtime=realtime, channel=channel, reference_channel=args.reference_channel)
+    if args.reference_channel is None:
+        return source
+    from djtui.core.echo_cancel import CancellingSource
+
+    return CancellingSource(source, reference=f"channel {args.reference_channel} of {args.input}")
 
 
 def _announce(where: str, stages: Any, dry_run: bool) -> None:
@@ -188,6 +210,9 @@ class Printer:
             case RampEnded(move=move, position=position, how=how) if how != "done":
                 where = "where it was" if position is None else f"at {position:.2f}"
                 print(f"djtui: {move.label()}: stopped {where} ({how})", file=self.err, flush=True)
+            case ReferenceStatus(reference=reference, message=message, hint=hint):
+                print(f"djtui: reference ({reference}): {message}" + (f"\n  → {hint}" if hint else ""),
+                      file=self.err, flush=True)
 
     def _outcome(self, outcome: Outcome) -> None:
         if_armed = self._if_armed(outcome)

@@ -136,3 +136,59 @@ def test_a_file_that_cannot_be_read_is_a_skipped_trial_and_every_measurement_sta
     assert "full scale" in skipped["loud.wav"]
     assert f"{data / 'cut.wav'}: skipped, not measured: cut short" in captured.out
     assert "command acceptance" in captured.out and "3 files skipped" in captured.err
+
+
+def _booth_recording(path: Path, speech: np.ndarray) -> None:
+    """A two-channel booth recording: channel 1 the microphone (the command at 0 dB over
+    music that came through a room and a 140 ms delay), channel 2 the clean music."""
+    from tests.fixtures.booth import room, say_over, song, through
+
+    music = song("chaos_god", 50, 9)
+    microphone = through(music, delay_ms=140, response=room(0.5))
+    say_over(microphone, speech, at_s=6.0, snr_db=0.0)
+    sf.write(path, np.stack([microphone, music], axis=1), 16000)
+
+
+@pytest.mark.slow
+def test_booth_recordings_are_heard_with_their_reference_channel_cancelled(tmp_path: Path, speak,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from djtui.cli import main
+
+    said = {"pause.wav": ("pause deck one", "pause", {"deck": "1"}),
+            "kill.wav": ("kill the bass on the right", "eq_kill", {"band": "low", "deck": "2"})}
+    for name, (text, _, _) in said.items():
+        _booth_recording(tmp_path / name, speak(text, pad_s=0.0))
+    labels = _write_labels(tmp_path, {name: {"intent": intent, "slots": slots} for name, (_, intent, slots) in said.items()})
+    flags = ["eval", "--labels", str(labels), "--asr", "whisper", "--set", "resolver.semantic_weight=0"]
+
+    def accepted(extra: list[str]) -> int:
+        report = tmp_path / "report.json"
+        assert main([*flags, *extra, "--json", str(report)]) == 0
+        capsys.readouterr()
+        return sum(t["outcome"] == "understood" for t in json.loads(report.read_text())["trials"])
+
+    assert accepted(["--reference-channel", "2"]) == 2  # the music cancelled with channel 2
+    assert accepted([]) < 2  # channel 1 alone: the microphone as it is
+    assert main([*flags, "--reference-channel", "3"]) == 2
+    assert "has 2 channels, no channel 3" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_booth_hears_each_command_three_ways(tmp_path: Path, speak, capsys: pytest.CaptureFixture[str]) -> None:
+    from djtui.cli import main
+
+    sf.write(tmp_path / "play.wav", speak("play deck two"), 16000)
+    labels = _write_labels(tmp_path, {"play.wav": {"intent": "play", "slots": {"deck": "2"}}})
+    report = tmp_path / "booth.json"
+    assert main(["eval", "--labels", str(labels), "--booth", "3", "--snr", "10", "--asr", "whisper",
+                 "--set", "resolver.semantic_weight=0", "--json", str(report)]) == 0
+    shown = capsys.readouterr().out
+    for variant in ("as it is", "cancelled", "ceiling"):
+        assert f"| 10 dB | {variant} |" in shown
+    assert "booth 3:" in shown and "% of a core per second of audio, 16 ms added latency" in shown
+    summary = json.loads(report.read_text())["summary"]
+    [row] = summary["rows"]
+    assert row["snr_db"] == 10 and row["cancelled"]["n"] == 1
+    assert row["erle_db_min"] >= 15  # music removed over the lead-in's last 3 s
+    [booth] = summary["convergence"]
+    assert booth["booth"] == 3 and booth["steady_db"] >= 20

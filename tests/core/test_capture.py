@@ -19,9 +19,9 @@ from djtui.core import capture
 RATE, BLOCK = 16000, 512
 
 
-def start(device: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(capture.command(device, RATE, BLOCK), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
+def start(device: str, channels: int = 1) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(capture.command(device, RATE, BLOCK, channels), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
 def message(stdout: IO[bytes]) -> tuple[bytes, Any]:
@@ -55,7 +55,7 @@ def test_blocks_flow_until_stdin_closes_then_the_child_leaves_the_server(jack_se
         tag, news = message(child.stdout)
         assert tag == capture.NEWS
         assert news["opened"] == {"device": "system", "hostapi": "JACK Audio Connection Kit", "rate": RATE,
-                                  "frames": BLOCK}
+                                  "frames": BLOCK, "channels": 1}
         assert len(capture_ports() - before) == 1  # its input port, on the server
         blocks: list[np.ndarray] = []
         while len(blocks) < 20:
@@ -88,4 +88,39 @@ def test_a_reader_that_falls_behind_loses_counted_blocks_not_the_stream(jack_ser
         assert [message(child.stdout)[0] for _ in range(10)].count(capture.PCM) >= 9  # and blocks still flow
         assert child.poll() is None
     finally:
+        child.communicate(timeout=30)
+
+
+@pytest.mark.jack
+def test_two_channels_come_in_one_stream_interleaved_frame_by_frame(jack_server) -> None:
+    """The microphone on input 1 and the mix on input 2 of one interface: one stream, so
+    the two are sampled by one clock and every block holds both, aligned."""
+    from djtui.bench.jack import Player, patch
+    from djtui.core.audio import rescan_devices
+
+    rescan_devices()
+    child = start("system", channels=2)
+    player = None
+    try:
+        tag, news = message(child.stdout)
+        assert news["opened"]["channels"] == 2
+        player = Player("system", RATE, channels=2)
+        patch()  # player 1 -> input 1, 2 -> 2
+        t = np.arange(RATE * 3) / RATE
+        player.play(np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.25 * np.sign(np.sin(2 * np.pi * 110 * t))], axis=1))
+        frames = []
+        for _ in range(300):  # past the blocks from before the player started
+            tag, payload = message(child.stdout)
+            if tag == capture.PCM:
+                assert payload.shape == (2 * BLOCK,)
+                if np.any(payload):
+                    frames.append(payload.reshape(BLOCK, 2))
+                if len(frames) == 10:
+                    break
+        both = np.concatenate(frames)
+        assert np.max(np.abs(both[:, 0])) == pytest.approx(0.5, abs=0.01)  # the sine, on its own channel
+        assert set(np.round(np.abs(both[:, 1]), 3)) <= {0.0, 0.25}  # the square wave, on the other
+    finally:
+        if player is not None:
+            player.close()
         child.communicate(timeout=30)

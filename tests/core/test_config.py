@@ -49,6 +49,8 @@ def test_ints_are_accepted_where_floats_are_expected(tmp_path):
     ("[audio]\nsample_rate = 0\n", "unknown setting [audio] sample_rate"),
     ("[vad]\nmin_speech_ms = 900\nmax_speech_ms = 800\n", "min_speech_ms (900) must be below max_speech_ms (800)"),
     ("[midi]\napi = 'directx'\n", "[midi] api = 'directx': Input should be 'alsa', 'jack', 'coremidi' or 'winmm'"),
+    ("[audio]\nreference_channel = 1\n", "reference_channel 1 is the microphone itself"),
+    ("[audio]\nreference_channel = 0\n", "[audio] reference_channel = 0: Input should be greater than or equal to 1"),
 ])
 def test_a_broken_config_is_one_clear_error(tmp_path, text, message):
     path = tmp_path / "c.toml"

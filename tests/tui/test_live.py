@@ -188,3 +188,44 @@ async def test_lost_audio_is_counted_in_blocks_and_seconds(make_app) -> None:
         shown = text_of(app.screen.query_one("#dropped", Static))
         assert "lost since listening started: 1 utterance, 273 audio blocks (8.7 s of audio)" in shown
         assert any("273 audio blocks (8.7 s of audio) lost" in n.message for n in app._notifications)
+
+
+class BoothHost(FixedHost):
+    """The microphone is a booth recording (channel 1 the microphone, 2 the mix) played
+    in real time, echo-cancelled as [audio] reference_channel = 2 would have it."""
+
+    def microphone(self, config: Config, on_status: object = None) -> object:
+        from djtui.core.audio import FileSource
+        from djtui.core.echo_cancel import CancellingSource
+
+        assert config.audio.reference_channel == 2
+        return CancellingSource(FileSource(self.microphone_file, realtime=True, channel=1, reference_channel=2),
+                                reference="input 2 of the booth recording")
+
+
+@pytest.mark.slow  # loads Whisper; plays 10 s in real time
+async def test_with_a_reference_the_hud_shows_the_music_removed_and_home_says_it_matches(make_app, whisper,
+                                                                                         tmp_path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from djtui.tui.widgets.echo_meter import EchoMeter
+    from tests.fixtures.booth import room, song, through
+
+    music = song("chaos_god", 50, 10)
+    booth = tmp_path / "booth.wav"
+    sf.write(booth, np.stack([through(music, 120, room(0.5)), music], axis=1), 16000)
+    host = BoothHost(microphone_file=booth, engine=whisper)
+    app = make_app(Config().updated({"audio": {"reference_channel": 2}}), host=host)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("l", "space")
+        screen = app.screen
+        meter = screen.query_one(EchoMeter)
+        assert meter.display
+        await until(pilot, lambda: "dB of music removed" in text_of(meter) and meter.erle_db, 120, "cancelling")
+        assert meter.before_db - meter.after_db >= 15
+        await pilot.press("h")
+        await pilot.pause()
+        status = " ".join(text_of(app.screen.query_one("#status", Static)).split())  # as read, unwrapped
+        assert "input 2 of the microphone's interface (one clock)" in status
+        assert "carries the music the microphone hears · delay 120 ms" in status, status

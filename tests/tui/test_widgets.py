@@ -10,6 +10,7 @@ from djtui.tui.widgets.armed_banner import ArmedBanner
 from djtui.tui.widgets.big_text import big_lines, wrap_words
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
+from djtui.tui.widgets.echo_meter import EchoMeter
 from djtui.tui.widgets.latency_sparkline import LatencySparkline
 from djtui.tui.widgets.ramp_line import RampLine
 from djtui.tui.widgets.stage_breakdown import StageBreakdown, format_stages
@@ -30,6 +31,7 @@ class Bench(App[None]):
     def compose(self) -> ComposeResult:
         yield ArmedBanner()
         yield VuMeter()
+        yield EchoMeter(classes="-reference")
         yield CandidateBars()
         yield VerdictLine()
         yield DeckState()
@@ -51,6 +53,21 @@ async def test_vu_meter_fills_with_the_level() -> None:
         await pilot.pause()
         assert text_of(meter).count("█") > half > 0
         assert "-6 dB" in text_of(meter)
+
+
+async def test_echo_meter_shows_the_music_removed_or_why_none_is() -> None:
+    app = Bench()
+    async with app.run_test(size=(90, 20)) as pilot:
+        meter = app.query_one(EchoMeter)
+        meter.before_db, meter.after_db, meter.erle_db = -12.0, -36.0, 25.0
+        meter.state, meter.delay_ms = "cancelling", 84.0
+        await pilot.pause()
+        line = text_of(meter)
+        assert "-12 dB before" in line and "24 dB of music removed" in line
+        assert "ERLE 25 dB" in line and "delay 84 ms" in line
+        meter.state = "silent"
+        await pilot.pause()
+        assert "reference SILENT: the microphone as it is" in text_of(meter)
 
 
 async def test_candidate_bars_rank_and_scale() -> None:

@@ -1,4 +1,4 @@
-"""Home: is everything ready (microphone, engine, MIDI, Rekordbox, context, armed)? And where to go."""
+"""Home: is everything ready (microphone, reference, engine, MIDI, Rekordbox, context, armed)? And where to go."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class HomeScreen(DjtuiScreen):
         self.context: Context | None = None
         self.build_line = ""
         """The background build's line as the status shows it."""
+        self._reference_shown = ""
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="home-body"):
@@ -85,6 +86,8 @@ class HomeScreen(DjtuiScreen):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         table.add_row("Microphone", Text(self._microphone(config.audio.input_device)))
+        self._reference_shown = self._reference()
+        table.add_row("Reference", Text(self._reference_shown))
         table.add_row("Trigger", TRIGGERS.get(config.audio.trigger, config.audio.trigger))
         table.add_row("ASR", asr_summary(config, self.context))
         self.build_line = app.context_build.status
@@ -100,9 +103,10 @@ class HomeScreen(DjtuiScreen):
 
     def refresh_link(self) -> None:
         """The Rekordbox line: djtui's port name, and what the live pipeline has heard;
-        the status again when the background build moved on."""
+        the status again when the background build moved on or the echo canceller says
+        something new about the reference."""
         app = self.app
-        if app.context_build.status != self.build_line:
+        if app.context_build.status != self.build_line or self._reference() != self._reference_shown:
             self.refresh_status()
             return
         midi = app.config.midi
@@ -129,6 +133,25 @@ class HomeScreen(DjtuiScreen):
         if wanted and not any(wanted.lower() in d.lower() for d in self.devices):
             return f"{name} · NOT FOUND ({len(self.devices)} other inputs)"
         return f"{name} · ok ({len(self.devices)} inputs)"
+
+    def _reference(self) -> str:
+        """Where the echo canceller's reference comes from and, while listening, whether
+        it carries the music the microphone hears and its delay."""
+        app: Any = self.app
+        audio = app.config.audio
+        if not audio.has_reference:
+            return "none · the microphone as it is ([audio] reference_channel)"
+        if audio.reference_device:
+            where = f"input {audio.reference_channel or 1} of {audio.reference_device} (another device: two clocks)"
+        else:
+            where = f"input {audio.reference_channel} of the microphone's interface (one clock)"
+        status, echo = app.session.reference, app.session.echo
+        if not app.session.running or status is None:
+            return f"{where} · not checked yet: listen (Live), or djtui audio doctor"
+        if status.cancelling:
+            removed = f" · {echo.erle_db:.0f} dB removed" if echo is not None and echo.erle_db is not None else ""
+            return f"{where} · carries the music the microphone hears · delay {status.delay_ms:.0f} ms{removed}"
+        return f"{where} · {status.state.upper()}: {status.message}"
 
     def _port_problem(self, port: str, virtual: bool) -> str:
         """Why an existing (loopMIDI) port cannot work; djtui's own virtual ports can."""

@@ -23,6 +23,7 @@ from djtui.tui.live_session import lost_words
 from djtui.tui.screens.base import DjtuiScreen
 from djtui.tui.widgets.candidate_bars import CandidateBars
 from djtui.tui.widgets.deck_state import DeckState
+from djtui.tui.widgets.echo_meter import EchoMeter
 from djtui.tui.widgets.latency_sparkline import LatencySparkline
 from djtui.tui.widgets.ramp_line import RampLine
 from djtui.tui.widgets.stage_breakdown import StageBreakdown
@@ -89,6 +90,7 @@ class LiveScreen(DjtuiScreen):
     def body(self) -> ComposeResult:
         yield Static("stopped — space: start listening", id="live-state")
         yield VuMeter()
+        yield EchoMeter()
         yield Static("heard: —", id="transcript")
         yield CandidateBars(placeholder="top 5: nothing heard yet")
         yield VerdictLine()
@@ -102,6 +104,7 @@ class LiveScreen(DjtuiScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self._show_reference()
         self.query_one("#sent-log", RichLog).write("sent commands appear here")
         self.set_interval(1 / REFRESH_HZ, self._refresh_meters)
 
@@ -169,6 +172,7 @@ class LiveScreen(DjtuiScreen):
     def _started(self, engine: str) -> None:
         self.starting = False
         self.engine = engine
+        self._show_reference()
         self._show_listening()
 
     def _show_listening(self) -> None:
@@ -291,8 +295,19 @@ class LiveScreen(DjtuiScreen):
         meter = self.query_one(VuMeter)
         level = session.level
         meter.rms_db, meter.peak_db = level if level is not None else (SILENCE_DB, SILENCE_DB)
+        if (echo := session.echo) is not None:
+            before = self.query_one(EchoMeter)
+            before.before_db, before.after_db, before.erle_db = echo.before.rms_dbfs, echo.after.rms_dbfs, echo.erle_db
+        if (reference := session.reference) is not None:
+            before = self.query_one(EchoMeter)
+            before.state, before.delay_ms = reference.state, reference.delay_ms
         self._refresh_decks()
         self._refresh_ramps()
+
+    def _show_reference(self) -> None:
+        """The before/after line shows only when a reference is set: without one the
+        level meter is the whole story, as it always was."""
+        self.query_one(EchoMeter).set_class(self.app.config.audio.has_reference, "-reference")  # type: ignore[attr-defined]
 
     def _refresh_decks(self) -> None:
         """Deck state as the pipeline knows it; the last known stays up when it stops."""
