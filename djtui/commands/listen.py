@@ -157,11 +157,10 @@ def _listen_live(args: argparse.Namespace, config: Any, printer: Printer) -> int
 
 def _file(args: argparse.Namespace, realtime: bool) -> Any:
     """``--input``: its channel 1, echo-cancelled with ``--reference-channel``'s mix (without
-    one, all its channels mixed down)."""
+    one, channel 1 as it is: a booth recording's "without" row)."""
     from djtui.core.audio import FileSource
 
-    channel = 1 if args.reference_channel is not None else None  # without a reference: every channel, mixed
-    source = FileSource(args.input, realtime=realtime, channel=channel, reference_channel=args.reference_channel)
+    source = FileSource(args.input, realtime=realtime, channel=1, reference_channel=args.reference_channel)
     if args.reference_channel is None:
         return source
     from djtui.core.echo_cancel import CancellingSource

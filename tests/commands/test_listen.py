@@ -173,7 +173,7 @@ def test_a_booth_recording_is_understood_with_its_reference_channel(tmp_path: Pa
     assert "ms ahead of the microphone" in err
     assert understood(out) == [("eq_kill", {"band": "low", "deck": "2"})]
 
-    assert main(flags) == 0  # no reference: every channel mixed down, the music louder still
+    assert main(flags) == 0  # channel 1 alone: the microphone as it is
     out, err = capsys.readouterr()
     assert "reference" not in err
     assert understood(out) == []
