@@ -183,13 +183,16 @@ class Report:
                 "false_accepts": len(self.negatives.false_accepts),
                 "segmentation": self.negatives.segmentation,
                 "examples": [vars(fa) for fa in self.negatives.false_accepts[:20]],
+                "readings": [{"file": f, "start_s": round(at, 2), "readings": _readings(r)}
+                             for f, at, r in self.negatives.readings],
             }
         out["trials"] = [
             {"file": t.file, "condition": t.condition, "expected": command_label(t.expected_intent, t.expected_slots),
              "transcript": t.transcript, "got": command_label(t.intent, t.slots),
              "best": command_label(*t.best) if t.best else "—", "outcome": t.outcome,
              "reason": t.reason, "score": None if t.score is None else round(t.score, 4),
-             "latency_ms": round(t.latency_ms, 1), "utterances": t.utterances, "early": t.early}
+             "latency_ms": round(t.latency_ms, 1), "utterances": t.utterances, "early": t.early,
+             "readings": [_readings(r) for r in t.readings]}
             for t in self.trials
         ]
         return out
@@ -208,6 +211,11 @@ class Report:
                 cells.append(percent(r["rhino"]) if r["rhino"] is not None else "")
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
+
+
+def _readings(readings: Sequence[Any]) -> list[list[Any]]:
+    """One utterance's readings as JSON: ``[intent, slots, {evidence}]``, best first."""
+    return [[intent, slots, evidence] for intent, slots, evidence in readings]
 
 
 def percent(value: float | None) -> str:

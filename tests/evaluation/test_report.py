@@ -58,7 +58,8 @@ def test_score_counts_by_condition_and_lists_confusions() -> None:
     assert data["trials"][2] == {"file": "f.wav", "condition": "6", "expected": "orderDrink(coffeeDrink=latte size=large)",
                                  "transcript": "", "got": "orderDrink(coffeeDrink=mocha size=large)",
                                  "best": "orderDrink(coffeeDrink=mocha size=large)", "outcome": "misunderstood",
-                                 "reason": "accepted", "score": 0.9, "latency_ms": 300.0, "utterances": 1, "early": False}
+                                 "reason": "accepted", "score": 0.9, "latency_ms": 300.0, "utterances": 1, "early": False,
+                                 "readings": []}
     assert data["by_snr"]["12"]["false_accepts"] == 1
     assert data["accuracy_noisy"] == pytest.approx((0 + 1 / 3) / 2, abs=1e-4)
     assert data["confusions"][0] == {"field": "coffeeDrink", "expected": "latte", "got": "mocha", "count": 2}
