@@ -129,8 +129,17 @@ class SafetyConfig(_Section):
     armed_at_start: bool = False
     """Start disarmed: nothing reaches Rekordbox until the DJ arms djtui."""
     min_confidence: float = Field(0.8, ge=0.0, le=1.0)
-    """Commands below this calibrated confidence (the probability the reading is right)
-    are rejected. 0.8 keeps wrong commands under 1 % on the development data."""
+    """djtui's own commands (arm, disarm, confirm, cancel) below this calibrated confidence
+    (the probability the reading is right) are rejected; the commands of the context
+    have a threshold per safety class, below."""
+    min_confidence_safe: float = Field(0.8, ge=0.0, le=1.0)
+    """The same for 'safe' commands (browse, effect select, loops): what a wrong one costs
+    is a press undone by another."""
+    min_confidence_guarded: float = Field(0.8, ge=0.0, le=1.0)
+    """The same for 'guarded' commands (sync, hot cue, EQ kill): they change what the crowd
+    hears; on a playing deck they wait for 'confirm' too."""
+    min_confidence_destructive: float = Field(0.8, ge=0.0, le=1.0)
+    """The same for 'destructive' commands (pause, cue, load): they can stop the music."""
     min_margin: float = Field(0.08, ge=0.0, le=1.0)
     """Rejected as ambiguous when the runner-up is closer than this to the best."""
     cooldown_ms: int = Field(1500, ge=0, le=60000)
