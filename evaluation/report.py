@@ -112,6 +112,33 @@ def _summary(trials: Sequence[Trial]) -> dict[str, Any]:
     return summary
 
 
+CLASSES = ("safe", "guarded", "destructive", "control")
+"""The safety classes per-class figures are given for (djtui's own commands: control)."""
+
+
+def safety_classes(context: Any) -> dict[str, str]:
+    """Intent → safety class (``control`` for djtui's own commands)."""
+    return {name: "control" if intent.control else intent.safety for name, intent in context.intents.items()}
+
+
+def by_class(trials: Sequence[Trial], classes: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per safety class of the command said: how many, accepted (understood), top-1 and
+    misunderstood; and how many wrong commands *of* the class were accepted (what its
+    threshold let through, whatever was said: ``fired_wrong``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in CLASSES:
+        said = [t for t in trials if t.expected_intent is not None and classes.get(t.expected_intent) == name]
+        fired_wrong = sum(t.outcome in ("misunderstood", "false accept") and classes.get(t.intent or "") == name
+                          for t in trials)
+        if not said and not fired_wrong:
+            continue
+        n = len(said)
+        out[name] = {"n": n, "accepted": round(sum(t.outcome == "understood" for t in said) / n, 4) if n else None,
+                     "top1": round(sum(t.best_correct for t in said) / n, 4) if n else None,
+                     "misunderstood": sum(t.outcome == "misunderstood" for t in said), "fired_wrong": fired_wrong}
+    return out
+
+
 @dataclass
 class Report:
     """Everything ``djtui eval`` measured; :meth:`to_dict` is the JSON it writes."""
@@ -125,6 +152,10 @@ class Report:
     thresholds: dict[str, float] = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     calibration: dict[str, Any] = field(default_factory=dict)
+    classes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per safety class (:func:`by_class`)."""
+    confidence_model: dict[str, Any] = field(default_factory=dict)
+    """Which calibration the confidences came from: ``summary``, ``path``, ``model``, ``calibrated``."""
 
     @property
     def accuracy(self) -> float | None:
@@ -173,6 +204,8 @@ class Report:
             "latency": self.latency,
             "calibration": self.calibration,
             "thresholds": self.thresholds,
+            "confidence_model": self.confidence_model,
+            "by_class": self.classes,
         }
         if "false_accepts" in self.summary:
             out["false_accepts"] = self.summary["false_accepts"]
@@ -210,6 +243,12 @@ class Report:
             if rhino:
                 cells.append(percent(r["rhino"]) if r["rhino"] is not None else "")
             lines.append("| " + " | ".join(cells) + " |")
+        if self.classes:
+            lines += ["", "| safety class | n | accepted | top-1 | misunderstood | wrong ones it fired |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            for name, c in self.classes.items():
+                lines.append(f"| {name} | {c['n']} | {percent(c['accepted'])} | {percent(c['top1'])} | "
+                             f"{c['misunderstood']} | {c['fired_wrong']} |")
         return "\n".join(lines)
 
 
@@ -223,8 +262,10 @@ def percent(value: float | None) -> str:
 
 
 def score(trials: Sequence[Trial], negatives: Negatives | None = None, engine: str = "",
-          thresholds: dict[str, float] | None = None) -> Report:
-    """Score the trials: overall, per condition, confusions, calibration, latency."""
+          thresholds: dict[str, float] | None = None, classes: dict[str, str] | None = None,
+          confidence_model: dict[str, Any] | None = None) -> Report:
+    """Score the trials: overall, per condition, per safety class (``classes``: intent →
+    class, :func:`safety_classes`), confusions, calibration, latency."""
     by_condition: dict[str, list[Trial]] = {}
     for t in trials:
         by_condition.setdefault(t.condition, []).append(t)
@@ -238,7 +279,8 @@ def score(trials: Sequence[Trial], negatives: Negatives | None = None, engine: s
         latency["stages"] = {stage: time_summary(values) for stage, values in stages.items()}
     return Report(engine=engine, summary=_summary(trials), by_snr={c: _summary(by_condition[c]) for c in order},
                   confusions=confusions(trials), latency=latency, negatives=negatives,
-                  thresholds=dict(thresholds or {}), trials=list(trials), calibration=calibration(trials))
+                  thresholds=dict(thresholds or {}), trials=list(trials), calibration=calibration(trials),
+                  classes=by_class(trials, classes) if classes else {}, confidence_model=dict(confidence_model or {}))
 
 
 def write_report(report: Report, path: str | Path) -> Path:
