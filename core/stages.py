@@ -66,6 +66,7 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
     """ASR, resolver and acoustic rescoring for ``context``; ``engine`` defaults to
     :func:`engine_for`. ``warm_up`` runs each model once so the first command does not pay
     for lazy initialisation."""
+    from djtui.core import calibration_file
     from djtui.core.asr import WhisperEngine
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer, can_rescore
@@ -73,10 +74,12 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
     engine = engine if engine is not None else engine_for(config, context)
     text = resolver_for(context, config)
     search = grammar_search_for(context, engine) if isinstance(engine, WhisperEngine) else None
+    calibrated = calibration_file.for_engine(engine)  # the listening model's own, or the fallback
     if warm_up:
         getattr(engine, "warm_up", lambda: None)()
         text.warm_up()
-    return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search)
+    return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search,
+                      calibration=calibrated.calibration if calibrated else None, calibrated=calibrated)
 
 
 def grammar_search_for(context: Context, engine: Any) -> Any:
@@ -138,9 +141,11 @@ class Stages:
 
     @property
     def engine_description(self) -> str:
-        """Which ASR engine and model run, and why (for the UI)."""
+        """Which ASR engine and model run, and why, and whose confidence calibration (for the UI)."""
         engine = self.engine
-        return str(getattr(engine, "description", "")) or f"{engine.name} {engine.model_id}"
+        described = str(getattr(engine, "description", "")) or f"{engine.name} {engine.model_id}"
+        calibrated = self.recognizer.calibrated
+        return f"{described} · {calibrated.summary}" if calibrated is not None else described
 
     @property
     def dry_run(self) -> bool:
