@@ -112,11 +112,12 @@ def read(path: str | Path) -> ModelCalibration:
                             dict(data.get("numbers") or {}))
 
 
-def write(folder: str | Path, calibration: ModelCalibration) -> Path:
-    """``calibration.json`` in ``folder`` (a model's), atomically."""
+def write(where: str | Path, calibration: ModelCalibration) -> Path:
+    """The calibration, atomically, into ``where``: a model's folder (as its
+    ``calibration.json``) or a file's path."""
     from djtui.core.fileio import write_problem, write_text_atomic
 
-    path = Path(folder) / FILE
+    path = Path(where) / FILE if Path(where).is_dir() else Path(where)
     try:
         return write_text_atomic(path, json.dumps(calibration.to_dict(), indent=2) + "\n")
     except OSError as exc:

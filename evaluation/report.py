@@ -156,6 +156,8 @@ class Report:
     """Per safety class (:func:`by_class`)."""
     confidence_model: dict[str, Any] = field(default_factory=dict)
     """Which calibration the confidences came from: ``summary``, ``path``, ``model``, ``calibrated``."""
+    context: str = ""
+    """The context file the commands belong to (empty: the bundled DJ context)."""
 
     @property
     def accuracy(self) -> float | None:
@@ -205,6 +207,7 @@ class Report:
             "calibration": self.calibration,
             "thresholds": self.thresholds,
             "confidence_model": self.confidence_model,
+            "context": self.context,
             "by_class": self.classes,
         }
         if "false_accepts" in self.summary:

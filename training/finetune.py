@@ -33,7 +33,7 @@ import numpy as np
 from djtui.core.errors import DjtuiError
 from djtui.core.audio import SAMPLE_RATE, read_audio
 from djtui.training.manifest import Take, read_manifest
-from djtui.training.progress import Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
+from djtui.training.progress import Calibrating, Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
 from djtui.training.report import write_report
 from djtui.training.schedule import lr_factor, warmup_steps
 from djtui.training.stopping import EarlyStopping, StopRules
@@ -79,6 +79,10 @@ class TrainConfig:
     threads: int = 0
     """CPU threads for training (0: all); a build in the background leaves the live
     pipeline its cores with 1."""
+    calibrate: bool = True
+    """Whisper: fit the model's own confidence calibration on the held-back takes once
+    trained (:func:`djtui.training.calibrate.after_training`), writing
+    ``calibration.json`` beside it."""
 
 
 @dataclass
@@ -97,6 +101,9 @@ class TrainResult:
     stock: Metrics | None = None
     """The bundled model on the same takes, when training started from another model."""
     duration_s: float = 0.0
+    calibration: dict[str, Any] | None = None
+    """The held-back takes judged before (the base model) and after (this one, with its
+    new calibration), clean and in music: :func:`djtui.training.calibrate.after_training`."""
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -274,6 +281,19 @@ class _Run:
             self.trainee.save(output)
             self.emit(Checkpointed(step=self.step, epoch=epoch, output=output))
 
+    def calibrate(self, output: Path) -> dict[str, Any] | None:
+        """The new model's own confidence calibration, from the held-back takes (Whisper)."""
+        from djtui.core.asr import is_whisper_folder
+        from djtui.training.calibrate import after_training
+
+        if not self.config.calibrate or not is_whisper_folder(output):
+            return None
+        data = Path(self.config.data)
+        return after_training(output, self.config.base, self.val_takes, data if data.is_dir() else data.parent,
+                              music_dir=self.config.noise_dir, context_path=self.config.context,
+                              seed=self.config.seed,
+                              on_progress=lambda done, total: self.emit(Calibrating(done, total)))
+
     def finish(self, epoch: int, stopped: str, before: Metrics, stock: Metrics | None) -> TrainResult:
         """Validate an epoch cut short, write the report, say it is done."""
         if self.validated != epoch and self.step > 0:
@@ -287,6 +307,8 @@ class _Run:
         output = Path(self.config.output)
         result = TrainResult(output, before, best, self.early.best_epoch, self.step, stopped, self.device,
                              self.history, self.losses, stock, time.monotonic() - self.started)
+        result.calibration = self.calibrate(output) if stopped != "interrupted" else None
+        result.duration_s = time.monotonic() - self.started
         write_report(result, self.config, self.trainee.description, len(self.train_takes), len(self.val_takes))
         self.emit(Done(step=self.step, epoch=epoch, best_epoch=self.early.best_epoch, wer=best.wer, cer=best.cer,
                        accuracy=best.accuracy, elapsed_s=result.duration_s, output=output))

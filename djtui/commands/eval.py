@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
                                "summary": calibrated.summary, "model": calibrated.model,
                                "path": str(calibrated.path) if calibrated.path else None,
                                "calibrated": calibrated.calibrated})
+    report.context = str(context.source or "")
     _print(console, report)
     if args.json:
         report_.write_report(report, args.json)

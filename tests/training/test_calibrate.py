@@ -1,0 +1,96 @@
+"""Fitting a model's confidence: the logistic fit recovers the weights that made the data,
+a MAP fit on a few takes stays near its prior instead of running off to certainty, and
+the per-class thresholds keep wrong commands of each class within the budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from djtui.core.config import SafetyConfig
+from djtui.core.confidence import FEATURES, Calibration
+from djtui.core.context_file import default_context
+from djtui.core.safety import SafetyGate
+from djtui.training.calibrate import Heard, fit, judge, logistic, rows, table, thresholds
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def test_the_fit_recovers_known_weights():
+    rng = np.random.default_rng(0)
+    truth = np.array([1.5, -2.0, 0.5])
+    x = rng.normal(size=(20000, 3))
+    y = rng.random(20000) < sigmoid(x @ truth - 0.7)
+    theta = logistic(x, y, prior_sd=100.0)
+    assert theta[:3] == pytest.approx(truth, abs=0.1) and theta[3] == pytest.approx(-0.7, abs=0.1)
+
+
+def test_few_takes_move_a_map_fit_only_as_far_as_they_show():
+    rng = np.random.default_rng(1)
+    prior = np.array([1.0, 0.0, 0.5])
+    x = rng.normal(size=(12, 2))
+    y = x[:, 0] > 0  # perfectly separable: maximum likelihood would send the weight to infinity
+    theta = logistic(x, y, prior_mean=prior, prior_sd=0.5)
+    assert np.all(np.isfinite(theta)) and np.all(np.abs(theta - prior) < 2.0)
+    assert theta[0] > prior[0]  # but it does move the way the data points
+    # with enough data the same prior gives way to the truth
+    x = rng.normal(size=(20000, 2))
+    y = rng.random(20000) < sigmoid(3.0 * x[:, 0] - 1.0 * x[:, 1])
+    assert logistic(x, y, prior_mean=prior, prior_sd=0.5)[:2] == pytest.approx([3.0, -1.0], abs=0.15)
+
+
+def evidence(audio: float, text: float) -> dict[str, float]:
+    """One reading's evidence as the recognizer records it (a 5-token sentence in 1 s)."""
+    return {"audio": audio, "tokens": 5, "text": text, "phonemes": 12, "free": -3.0, "free_tokens": 5,
+            "speech_s": 1.0, "agree": 0.0}
+
+
+PLAY_1 = ("play", (("deck", "1"),))
+PLAY_2 = ("play", (("deck", "2"),))
+
+
+def synthetic_utterances(n: int, seed: int) -> list[Heard]:
+    """Utterances where the transcript (text) knows the answer and the audio is unsure."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for number in range(n):
+        right, wrong = (PLAY_1, PLAY_2) if rng.random() < 0.5 else (PLAY_2, PLAY_1)
+        a, b = rng.normal(-3, 1.5, size=2)
+        readings = ((right, evidence(a, 0.9)), (wrong, evidence(b, 0.1)))
+        out.append(Heard(readings, right, "clean", f"f{number}", number))
+    return out
+
+
+def test_a_fit_learns_what_this_models_evidence_is_worth():
+    heard = synthetic_utterances(400, 0)
+    # a prior that does not trust the transcript at all
+    distrust = Calibration(weights=(0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), bias=0.0)
+    fitted = fit(heard, distrust)
+    assert fitted.weights[FEATURES.index("text")] > 0.5
+    x, y = rows(heard, fitted)
+    assert x.shape == (800, len(FEATURES)) and y.sum() == 400  # best two of each: one right, one wrong
+    log_loss = lambda c: -np.mean(np.log(np.where(y, c.confidences_of(x), 1 - c.confidences_of(x))))  # noqa: E731
+    assert log_loss(fitted) < log_loss(distrust)
+
+
+def test_thresholds_keep_each_classes_wrong_commands_within_the_budget():
+    context = default_context()
+    # 100 'play' trials (safe): right at 0.6-0.95, and one wrong 'play' accepted at 0.74
+    heard, ranked = [], []
+    for n in range(100):
+        expected = PLAY_1 if n else PLAY_2
+        heard.append(Heard(((PLAY_1, {}),), expected, "clean", f"f{n}", n))
+        ranked.append([(PLAY_1, 0.74 if n == 0 else 0.6 + 0.0035 * n)])
+    # 100 'pause' trials (destructive): two wrong ones at 0.85 and 0.9
+    pause_1, pause_2 = ("pause", (("deck", "1"),)), ("pause", (("deck", "2"),))
+    for n in range(100, 200):
+        expected = pause_2 if n in (100, 101) else pause_1
+        heard.append(Heard(((pause_1, {}),), expected, "clean", f"f{n}", n))
+        ranked.append([(pause_1, {100: 0.85, 101: 0.9}.get(n, 0.95))])
+    found = thresholds([(heard, ranked, context)], SafetyConfig(), budget=0.01)
+    assert found["min_confidence_safe"] == 0.5  # one wrong in 100 is within 1 %
+    assert found["min_confidence_destructive"] == 0.86  # two are not: the higher one must go
+    judged = judge(heard, ranked, SafetyGate(context, SafetyConfig(**found)))
+    assert table(judged)["clean"]["misunderstood"] == 2  # the safe one, and pause at 0.9
