@@ -152,9 +152,25 @@ def for_model(folder: str | Path | None, name: str | None = None) -> ModelCalibr
     return conservative()
 
 
+def for_choice(model: str | Path | None) -> ModelCalibration:
+    """The calibration of a Whisper model as ``[asr] model`` names it: ``None`` (the
+    bundled tiny.en), one of :data:`BUILT_IN`, or a folder (the bundled model's own folder
+    counts as tiny.en)."""
+    if model is None or str(model) in BUILT_IN:
+        return for_model(None, str(model or "tiny.en"))
+    from djtui.core.asr import bundled_whisper_path
+
+    folder = Path(model).expanduser()
+    try:
+        bundled = folder.resolve() == bundled_whisper_path().resolve()
+    except DjtuiError:
+        bundled = False
+    return for_model(None, "tiny.en") if bundled else for_model(folder)
+
+
 def for_engine(engine: Any) -> ModelCalibration | None:
     """The calibration of the engine that listens; ``None`` for an engine whose
     confidence does not come from it (wav2vec2: acoustic rescoring)."""
     if getattr(engine, "name", None) != "whisper":
         return None
-    return for_model(getattr(engine, "model_dir", None), getattr(engine, "named", None))
+    return for_choice(getattr(engine, "named", None) or getattr(engine, "model_dir", None))
