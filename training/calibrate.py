@@ -450,13 +450,14 @@ def summary_of(heard: Sequence[Heard], before: Calibration, after: Sequence[Sequ
 def calibrate_model(folder: str | Path, labels: Sequence[Any], *, context: Any, config: Any,
                     music: Any | None = None, snrs: Sequence[float] = SNRS, prior: Any | None = None,
                     described: Sequence[dict[str, Any]] = (), seed: int = 0, write: bool = True,
-                    on_trial: Callable[[Any], None] | None = None) -> Calibrated:
+                    on_trial: Callable[[Any], None] | None = None, current: Calibration | None = None) -> Calibrated:
     """Fit the model in ``folder`` its own calibration on ``labels`` (takes it did not
     train on; chatter among them as ``intent: None``) heard clean and with ``music`` at
     ``snrs``, plus music alone; MAP around ``prior`` (a
     :class:`~djtui.core.calibration_file.ModelCalibration`; default: the stock model's).
-    ``described``: what the data is, for the file. Writes ``calibration.json`` into
-    ``folder`` unless ``write`` is False."""
+    ``described``: what the data is, for the file; ``current``: the calibration the
+    model has now, for the *before* (default: the prior). Writes ``calibration.json``
+    into ``folder`` unless ``write`` is False."""
     import datetime
 
     from djtui.core import calibration_file
@@ -465,7 +466,7 @@ def calibrate_model(folder: str | Path, labels: Sequence[Any], *, context: Any, 
     listener = model_listener(folder, context, config)
     heard = hear_takes(listener, labels, music, snrs, seed, on_trial)
     fitted = fit(heard, prior.calibration)
-    before, after, numbers = summary_of(heard, prior.calibration, folds(heard, prior.calibration, seed=seed),
+    before, after, numbers = summary_of(heard, current or prior.calibration, folds(heard, prior.calibration, seed=seed),
                                         context, config.safety)
     conditions = ["clean", *(str(int(s)) if float(s).is_integer() else str(s) for s in snrs)] if music else ["clean"]
     made = calibration_file.ModelCalibration(

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                             "conditions…"):
             result = calibrate.calibrate_model(listener_model, labels, context=context, config=config, music=music,
                                                snrs=args.snr or calibrate.SNRS, prior=prior, described=described,
-                                               seed=args.seed, write=False)
+                                               seed=args.seed, write=False, current=current)
         made = result.calibration
         _show(console, "the takes", result.before, result.after, made.numbers)
         if args.thresholds:
@@ -203,7 +203,7 @@ def _show(console: Any, title: str, before: dict[str, Any], after: dict[str, Any
 
     from djtui.evaluation.report import percent
 
-    table = Table(title=f"{title}: before (the prior's calibration) → after (each trial judged by a fit without it)",
+    table = Table(title=f"{title}: before (its calibration until now) → after (each trial judged by a fit without it)",
                   title_justify="left")
     for name in ("condition", "accepted", "top-1", "misunderstood", "false accepts"):
         table.add_column(name, justify="left" if name == "condition" else "right")
@@ -228,6 +228,7 @@ def _thresholds(console: Any, groups: list[tuple[list[Any], Any]], held_out: lis
         rescored.append((heard, held_out[start:start + len(heard)], context))
         start += len(heard)
     found = calibrate.thresholds(rescored, safety)
-    console.print("[safety]  # misunderstood within 1 % per class, on confidences fitted without each trial")
+    console.print("[safety]  # misunderstood within 1 % per class, on confidences fitted without each trial",
+                  markup=False, highlight=False)
     for key, value in found.items():
         console.print(f"{key} = {value:.2f}", highlight=False)
