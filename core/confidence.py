@@ -36,7 +36,7 @@ The confidence is a logistic model of nine features, each with a reason to be th
    drowned in music splits ``play(deck=1)`` and ``play(deck=2)`` and should lower the
    command's confidence rather than be guessed.
 
-The weights are fitted per model (logistic regression on the best two readings of each
+The weights are fitted per model (logistic regression on the best reading of each
 utterance, :mod:`djtui.training.calibrate`) and stored beside the model's weights
 (:mod:`djtui.core.calibration_file`); ``djtui eval`` reports the calibration on data it
 was not fitted on (README, "Evaluation"). :class:`Calibration`'s defaults are the first

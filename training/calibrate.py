@@ -7,10 +7,11 @@ weights are fitted here, for one model, on audio that model did not train on:
    audio with no command (music alone, in 2 s windows; booth chatter) through the live
    listener built on that model, and keeps every utterance's readings with their
    evidence (:func:`djtui.evaluation.trials.readings_of`).
-2. :func:`fit` fits the weights by logistic regression on the best two readings of each
-   utterance (right or not; the best is what the gate judges, the runner-up what its
-   margin is measured against), ranking them again with each new fit, since the ranking
-   is by confidence. With few utterances — a DJ's 41 held-back takes — it is a MAP fit:
+2. :func:`fit` fits the weights by logistic regression on the best reading of each
+   utterance (right or not: what the gate judges), ranking them again with each new fit,
+   since the ranking is by confidence. (Not the runner-up too: it is wrong whenever the
+   best is right, on the other side of a gap of 0, and fitting both teaches the gap a
+   cliff there that drags down every close call the best reading wins.) With few utterances — a DJ's 41 held-back takes — it is a MAP fit:
    a Gaussian prior centred on a calibration known to work (the stock model's, fitted on
    thousands of utterances). A maximum-likelihood fit on a few hundred readings with a
    handful of mistakes separates them perfectly and sends the weights to infinity (every
@@ -64,6 +65,8 @@ feature: wide enough for a model's own evidence to move a weight by its size, na
 enough that 40 takes cannot drive one to infinity."""
 BUDGET = 0.01
 """Misunderstood commands allowed per safety class: 1 % of the commands of that class."""
+MUSIC_SHARE = 0.2
+"""Music alone counts, in a fit, at most this share of the utterances of speech (:func:`weights`)."""
 
 
 @dataclass(frozen=True)
@@ -172,32 +175,42 @@ def logistic(x: np.ndarray, y: np.ndarray, prior_mean: np.ndarray | None = None,
     return theta
 
 
-def rows(heard: Sequence[Heard], calibration: Calibration, per_utterance: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """The best ``per_utterance`` readings of every utterance, ranked by ``calibration``:
-    their features and whether each is the command that was said."""
+def rows(heard: Sequence[Heard], calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """The best reading of every utterance, as ``calibration`` ranks them: its features and
+    whether it is the command that was said."""
     x, y = [], []
     for h in heard:
         if not h.readings:
             continue
         f = features(h, calibration)
-        order = np.argsort(-calibration.confidences_of(f), kind="stable")[:per_utterance]
-        for n in order:
-            x.append(f[n])
-            y.append(float(h.readings[n][0] == h.expected))
+        best = int(np.argmax(calibration.confidences_of(f)))
+        x.append(f[best])
+        y.append(float(h.readings[best][0] == h.expected))
     return np.array(x).reshape(-1, len(FEATURES)), np.array(y)
+
+
+def weights(heard: Sequence[Heard]) -> np.ndarray:
+    """How much each utterance counts: 1, but music alone (2 s windows, as if the VAD let
+    everything through) together no more than :data:`MUSIC_SHARE` of the utterances of
+    speech — on stage the VAD keeps nearly all of it out, and a fit swamped by it would
+    learn that almost nothing is ever right."""
+    music = [h.condition == "music alone" for h in heard if h.readings]
+    n_music = sum(music)
+    share = min(1.0, MUSIC_SHARE * (len(music) - n_music) / n_music) if n_music else 1.0
+    return np.array([share if m else 1.0 for m in music])
 
 
 def fit(heard: Sequence[Heard], prior: Calibration | None = None, prior_sd: float = PRIOR_SD,
         rounds: int = 3) -> Calibration:
     """The calibration fitted on ``heard`` (see the module): MAP around ``prior`` when one
-    is given, else a weak prior around 0."""
+    is given, else a weak prior around 0. The best readings are ranked again by each fit."""
     start = prior or Calibration(weights=(0.0,) * len(FEATURES), bias=0.0)
     mean = np.array([*start.weights, start.bias]) if prior is not None else None
     sd = prior_sd if prior is not None else 10.0
     current = prior or Calibration()
     for _ in range(rounds):
         x, y = rows(heard, current)
-        theta = logistic(x, y, mean, sd)
+        theta = logistic(x, y, mean, sd, weights(heard))
         current = Calibration(start.token_bonus, start.pace, tuple(float(v) for v in theta[:-1]), float(theta[-1]))
     return current
 
@@ -472,7 +485,7 @@ def calibrate_model(folder: str | Path, labels: Sequence[Any], *, context: Any, 
     made = calibration_file.ModelCalibration(
         fitted, Path(folder) / calibration_file.FILE, Path(folder).name,
         {"method": f"logistic regression, MAP with a Gaussian prior (sd {PRIOR_SD}) centred on {prior.model}'s "
-                   "calibration, on the best two readings of each utterance",
+                   "calibration, on the best reading of each utterance",
          "prior": prior.model, "data": list(described), "conditions": conditions,
          "music": [str(n) for n in getattr(music, "names", [])][:8],
          "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},

@@ -121,7 +121,7 @@ def _fitted(prior: Any, described: list[dict[str, Any]]) -> dict[str, Any]:
 
     how = (f"MAP with a Gaussian prior (sd {PRIOR_SD}) centred on {prior.model}'s calibration" if prior
            else "a weak prior (sd 10)")
-    return {"method": f"logistic regression, {how}, on the best two readings of each utterance",
+    return {"method": f"logistic regression, {how}, on the best reading of each utterance",
             "prior": prior.model if prior else None, "data": described,
             "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 

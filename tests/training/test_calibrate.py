@@ -70,7 +70,7 @@ def test_a_fit_learns_what_this_models_evidence_is_worth():
     fitted = fit(heard, distrust)
     assert fitted.weights[FEATURES.index("text")] > 0.5
     x, y = rows(heard, fitted)
-    assert x.shape == (800, len(FEATURES)) and y.sum() == 400  # best two of each: one right, one wrong
+    assert x.shape == (400, len(FEATURES)) and y.mean() > 0.9  # the best of each, nearly always the right one
     log_loss = lambda c: -np.mean(np.log(np.where(y, c.confidences_of(x), 1 - c.confidences_of(x))))  # noqa: E731
     assert log_loss(fitted) < log_loss(distrust)
 
