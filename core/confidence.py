@@ -80,6 +80,9 @@ class Reference:
 
 
 FEATURES = ("gap", "text", "pace", "clarity", "fit", "agree", "mass", "against", "slot")
+DIRECTIONS = (1, 1, -1, 1, 1, 1, 1, -1, 1)
+"""The sign each feature's reason gives its weight (``pace`` and ``against`` count
+against a reading, the rest for it): a fit may weigh a feature 0, never the other way."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ weights are fitted here, for one model, on audio that model did not train on:
    evidence (:func:`djtui.evaluation.trials.readings_of`).
 2. :func:`fit` fits the weights by logistic regression on the best reading of each
    utterance (right or not: what the gate judges), ranking them again with each new fit,
-   since the ranking is by confidence. (Not the runner-up too: it is wrong whenever the
+   since the ranking is by confidence. Each weight keeps the sign its feature's reason
+   gives it (:data:`~djtui.core.confidence.DIRECTIONS`) or is 0: features overlap (the
+   mass and the slot certainty, the gap and the mass), and a fit that weighs one against
+   its reason is trading it off against another on this data, which does not carry over. (Not the runner-up too: it is wrong whenever the
    best is right, on the other side of a gap of 0, and fitting both teaches the gap a
    cliff there that drags down every close call the best reading wins.) With few utterances — a DJ's 41 held-back takes — it is a MAP fit:
    a Gaussian prior centred on a calibration known to work (the stock model's, fitted on
@@ -36,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from djtui.core.confidence import FEATURES, Calibration, Evidence, Reference
+from djtui.core.confidence import DIRECTIONS, FEATURES, Calibration, Evidence, Reference
 from djtui.core.records import Candidate, CommandKey
 
 FIT_CHATTER = (
@@ -154,14 +157,30 @@ def _evidence(heard: Heard) -> tuple[list[Evidence], Reference]:
 
 
 def logistic(x: np.ndarray, y: np.ndarray, prior_mean: np.ndarray | None = None, prior_sd: float = PRIOR_SD,
-             weight: np.ndarray | None = None, iterations: int = 50) -> np.ndarray:
+             weight: np.ndarray | None = None, signs: Sequence[int] | None = None, iterations: int = 50) -> np.ndarray:
     """``[w…, b]`` maximising the log-likelihood of ``y`` (0/1) under ``sigmoid(x·w + b)``
     plus a Gaussian log-prior centred on ``prior_mean`` (default 0) with ``prior_sd``:
-    Newton's method, from the prior's centre."""
-    x = np.column_stack([np.asarray(x, dtype=float), np.ones(len(x))])
+    Newton's method, from the prior's centre. ``signs`` (+1, −1 or 0 per column): a
+    weight that comes out against its sign is fixed at 0 and the rest fitted again, until
+    none does."""
+    columns = np.asarray(x, dtype=float).shape[1] if len(x) else len(signs or ())
+    mean = np.zeros(columns + 1) if prior_mean is None else np.asarray(prior_mean, dtype=float)
+    free = list(range(columns))
+    while True:
+        theta = np.zeros(columns + 1)
+        theta[[*free, columns]] = _newton(np.asarray(x, dtype=float)[:, free], y, mean[[*free, columns]], prior_sd,
+                                          weight, iterations)
+        wrong = [n for n in free if signs is not None and signs[n] * theta[n] < 0]
+        if not wrong:
+            return theta
+        free = [n for n in free if n not in wrong]
+
+
+def _newton(x: np.ndarray, y: np.ndarray, mean: np.ndarray, prior_sd: float, weight: np.ndarray | None,
+            iterations: int) -> np.ndarray:
+    x = np.column_stack([x, np.ones(len(x))])
     y = np.asarray(y, dtype=float)
     weight = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
-    mean = np.zeros(x.shape[1]) if prior_mean is None else np.asarray(prior_mean, dtype=float)
     precision = np.full(x.shape[1], 1.0 / prior_sd ** 2)
     theta = mean.copy()
     for _ in range(iterations):
@@ -210,7 +229,7 @@ def fit(heard: Sequence[Heard], prior: Calibration | None = None, prior_sd: floa
     current = prior or Calibration()
     for _ in range(rounds):
         x, y = rows(heard, current)
-        theta = logistic(x, y, mean, sd, weights(heard))
+        theta = logistic(x, y, mean, sd, weights(heard), DIRECTIONS)
         current = Calibration(start.token_bonus, start.pace, tuple(float(v) for v in theta[:-1]), float(theta[-1]))
     return current
 
