@@ -94,3 +94,49 @@ def test_thresholds_keep_each_classes_wrong_commands_within_the_budget():
     assert found["min_confidence_destructive"] == 0.86  # two are not: the higher one must go
     judged = judge(heard, ranked, SafetyGate(context, SafetyConfig(**found)))
     assert table(judged)["clean"]["misunderstood"] == 2  # the safe one, and pause at 0.9
+
+
+def test_after_training_calibrates_the_new_model_on_its_held_back_takes_in_music(
+        synthetic_set, small_context, tmp_path, monkeypatch):
+    """What ``djtui train`` runs once a model is written, with training music: the takes
+    heard clean and in music by the base and the new model, music alone as negatives, and
+    the new model's calibration.json beside its weights (cut down: one SNR, few windows)."""
+    import functools
+    import json
+
+    import soundfile as sf
+
+    from djtui.core import calibration_file
+    from djtui.core.asr import bundled_whisper_path
+    from djtui.training import calibrate
+    from djtui.training.manifest import read_manifest
+
+    model = tmp_path / "model"  # stands for the model training wrote: the bundled weights
+    model.mkdir()
+    for f in bundled_whisper_path().iterdir():
+        (model / f.name).symlink_to(f)
+    music = tmp_path / "music"
+    music.mkdir()
+    noise = np.convolve(np.random.default_rng(0).standard_normal(16000 * 6), np.ones(8) / 8, "same")
+    sf.write(music / "crowd.wav", (0.2 * noise).astype(np.float32), 16000)
+    monkeypatch.setattr(calibrate, "SNRS", (10,))
+    monkeypatch.setattr(calibrate, "TRAINING_CHATTER", 2)
+    monkeypatch.setattr(calibrate, "music_alone", functools.partial(calibrate.music_alone, windows=4))
+    held_back = read_manifest(synthetic_set)[:3]
+    progress: list[tuple[int, int]] = []
+
+    result = calibrate.after_training(model, None, held_back, synthetic_set.parent, music_dir=music,
+                                      context_path=small_context.source, on_progress=lambda *p: progress.append(p))
+
+    written = calibration_file.for_model(model)
+    assert written.calibrated and written.path == model / calibration_file.FILE
+    assert written.fitted["prior"] == "tiny.en (bundled)" and written.fitted["conditions"] == ["clean", "10"]
+    assert any("music alone" in d["what"] for d in written.fitted["data"])
+    assert result["base"] == "tiny.en (bundled)" and result["base_calibrated"] and result["held_back"] == 3
+    for table_ in (result["before"], result["after"]):
+        assert table_["clean"]["n"] == 3 and table_["10"]["n"] == 3  # the takes, clean and in music
+        assert {"accepted", "top1", "misunderstood"} <= set(table_["clean"])
+        assert table_["clean"]["negatives"] == 2  # the chatter: audio that must be refused
+    assert progress and progress[-1][1] == 2 * (3 + 2) * 2  # two models, five clips, two conditions
+    assert result["after"]["music alone"]["negatives"] == 4  # and music alone, as audio that must be refused
+    assert json.loads((model / calibration_file.FILE).read_text())["model"] == "model"
