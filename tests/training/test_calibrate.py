@@ -140,3 +140,44 @@ def test_after_training_calibrates_the_new_model_on_its_held_back_takes_in_music
     assert progress and progress[-1][1] == 2 * (3 + 2) * 2  # two models, five clips, two conditions
     assert result["after"]["music alone"]["negatives"] == 4  # and music alone, as audio that must be refused
     assert json.loads((model / calibration_file.FILE).read_text())["model"] == "model"
+
+
+def eval_report(n: int, seed: int) -> dict:
+    """What ``djtui eval --json`` records, for ``n`` trials of 'play deck 1/2' (clean) and
+    a few windows of music: every utterance's readings with their evidence."""
+    rng = np.random.default_rng(seed)
+    trials = []
+    for number in range(n):
+        deck, other = ("1", "2") if rng.random() < 0.5 else ("2", "1")
+        a, b = rng.normal(-3, 1.5, size=2)
+        right_text = 0.9 if rng.random() < 0.9 else 0.1
+        trials.append({"file": f"f{number}.wav", "condition": "clean", "expected": f"play(deck={deck})",
+                       "readings": [[["play", {"deck": deck}, evidence(a, right_text)],
+                                     ["play", {"deck": other}, evidence(b, 1 - right_text)]]]})
+    music = [{"file": "song.ogg", "start_s": 2.0 * k,
+              "readings": [["pause", {"deck": "1"}, evidence(-9.0, 0.0)], ["cue", {"deck": "1"}, evidence(-10.0, 0.0)]]}
+             for k in range(10)]
+    return {"trials": trials, "negatives": {"readings": music}}
+
+
+def test_djtui_calibrate_fits_on_an_eval_report_and_writes_where_it_is_told(tmp_path, capsys):
+    import json
+
+    from djtui.cli import main
+    from djtui.core import calibration_file
+
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps(eval_report(120, 0)))
+    out = tmp_path / "new.json"
+    assert main(["calibrate", "--model", "tiny.en", "--from-report", str(report)]) == 2  # the bundled file stays
+    assert "--output" in capsys.readouterr().err
+    assert main(["calibrate", "--model", "tiny.en", "--from-report", str(report), "--output", str(out),
+                 "--thresholds"]) == 0
+    printed = capsys.readouterr().out
+    assert "min_confidence_safe = " in printed and "expected calibration error" in printed
+    written = calibration_file.read(out)
+    assert written.fitted["prior"] == "tiny.en (bundled)" and written.numbers["utterances"] == 130
+    assert written.calibration != calibration_file.stock()  # fitted on this evidence, not copied
+    assert main(["calibrate", "--model", "tiny.en", "--from-report", str(report), "--output",
+                 str(tmp_path / "not.json"), "--dry-run"]) == 0
+    assert not (tmp_path / "not.json").exists()
