@@ -301,6 +301,8 @@ class WhisperEngine:
         from faster_whisper.tokenizer import Tokenizer
 
         named = "tiny.en" if model_dir is None else str(model_dir)
+        self.named = named if named in WHISPER_MODELS else None
+        """Which of :data:`WHISPER_MODELS` this is, or ``None`` for a folder."""
         if named == "tiny.en":
             path, self.model_id = bundled_whisper_path(), "tiny.en (bundled)"
         elif named == "base":

@@ -161,7 +161,24 @@ class SafetyConfig(_Section):
     """Start disarmed: nothing reaches Rekordbox until the DJ arms djtui."""
     min_confidence: float = Field(0.8, ge=0.0, le=1.0)
     """Commands below this calibrated confidence (the probability the reading is right)
-    are rejected. 0.8 keeps wrong commands under 1 % on the development data."""
+    are rejected: djtui's own (arm, disarm, confirm, cancel), and every command of the
+    context whose safety class has no threshold of its own below."""
+    min_confidence_safe: float | None = Field(None, ge=0.0, le=1.0)
+    """The threshold for 'safe' commands (browse, effect select, loops: a wrong one is a
+    press undone by another); empty: ``min_confidence``."""
+    min_confidence_guarded: float | None = Field(None, ge=0.0, le=1.0)
+    """The same for 'guarded' commands (sync, hot cue, EQ kill): they change what the crowd
+    hears; on a playing deck they wait for 'confirm' too. Empty: ``min_confidence``."""
+    min_confidence_destructive: float | None = Field(None, ge=0.0, le=1.0)
+    """The same for 'destructive' commands (pause, cue, load): they can stop the music.
+    Empty: ``min_confidence``."""
+
+    def min_confidence_for(self, safety_class: str) -> float:
+        """The threshold a command of ``safety_class`` must reach (``"control"``: djtui's
+        own commands): its class's own, else ``min_confidence``."""
+        own = getattr(self, f"min_confidence_{safety_class}", None) if safety_class != "control" else None
+        return self.min_confidence if own is None else float(own)
+
     min_margin: float = Field(0.08, ge=0.0, le=1.0)
     """Rejected as ambiguous when the runner-up is closer than this to the best."""
     cooldown_ms: int = Field(1500, ge=0, le=60000)

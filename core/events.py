@@ -85,6 +85,8 @@ class Outcome:
     """``max_speech_ms`` cut the speech short."""
     audio: object = field(default=None, repr=False, compare=False)
     """The utterance's audio (float32, 16 kHz), for the session log's clips."""
+    readings: tuple[Candidate, ...] = field(default=(), repr=False, compare=False)
+    """Every command considered, best first, with its evidence (``djtui eval`` keeps them)."""
 
     @property
     def best(self) -> Candidate | None:

@@ -48,7 +48,7 @@ from djtui.core.errors import DjtuiError
 from djtui.core.events import (STAGES, ArmedChanged, Dropped, Error, Event, Expired, Hearing, ListeningChanged,
                                Outcome, RampEnd, SpeechEnded, SpeechStarted, Status, Usage)
 from djtui.core.recognize import Stopped
-from djtui.core.records import Candidate, Understanding, Utterance, Verdict
+from djtui.core.records import Candidate, CommandKey, Understanding, Utterance, Verdict
 
 if TYPE_CHECKING:
     from djtui.core.stages import Stages
@@ -162,12 +162,14 @@ class UtteranceDue:
     utterance: Utterance
     listener: Listener = field(repr=False)
     ahead: Future[Drafted] | None = field(default=None, repr=False)
+    glimpses: tuple[CommandKey | None, ...] = ()
+    """What the glimpses of its speech read (for its confidence, when there is no draft)."""
 
     def run(self, *, live: bool = True) -> Outcome:
         """``live``: stages that ran ahead count only their time after the endpoint (what
         the DJ waits for); otherwise (a recording read as fast as it goes) each stage's
         own time, wherever it ran."""
-        return self.listener._conclude(self.utterance, self.ahead, live)
+        return self.listener._conclude(self.utterance, self.ahead, live, self.glimpses)
 
 
 Due = GlimpseDue | DraftDue | UtteranceDue
@@ -333,7 +335,9 @@ class Listener:
         """The due conclusion of ``utterance``, with its draft when the silence lasted."""
         draft, self._last_draft = self._last_draft, None
         ahead = draft.result if draft is not None and draft.utterance.same_speech(utterance) else None
-        return UtteranceDue(utterance, self, ahead)
+        with self._lock:
+            glimpses = tuple(self._early.glimpses)
+        return UtteranceDue(utterance, self, ahead, glimpses)
 
     def _stream_time(self) -> float:
         """Seconds of audio heard since this listener was made (never goes back)."""
@@ -359,7 +363,9 @@ class Listener:
 
     def _draft(self, draft: Utterance, stop: Callable[[], bool] | None = None) -> Drafted:
         started = time.perf_counter()
-        understanding = self.stages.recognizer.understand(draft.audio, draft.duration_s, stop=stop)
+        with self._lock:
+            glimpses = tuple(self._early.glimpses)
+        understanding = self.stages.recognizer.understand(draft.audio, draft.duration_s, glimpses, stop=stop)
         drafted = Drafted(understanding, _spans(understanding.timings, started))
         with self._lock:
             fires = self._early.decide(understanding, self.stages.gate)
@@ -372,11 +378,12 @@ class Listener:
 
     # --- concluding (the worker) ---------------------------------------------------------
 
-    def _conclude(self, utterance: Utterance, ahead: Future[Drafted] | None, live: bool) -> Outcome:
+    def _conclude(self, utterance: Utterance, ahead: Future[Drafted] | None, live: bool,
+                  glimpses: tuple[CommandKey | None, ...] = ()) -> Outcome:
         number = next(self._numbers)
         drafted = _result(ahead)
         if drafted is None:
-            understanding = self.stages.recognizer.understand(utterance.audio, utterance.duration_s)
+            understanding = self.stages.recognizer.understand(utterance.audio, utterance.duration_s, glimpses)
             timings = understanding.timings
         else:
             understanding = drafted.understanding
@@ -409,6 +416,7 @@ class Listener:
             engine=engine.name, model=engine.model_id,
             speech_s=(round(utterance.start_time, 3), round(utterance.end_time, 3)), cut=utterance.cut,
             ahead=live and drafted is not None, early=utterance.early, audio=utterance.audio,
+            readings=understanding.readings,
         )
         self._events.publish(outcome)
         return outcome

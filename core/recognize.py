@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -23,11 +23,12 @@ import numpy as np
 from djtui.core.asr import AsrEngine
 from djtui.core.audio import SAMPLE_RATE
 from djtui.core.confidence import FEATURES, Calibration, Evidence, Reference
-from djtui.core.records import AsrResult, Candidate, Glimpse, Understanding
+from djtui.core.records import AsrResult, Candidate, CommandKey, Glimpse, Understanding
 from djtui.core.rescore import Rescorer, grammar_alternatives
 from djtui.core.text import whisper_text
 
 if TYPE_CHECKING:
+    from djtui.core.calibration_file import ModelCalibration
     from djtui.core.context import Context
     from djtui.core.grammar_search import GrammarSearch
 
@@ -67,30 +68,35 @@ class Recognizer:
 
     def __init__(self, engine: AsrEngine, resolver: TextResolver, rescorer: Rescorer | None = None,
                  search: GrammarSearch | None = None, calibration: Calibration | None = None,
-                 k: int = 5, alternatives: int | None = None) -> None:
+                 k: int = 5, alternatives: int | None = None, calibrated: ModelCalibration | None = None) -> None:
         self.engine = engine
         self.resolver = resolver
         self.rescorer = rescorer
         self.search = search
         self.calibration = calibration or Calibration()
+        self.calibrated = calibrated
+        """Where :attr:`calibration` came from (the model's file, or the fallback), when known."""
         self.k = k
         # CTC scores a sentence in microseconds; Whisper runs its decoder per sentence.
         self.alternatives = alternatives if alternatives is not None else (24 if engine.name == "wav2vec2" else 8)
 
     def understand(self, audio: np.ndarray, speech_s: float | None = None,
-                   stop: Callable[[], bool] | None = None) -> Understanding:
-        """``speech_s``: how long the VAD heard speech in ``audio`` (default: all of it).
-        ``stop()`` is asked between stages; when it says so, :class:`Stopped` is raised
-        instead of going on (a draft the DJ's speech made stale)."""
+                   glimpses: Sequence[CommandKey | None] = (), stop: Callable[[], bool] | None = None) -> Understanding:
+        """``speech_s``: how long the VAD heard speech in ``audio`` (default: all of it);
+        ``glimpses``: the command each glimpse of the speech in progress read, oldest first
+        (:meth:`glimpse`; the confidence weighs how they agree). ``stop()`` is asked
+        between stages; when it says so, :class:`Stopped` is raised instead of going on (a
+        draft the DJ's speech made stale)."""
         start = time.perf_counter()
         result = self.engine.transcribe(audio)
         if speech_s is None:
             speech_s = len(audio) / SAMPLE_RATE
         return self.understand_result(result, asr_ms=(time.perf_counter() - start) * 1000, speech_s=speech_s,
-                                      stop=stop)
+                                      glimpses=glimpses, stop=stop)
 
-    def understand_result(self, result: AsrResult, asr_ms: float | None = None,
-                          speech_s: float | None = None, stop: Callable[[], bool] | None = None) -> Understanding:
+    def understand_result(self, result: AsrResult, asr_ms: float | None = None, speech_s: float | None = None,
+                          glimpses: Sequence[CommandKey | None] = (),
+                          stop: Callable[[], bool] | None = None) -> Understanding:
         """The stages after ASR, for a result transcribed elsewhere (e.g. ahead of the
         endpoint, while the VAD was still waiting out its hang-over)."""
         timings = {"asr": result.seconds * 1000 if asr_ms is None else asr_ms}
@@ -98,7 +104,7 @@ class Recognizer:
             raise Stopped()
         if self.search is not None and result.encoding is not None:
             seconds = speech_s if speech_s is not None else result.encoding.frames / 100
-            return self._search(result, timings, seconds, stop)
+            return self._search(result, timings, seconds, tuple(glimpses), stop)
         start = time.perf_counter()
         candidates = self.resolver.resolve(result.text, k=self.k) if result.text.strip() else []
         timings["resolve"] = (time.perf_counter() - start) * 1000
@@ -109,7 +115,7 @@ class Recognizer:
             timings["rescore"] = (time.perf_counter() - start) * 1000
         else:
             timings["rescore"] = 0.0
-        return Understanding(result.text, candidates, result, timings)
+        return Understanding(result.text, candidates, result, timings, readings=tuple(candidates))
 
     def glimpse(self, audio: np.ndarray) -> Glimpse:
         """What the speech so far reads as in the grammar (Whisper only; other engines
@@ -132,7 +138,7 @@ class Recognizer:
     # --- Whisper: the grammar search ----------------------------------------------------
 
     def _search(self, result: AsrResult, timings: dict[str, float], speech_s: float,
-                stop: Callable[[], bool] | None = None) -> Understanding:
+                glimpses: tuple[CommandKey | None, ...] = (), stop: Callable[[], bool] | None = None) -> Understanding:
         from djtui.core import phonetic
         from djtui.core.grammar_search import commands, log_sum
 
@@ -167,21 +173,24 @@ class Recognizer:
         for candidate, (logprob, tokens) in zip(missing, scored):
             readings[candidate.key()] = (candidate.intent, dict(candidate.slots), candidate.sentence, [logprob], tokens)
         order = list(readings.items())
-        evidence = [Evidence(log_sum(paths), tokens, text_scores.get(key, 0.0), len(phonetic.phonemes(sentence)))
+        evidence = [Evidence(log_sum(paths), tokens, text_scores.get(key, 0.0), len(phonetic.phonemes(sentence)), key)
                     for key, (_, _, sentence, paths, tokens) in order]
-        reference = Reference(reference_logprob, len(result.tokens) + 1, speech_s)
-        confidence = self.calibration.confidences(evidence, reference)
-        features = self.calibration.features(evidence, reference) if evidence else np.zeros((0, 5))
-        candidates = []
-        for n in np.argsort(-confidence, kind="stable")[: self.k]:
+        reference = Reference(reference_logprob, len(result.tokens) + 1, speech_s, glimpses)
+        features = self.calibration.features(evidence, reference) if evidence else np.zeros((0, len(FEATURES)))
+        confidence = self.calibration.confidences_of(features)
+        # the utterance's own evidence, on every reading: with it the features can be computed again
+        free = {"free": round(reference.logprob, 3), "free_tokens": reference.tokens, "speech_s": round(speech_s, 3)}
+        readings = []
+        for n in np.argsort(-confidence, kind="stable"):
             key, (intent, slots, sentence, _, _) = order[n]
-            candidates.append(Candidate(intent, slots, float(confidence[n]), sentence, {
+            readings.append(Candidate(intent, slots, float(confidence[n]), sentence, {
                 "audio": round(evidence[n].logprob, 3), "tokens": evidence[n].tokens, "text": round(evidence[n].text, 4),
+                "phonemes": evidence[n].phonemes, **free,
                 **{name: round(float(v), 3) for name, v in zip(FEATURES, features[n])},
                 # a command only the text proposed: its grammar neighbours are unknown, so assume more may come
                 "more": float(could_mean_more.get(key, True))}))
         timings["rescore"] = (time.perf_counter() - start) * 1000
-        return Understanding(result.text, candidates, result, timings)
+        return Understanding(result.text, readings[: self.k], result, timings, readings=tuple(readings))
 
     def _score(self, cross: object, result: AsrResult, sentences: list[str]) -> tuple[float, list[tuple[float, int]]]:
         """Log-probability of the free decoding (its tokens and the end of text: what the

@@ -119,12 +119,15 @@ CommandKey = tuple[str, tuple[tuple[str, str], ...]]
 class Understanding:
     """What djtui made of one utterance: the ASR ``transcript``, the top ``candidates``
     (best first, with calibrated scores), the full ``asr`` result and per-stage
-    ``timings`` in milliseconds (``asr``, ``search``, ``resolve``, ``rescore``)."""
+    ``timings`` in milliseconds (``asr``, ``search``, ``resolve``, ``rescore``).
+    ``readings``: every command considered, best first, each with the evidence its
+    confidence came from (what ``djtui eval`` records and ``djtui calibrate`` fits on)."""
 
     transcript: str
     candidates: list[Candidate]
     asr: AsrResult
     timings: dict[str, float] = field(default_factory=dict)
+    readings: tuple[Candidate, ...] = ()
 
     @property
     def best(self) -> Candidate | None:

@@ -12,7 +12,10 @@ order they are checked:
   confidence and margin below. ``cancel`` and ``disarm`` also halt every ramp; ``hold``
   (``held``) halts them and drops a command waiting for 'confirm', and stays armed.
 - ``disarmed``: nothing is sent until the DJ arms djtui.
-- ``low_confidence``: the best score is below ``min_confidence``.
+- ``low_confidence``: the best score is below the threshold of what is at stake: its
+  intent's safety class (``min_confidence_safe``, ``_guarded``, ``_destructive``; an
+  empty one is ``min_confidence``), or ``min_confidence`` for djtui's own controls. An approved verdict's message says which
+  threshold it passed.
 - ``ambiguous``: the runner-up is within ``min_margin`` and would do something else.
 - ``no_change``: a toggle (PlayPause for play/pause) whose deck is already in the wanted
   state: pressing it would do the opposite of what was said.
@@ -215,7 +218,7 @@ class SafetyGate:
         if (rejection := self.screen(candidates)) is not None:
             return rejection
         top = max(candidates, key=lambda c: c.score)
-        return Verdict(True, "accepted", f"{top.label()} (evaluation: nothing sent)", top)
+        return Verdict(True, "accepted", f"{top.label()} · {self.passed(top)} (evaluation: nothing sent)", top)
 
     def _grammar(self, ranked: list[Candidate]) -> Verdict | None:
         """``out_of_grammar`` when nothing, or nothing the context knows, was heard."""
@@ -292,11 +295,24 @@ class SafetyGate:
         assert plan is not None  # it was planned when it was held
         return self._decide(plan, confirmed=True)
 
+    def threshold(self, candidate: Candidate) -> tuple[float, str]:
+        """The ``min_confidence`` ``candidate`` must reach, and for what: its intent's
+        safety class, or ``control`` for djtui's own commands."""
+        intent = self.context.intents.get(candidate.intent)
+        if intent is None or intent.control is not None:
+            return self.config.min_confidence, "control"
+        return self.config.min_confidence_for(intent.safety), intent.safety
+
+    def passed(self, candidate: Candidate) -> str:
+        """Which confidence rule let ``candidate`` through, for its verdict's message."""
+        threshold, what = self.threshold(candidate)
+        return f"{candidate.score:.2f} ≥ {threshold:.2f} ({what})"
+
     def _unsure(self, top: Candidate) -> Verdict | None:
-        """``low_confidence`` when the best reading is below ``min_confidence``."""
-        if top.score < self.config.min_confidence:
-            return Verdict(False, "low_confidence",
-                           f"{top.label()}: {top.score:.2f} < {self.config.min_confidence:.2f}", top)
+        """``low_confidence`` when the best reading is below its threshold."""
+        threshold, what = self.threshold(top)
+        if top.score < threshold:
+            return Verdict(False, "low_confidence", f"{top.label()}: {top.score:.2f} < {threshold:.2f} ({what})", top)
         return None
 
     def _doubt(self, top: Candidate, ranked: list[Candidate]) -> Verdict | None:
@@ -358,7 +374,7 @@ class SafetyGate:
                            f"{top.label()}: {why}; say 'confirm' within {self.config.confirm_timeout_s:g} s", top)
         self._record(plan, now)
         reason = "confirmed" if confirmed else "ok"
-        return Verdict(True, reason, f"{top.label()} → {command.label()}", top, (command,))
+        return Verdict(True, reason, f"{top.label()} → {command.label()} · {self.passed(top)}", top, (command,))
 
     def _repeated(self, plan: _Plan | _MovePlan, now: float, confirmed: bool) -> Verdict | None:
         """``cooldown`` and ``rate_limit``."""

@@ -110,6 +110,7 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
     :func:`engine_for`. ``warm_up`` runs each model once so the first command does not pay
     for lazy initialisation. ``on_progress(message)`` hears each slow step before it
     starts ("loading the speech model (…)…"), for a status line."""
+    from djtui.core import calibration_file
     from djtui.core.asr import WhisperEngine
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer, can_rescore
@@ -119,11 +120,13 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
     text = resolver_for(context, config, on_progress)
     search = (grammar_search_for(context, engine, config.asr.threads, on_progress)
               if isinstance(engine, WhisperEngine) else None)
+    calibrated = calibration_file.for_engine(engine)  # the listening model's own, or the fallback
     if warm_up:
         progress("warming up…")
         getattr(engine, "warm_up", lambda: None)()
         text.warm_up()
-    return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search)
+    return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search,
+                      calibration=calibrated.calibration if calibrated else None, calibrated=calibrated)
 
 
 def grammar_search_for(context: Context, engine: Any, threads: int = 0, on_progress: Progress | None = None) -> Any:
@@ -243,9 +246,11 @@ class Stages:
 
     @property
     def engine_description(self) -> str:
-        """Which ASR engine and model run, and why (for the UI)."""
+        """Which ASR engine and model run, and why, and whose confidence calibration (for the UI)."""
         engine = self.engine
-        return str(getattr(engine, "description", "")) or f"{engine.name} {engine.model_id}"
+        described = str(getattr(engine, "description", "")) or f"{engine.name} {engine.model_id}"
+        calibrated = self.recognizer.calibrated
+        return f"{described} · {calibrated.summary}" if calibrated is not None else described
 
     @property
     def dry_run(self) -> bool:

@@ -14,11 +14,11 @@ import os
 import sys
 
 from djtui import __version__
-from djtui.commands import audio, bench, contexts, listen, midi, resolve, synth, testset, train
+from djtui.commands import audio, bench, calibrate, contexts, listen, midi, resolve, synth, testset, train
 from djtui.commands import eval as evaluate
 from djtui.core.errors import DjtuiError
 
-COMMANDS = (resolve, contexts, bench, listen, audio, midi, synth, train, evaluate, testset)
+COMMANDS = (resolve, contexts, bench, listen, audio, midi, synth, train, calibrate, evaluate, testset)
 """Each module's ``register(subparsers)`` adds its sub-command; they import what is heavy
 inside their ``run``, so building the parser costs nothing."""
 

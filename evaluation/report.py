@@ -112,6 +112,33 @@ def _summary(trials: Sequence[Trial]) -> dict[str, Any]:
     return summary
 
 
+CLASSES = ("safe", "guarded", "destructive", "control")
+"""The safety classes per-class figures are given for (djtui's own commands: control)."""
+
+
+def safety_classes(context: Any) -> dict[str, str]:
+    """Intent → safety class (``control`` for djtui's own commands)."""
+    return {name: "control" if intent.control else intent.safety for name, intent in context.intents.items()}
+
+
+def by_class(trials: Sequence[Trial], classes: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per safety class of the command said: how many, accepted (understood), top-1 and
+    misunderstood; and how many wrong commands *of* the class were accepted (what its
+    threshold let through, whatever was said: ``fired_wrong``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in CLASSES:
+        said = [t for t in trials if t.expected_intent is not None and classes.get(t.expected_intent) == name]
+        fired_wrong = sum(t.outcome in ("misunderstood", "false accept") and classes.get(t.intent or "") == name
+                          for t in trials)
+        if not said and not fired_wrong:
+            continue
+        n = len(said)
+        out[name] = {"n": n, "accepted": round(sum(t.outcome == "understood" for t in said) / n, 4) if n else None,
+                     "top1": round(sum(t.best_correct for t in said) / n, 4) if n else None,
+                     "misunderstood": sum(t.outcome == "misunderstood" for t in said), "fired_wrong": fired_wrong}
+    return out
+
+
 @dataclass
 class Report:
     """Everything ``djtui eval`` measured; :meth:`to_dict` is the JSON it writes."""
@@ -127,6 +154,12 @@ class Report:
     calibration: dict[str, Any] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     """Files that could not be read: in no figure above, each named with why."""
+    classes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per safety class (:func:`by_class`)."""
+    confidence_model: dict[str, Any] = field(default_factory=dict)
+    """Which calibration the confidences came from: ``summary``, ``path``, ``model``, ``calibrated``."""
+    context: str = ""
+    """The context file the commands belong to (empty: the bundled DJ context)."""
 
     @property
     def accuracy(self) -> float | None:
@@ -176,6 +209,9 @@ class Report:
             "calibration": self.calibration,
             "thresholds": self.thresholds,
             "skipped": [{"file": s.file, "reason": s.reason} for s in self.skipped],
+            "confidence_model": self.confidence_model,
+            "context": self.context,
+            "by_class": self.classes,
         }
         if "false_accepts" in self.summary:
             out["false_accepts"] = self.summary["false_accepts"]
@@ -186,13 +222,16 @@ class Report:
                 "false_accepts": len(self.negatives.false_accepts),
                 "segmentation": self.negatives.segmentation,
                 "examples": [vars(fa) for fa in self.negatives.false_accepts[:20]],
+                "readings": [{"file": f, "start_s": round(at, 2), "readings": _readings(r)}
+                             for f, at, r in self.negatives.readings],
             }
         out["trials"] = [
             {"file": t.file, "condition": t.condition, "expected": command_label(t.expected_intent, t.expected_slots),
              "transcript": t.transcript, "got": command_label(t.intent, t.slots),
              "best": command_label(*t.best) if t.best else "—", "outcome": t.outcome,
              "reason": t.reason, "score": None if t.score is None else round(t.score, 4),
-             "latency_ms": round(t.latency_ms, 1), "utterances": t.utterances, "early": t.early}
+             "latency_ms": round(t.latency_ms, 1), "utterances": t.utterances, "early": t.early,
+             "readings": [_readings(r) for r in t.readings]}
             for t in self.trials
         ]
         return out
@@ -210,7 +249,18 @@ class Report:
             if rhino:
                 cells.append(percent(r["rhino"]) if r["rhino"] is not None else "")
             lines.append("| " + " | ".join(cells) + " |")
+        if self.classes:
+            lines += ["", "| safety class | n | accepted | top-1 | misunderstood | wrong ones it fired |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            for name, c in self.classes.items():
+                lines.append(f"| {name} | {c['n']} | {percent(c['accepted'])} | {percent(c['top1'])} | "
+                             f"{c['misunderstood']} | {c['fired_wrong']} |")
         return "\n".join(lines)
+
+
+def _readings(readings: Sequence[Any]) -> list[list[Any]]:
+    """One utterance's readings as JSON: ``[intent, slots, {evidence}]``, best first."""
+    return [[intent, slots, evidence] for intent, slots, evidence in readings]
 
 
 def percent(value: float | None) -> str:
@@ -218,9 +268,11 @@ def percent(value: float | None) -> str:
 
 
 def score(trials: Sequence[Trial], negatives: Negatives | None = None, engine: str = "",
-          thresholds: dict[str, float] | None = None, skipped: Sequence[Skipped] = ()) -> Report:
-    """Score the trials: overall, per condition, confusions, calibration, latency; the
-    ``skipped`` files are listed, not scored."""
+          thresholds: dict[str, float] | None = None, classes: dict[str, str] | None = None,
+          confidence_model: dict[str, Any] | None = None, skipped: Sequence[Skipped] = ()) -> Report:
+    """Score the trials: overall, per condition, per safety class (``classes``: intent →
+    class, :func:`safety_classes`), confusions, calibration, latency; the ``skipped``
+    files are listed, not scored."""
     by_condition: dict[str, list[Trial]] = {}
     for t in trials:
         by_condition.setdefault(t.condition, []).append(t)
@@ -235,7 +287,8 @@ def score(trials: Sequence[Trial], negatives: Negatives | None = None, engine: s
     return Report(engine=engine, summary=_summary(trials), by_snr={c: _summary(by_condition[c]) for c in order},
                   confusions=confusions(trials), latency=latency, negatives=negatives,
                   thresholds=dict(thresholds or {}), trials=list(trials), calibration=calibration(trials),
-                  skipped=list(skipped))
+                  skipped=list(skipped),
+                  classes=by_class(trials, classes) if classes else {}, confidence_model=dict(confidence_model or {}))
 
 
 def write_report(report: Report, path: str | Path) -> Path:

@@ -22,7 +22,7 @@ from djtui.core.audio import BLOCK, SAMPLE_RATE, read_audio
 from djtui.core.errors import DjtuiError
 from djtui.core.events import Outcome
 from djtui.core.noise import NoiseBank
-from djtui.core.records import Verdict
+from djtui.core.records import Candidate, Verdict
 from djtui.evaluation.labels import Label, command_label, normalize_slots
 
 if TYPE_CHECKING:
@@ -62,6 +62,21 @@ def hear(listener: Hears, audio: np.ndarray) -> list[Outcome]:
     return outcomes
 
 
+Reading = tuple[str, dict[str, str], dict[str, float]]
+"""One command an utterance was read as: intent, slots, and the evidence its confidence
+came from (the grammar search's: :data:`djtui.core.confidence.FEATURES` and what they
+were computed from, :meth:`djtui.core.recognize.Recognizer.understand`)."""
+
+
+def readings_of(candidates: Sequence[Candidate]) -> tuple[Reading, ...]:
+    """The readings of one utterance (an outcome's ``readings``), best first; candidates
+    without the grammar search's evidence (a CTC engine's) are left out."""
+    from djtui.core.confidence import FEATURES
+
+    return tuple((c.intent, dict(c.slots), dict(c.evidence)) for c in candidates
+                 if all(f in c.evidence for f in FEATURES))
+
+
 @dataclass(frozen=True)
 class Trial:
     """One labelled file under one condition ('clean' or an SNR such as '6')."""
@@ -91,6 +106,9 @@ class Trial:
     """How many utterances the VAD cut the recording into."""
     early: bool = False
     """The deciding utterance was finalised before the hang-over ran out."""
+    readings: tuple[tuple[Reading, ...], ...] = ()
+    """Every utterance's readings, in the order heard (:func:`readings_of`): what
+    ``djtui calibrate`` fits on, and how a run is judged again under another calibration."""
 
     @property
     def accepted(self) -> bool:
@@ -163,6 +181,7 @@ def judge_trial(label: Label, condition: str, outcomes: Sequence[Outcome]) -> Tr
         latency_ms=deciding.said_to_done_ms, timings_ms=dict(deciding.stages_ms),
         best=(top.intent, dict(top.slots)) if top is not None else None,
         utterances=len(outcomes), early=deciding.early,
+        readings=tuple(readings_of(o.readings) for o in outcomes),
     )
 
 
@@ -234,6 +253,8 @@ class Negatives:
     utterances: int
     false_accepts: list[FalseAccept]
     segmentation: str
+    readings: list[tuple[str, float, tuple[Reading, ...]]] = field(default_factory=list)
+    """Every utterance heard: its file, where it starts, its readings."""
 
     @property
     def per_hour(self) -> float:
@@ -250,6 +271,7 @@ class Heard:
     start_s: float
     transcript: str
     verdict: Verdict
+    readings: tuple[Reading, ...] = ()
 
 
 def windows(stages: Stages, audio: np.ndarray, seconds: float = WINDOW_S) -> list[Heard]:
@@ -264,7 +286,7 @@ def windows(stages: Stages, audio: np.ndarray, seconds: float = WINDOW_S) -> lis
         if piece.size >= size // 2:
             understanding = stages.recognizer.understand(piece)
             heard.append(Heard(start / SAMPLE_RATE, understanding.transcript,
-                               stages.gate.accept(understanding.candidates[:5])))
+                               stages.gate.accept(understanding.candidates[:5]), readings_of(understanding.readings)))
     return heard
 
 
@@ -279,6 +301,7 @@ def run_negatives(listener: Hears, files: Sequence[Path], segmentation: str = "v
     ``on_file(path, utterances)`` after each file; a file that cannot be read goes to
     ``on_skip`` (its hour is not counted), as in :func:`run_trials`."""
     seconds, count, accepted = 0.0, 0, []
+    readings: list[tuple[str, float, tuple[Reading, ...]]] = []
     for path in files:
         if (audio := _read(path, on_skip)) is None:
             if on_file:
@@ -286,10 +309,11 @@ def run_negatives(listener: Hears, files: Sequence[Path], segmentation: str = "v
             continue
         seconds += audio.size / SAMPLE_RATE
         if segmentation == "vad":
-            heard = [Heard(o.speech_s[0], o.transcript, o.verdict) for o in hear(listener, audio)]
+            heard = [Heard(o.speech_s[0], o.transcript, o.verdict, readings_of(o.readings)) for o in hear(listener, audio)]
         else:
             heard = windows(listener.stages, audio)
         where = f"{path.parent.name}/{path.name}"  # song folders often hold files of one name
+        readings.extend((where, u.start_s, u.readings) for u in heard)
         for utterance in heard:
             c = utterance.verdict.candidate
             if utterance.verdict.approved and c is not None:
@@ -298,4 +322,4 @@ def run_negatives(listener: Hears, files: Sequence[Path], segmentation: str = "v
         count += len(heard)
         if on_file:
             on_file(path, len(heard))
-    return Negatives(seconds, count, accepted, SEGMENTATIONS[segmentation])
+    return Negatives(seconds, count, accepted, SEGMENTATIONS[segmentation], readings)

@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from djtui.training.progress import Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
+from djtui.training.progress import (Calibrating, Checkpointed, Done, Evaluated, Started, Stepped, Stopped,
+                                     TrainEvent)
 
 VERSION = 1
 MODULE = "djtui.training.context_worker"
@@ -99,7 +100,7 @@ class Failed:
 News = Hello | Spoken | Built | Kept | Busy | Failed | TrainEvent
 """Everything the build process says."""
 _KINDS: dict[str, type] = {cls.__name__: cls for cls in (Hello, Spoken, Built, Kept, Busy, Failed, Started, Stepped,
-                                                          Evaluated, Checkpointed, Stopped, Done)}
+                                                          Evaluated, Checkpointed, Calibrating, Stopped, Done)}
 
 
 def encode(news: News) -> str:

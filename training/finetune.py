@@ -43,7 +43,7 @@ from djtui.core.errors import DjtuiError
 from djtui.core.audio import SAMPLE_RATE, read_audio
 from djtui.training import checkpoint, leftovers
 from djtui.training.manifest import Take, read_manifest
-from djtui.training.progress import Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
+from djtui.training.progress import Calibrating, Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
 from djtui.training.report import write_report
 from djtui.training.schedule import lr_factor, warmup_steps
 from djtui.training.stopping import EarlyStopping, StopRules
@@ -94,6 +94,10 @@ class TrainConfig:
     the run is not resumable, and a stop finishes it with the best checkpoint."""
     resume_every_s: float = checkpoint.EVERY_S
     """Seconds of training between two states written mid-epoch (0: after every step)."""
+    calibrate: bool = True
+    """Whisper: fit the model's own confidence calibration on the held-back takes once
+    trained (:func:`djtui.training.calibrate.after_training`), writing
+    ``calibration.json`` beside it."""
 
 
 @dataclass
@@ -118,6 +122,9 @@ class TrainResult:
     finished: bool = True
     """False when a resumable run stopped to go on later: nothing is in the output yet
     but the best so far, no report, and ``resume_state`` holds where it was."""
+    calibration: dict[str, Any] | None = None
+    """The held-back takes judged before (the base model) and after (this one, with its
+    new calibration), clean and in music: :func:`djtui.training.calibrate.after_training`."""
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -376,6 +383,19 @@ class _Run:
             self.epoch, self.order, self.next_batch = epoch + 1, None, 0
             self.write_state()
 
+    def calibrate(self, output: Path) -> dict[str, Any] | None:
+        """The new model's own confidence calibration, from the held-back takes (Whisper)."""
+        from djtui.core.asr import is_whisper_folder
+        from djtui.training.calibrate import after_training
+
+        if not self.config.calibrate or not is_whisper_folder(output):
+            return None
+        data = Path(self.config.data)
+        return after_training(output, self.config.base, self.val_takes, data if data.is_dir() else data.parent,
+                              music_dir=self.config.noise_dir, context_path=self.config.context,
+                              seed=self.config.seed,
+                              on_progress=lambda done, total: self.emit(Calibrating(done, total)))
+
     def finish(self, epoch: int, stopped: str, before: Metrics, stock: Metrics | None) -> TrainResult:
         """Validate an epoch cut short, write the report, say it is done."""
         if self.step > (self.history[-1]["step"] if self.history else 0):
@@ -388,6 +408,8 @@ class _Run:
                              "let it run at least one step (check --max-minutes / --max-steps)")
         output = Path(self.config.output)
         result = self.result(before, best, stopped, stock)
+        result.calibration = self.calibrate(output) if stopped != "interrupted" else None
+        result.duration_s = self.clock() - self.started  # the calibration included
         write_report(result, self.config, self.trainee.description, len(self.train_takes), len(self.val_takes))
         if self.config.resume_state:
             Path(self.config.resume_state).unlink(missing_ok=True)  # the run is over: nothing to go on from

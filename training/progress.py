@@ -6,7 +6,8 @@ types (``match event: case Stepped(): …``), so a renamed field is a type error
 blank progress bar. A run sends :class:`Started` once (a resumed run at the step it goes
 on from); then a :class:`Stepped` after each optimizer step and an :class:`Evaluated`
 after each epoch's validation (then a :class:`Checkpointed` when that epoch is the best
-yet); a :class:`Stopped` when something ended it before the last epoch; :class:`Done`
+yet); a :class:`Stopped` when something ended it before the last epoch;
+:class:`Calibrating` while the new model's confidence is fitted (Whisper); :class:`Done`
 last, unless the run stopped to resume later. ``step`` counts optimizer steps from 1 and
 ``epoch`` epochs from 1; 0 is before the first. The context model's build sends them
 from its own process as JSON lines (:mod:`djtui.training.context_worker`).
@@ -86,6 +87,19 @@ class Checkpointed:
 
 
 @dataclass(frozen=True)
+class Calibrating:
+    """Training is over; the new model's confidence is being fitted on the held-back
+    takes (:mod:`djtui.training.calibrate`): ``done`` of ``total`` hearings."""
+
+    done: int
+    total: int
+
+    @property
+    def message(self) -> str:
+        return f"calibrating the confidence on the held-back takes: {self.done}/{self.total}"
+
+
+@dataclass(frozen=True)
 class Stopped:
     """Training ended before its last epoch."""
 
@@ -113,5 +127,5 @@ class Done:
         return f"best checkpoint: epoch {self.best_epoch}, saved in {self.output}"
 
 
-TrainEvent = Started | Stepped | Evaluated | Checkpointed | Stopped | Done
+TrainEvent = Started | Stepped | Evaluated | Checkpointed | Calibrating | Stopped | Done
 """Everything a training subscriber can receive."""

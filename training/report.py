@@ -33,7 +33,7 @@ def write_report(result: TrainResult, config: TrainConfig, base_name: str, n_tra
         "before": asdict(result.before), "after": asdict(result.after),
         "stock": asdict(result.stock) if result.stock else None, "best_epoch": result.best_epoch,
         "steps": result.steps, "stopped": result.stopped, "duration_s": round(result.duration_s, 1),
-        "history": result.history, "config": settings,
+        "history": result.history, "config": settings, "calibration": result.calibration,
     }
     json_path = fileio.write_text_atomic(result.output / REPORT_JSON, json.dumps(report, indent=2) + "\n")
     b, a, s = result.before, result.after, result.stock
@@ -46,7 +46,30 @@ def write_report(result: TrainResult, config: TrainConfig, base_name: str, n_tra
         *([f"| Stock (Whisper tiny.en) | {_pct(s.wer)} | {_pct(s.cer)} | {_pct(s.accuracy)} |"] if s else []),
         f"| Before ({base_name}) | {_pct(b.wer)} | {_pct(b.cer)} | {_pct(b.accuracy)} |",
         f"| After (this model) | {_pct(a.wer)} | {_pct(a.cer)} | {_pct(a.accuracy)} |", "",
+        *calibration_lines(result.calibration),
         f"Use it: `djtui listen --model {result.output}`", "",
     ]
     md_path = fileio.write_text_atomic(result.output / REPORT_MD, "\n".join(lines))
     return json_path, md_path
+
+
+def calibration_lines(calibration: dict | None) -> list[str]:
+    """The held-back takes judged before and after, per condition (Markdown)."""
+    if not calibration:
+        return []
+    lines = ["## Your held-back takes, clean and in music", "",
+             f"Before: {calibration['base']} with its {'own calibration' if calibration['base_calibrated'] else 'conservative default (it has no calibration)'}. "
+             f"After: this model, {calibration['summary']} (each take judged by a calibration fitted without it).", "",
+             "| condition | accepted before → after | top-1 before → after | misunderstood before → after |",
+             "|---|---:|---:|---:|"]
+    for condition, after in calibration["after"].items():
+        before = calibration["before"].get(condition, {})
+        name = condition if condition in ("clean", "music alone") else f"music {condition} dB"
+        if after.get("n"):
+            lines.append(f"| {name} | {_pct(before.get('accepted'))} → {_pct(after.get('accepted'))} | "
+                         f"{_pct(before.get('top1'))} → {_pct(after.get('top1'))} | "
+                         f"{before.get('misunderstood', '—')} → {after.get('misunderstood')} |")
+        if after.get("negatives"):
+            lines.append(f"| {name}: chatter and music, false accepts | {before.get('false_accepts', '—')} → "
+                         f"{after.get('false_accepts')} of {after['negatives']} | | |")
+    return [*lines, ""]

@@ -43,7 +43,20 @@ def asr_summary(config: Config, context: Context | None = None) -> str:
     except DjtuiError as exc:
         return f"not usable: {exc.message}"
     quantized = " · int8" if choice.engine == "wav2vec2" and config.asr.quantize else ""
-    return choice.summary() + quantized
+    return choice.summary() + quantized + _uncalibrated(choice)
+
+
+def _uncalibrated(choice: Any) -> str:
+    """What the Home screen adds for a Whisper model without its own confidence calibration."""
+    from djtui.core import calibration_file
+
+    if choice.engine != "whisper":
+        return ""
+    try:
+        calibrated = calibration_file.for_choice(choice.model).calibrated
+    except DjtuiError as exc:
+        return f" · calibration unreadable: {exc.message}"
+    return "" if calibrated else " · no calibration: conservative confidence (djtui calibrate)"
 
 
 def input_problem(devices: list[str] | DjtuiError, wanted: str | None) -> DjtuiError | None:

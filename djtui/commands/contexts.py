@@ -1,4 +1,5 @@
-"""``djtui contexts check [FILE]``: validate a context; ``djtui contexts show [FILE]``: list it.
+"""``djtui contexts check [FILE]``: validate a context and report its near-collisions;
+``djtui contexts show [FILE]``: list it.
 
 Both take the context every other command would use when no file is given: the config's
 ``[resolver] context``, else the bundled DJ context.
@@ -9,6 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+from djtui.core.context_file import load_context
 
 DEFAULT = "default: [resolver] context, else the bundled DJ context"
 
@@ -16,10 +20,12 @@ DEFAULT = "default: [resolver] context, else the bundled DJ context"
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("contexts", help="check or list command contexts")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    check = actions.add_parser("check", help="validate a context file; every problem as file:line",
+    check = actions.add_parser("check", help="validate a context file; every problem as file:line, then the "
+                                             "commands it makes (nearly) the same",
                                description="Validate a context file: every problem as file:line: what, in "
-                                           "line order.")
+                                           "line order; then the commands it makes (nearly) the same.")
     check.add_argument("file", type=Path, nargs="?", help=DEFAULT)
+    check.add_argument("--all", action="store_true", help="list every ambiguity, not the first 12")
     check.set_defaults(func=run_check)
     show = actions.add_parser("show", help="list a context's commands, slots and what each sends",
                               description="Every command of a context: what a person would say for it, the "
@@ -63,7 +69,38 @@ def run_check(args: argparse.Namespace) -> int:
     size = context.size()
     print(f"{path or 'the bundled DJ context'}: ok — {len(context.intents)} intents, "
           f"{len(context.slot_types)} slot types, {size:,} sentences")
+    from djtui.core import paths
+
+    _report_ambiguities(path or paths.default_context(), context, args.all)
     return 0
+
+
+SHOWN = 12
+"""Ambiguities listed unless --all."""
+
+
+def _report_ambiguities(path: Path, context: Any, show_all: bool) -> None:
+    """The context's near-collisions (:mod:`djtui.core.ambiguity`), as ``file:line``
+    warnings naming both intents' lines; the file stays valid."""
+    from djtui.core.ambiguity import ambiguities
+    from djtui.evaluation.labels import command_label
+
+    found = ambiguities(context)
+    how = "every sentence" if found.exhaustive else f"a sample of {found.sentences:,} sentences"
+    if not found.ambiguities:
+        print(f"no ambiguities: no two commands say or sound the same ({how} compared)")
+        return
+    print(f"{len(found.ambiguities)} ambiguities ({how} compared): commands the grammar writes the same, "
+          "or nearly, which no confidence can tell apart; rephrase one of each pair")
+    for a in found.ambiguities[: None if show_all else SHOWN]:
+        (i1, s1), (i2, s2) = a.commands
+        line1, line2 = context.intents[i1].line, context.intents[i2].line
+        apart = f" ({a.differ[0] or '—'} / {a.differ[1] or '—'})" if any(a.differ) else ""
+        like = f"; {a.count:,} pairs of sentences like it" if a.count > 1 else ""
+        print(f"{path}:{line1}: ambiguous, {a.kind}{apart}: \"{a.sentences[0]}\" is {command_label(i1, dict(s1))}, "
+              f"\"{a.sentences[1]}\" ({path}:{line2}) is {command_label(i2, dict(s2))}{like}")
+    if not show_all and len(found.ambiguities) > SHOWN:
+        print(f"… and {len(found.ambiguities) - SHOWN} more (--all lists them)")
 
 
 def run_show(args: argparse.Namespace) -> int:

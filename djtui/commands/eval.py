@@ -109,10 +109,20 @@ def run(args: argparse.Namespace) -> int:
     trials, found = _measure(console, listener, labels, conditions, noise, negatives, args, skipped.append,
                              read=_reader(args.reference_channel))
     engine = listener.stages.engine
+    safety = config.safety
+    calibrated = listener.stages.recognizer.calibrated
     report = report_.score(trials, found, engine=f"{engine.name} {engine.model_id}",
-                           thresholds={"min_confidence": config.safety.min_confidence,
-                                       "min_margin": config.safety.min_margin,
-                                       "grammar_floor": config.safety.grammar_floor}, skipped=skipped)
+                           thresholds={"min_confidence": safety.min_confidence,
+                                       **{f"min_confidence_{c}": safety.min_confidence_for(c)
+                                          for c in ("safe", "guarded", "destructive")},
+                                       "min_margin": safety.min_margin, "grammar_floor": safety.grammar_floor},
+                           classes=report_.safety_classes(context),
+                           confidence_model={} if calibrated is None else {
+                               "summary": calibrated.summary, "model": calibrated.model,
+                               "path": str(calibrated.path) if calibrated.path else None,
+                               "calibrated": calibrated.calibrated},
+                           skipped=skipped)
+    report.context = str(context.source or "")
     _print(console, report)
     _print_skipped(report)
     if args.json:
@@ -229,6 +239,9 @@ def _print(console: Any, report: Any) -> None:
         table.add_row(*cells, style="bold" if r.get("mean") else None)
     console.print(table)
     console.print("top-1: the best reading is right, accepted or not (what thresholds cost)", style="dim")
+    if model := data.get("confidence_model"):
+        console.print(f"confidence: {model['summary']}", highlight=False)
+    _print_classes(console, data.get("by_class") or {})
     because = ", ".join(f"{n} {why}" for why, n in data["rejected_because"].items())
     lines = [f"overall {pct(data['accuracy'])} of {data['n']} "
              f"(rejected {data['rejected']}{f': {because}' if because else ''}; misunderstood {data['misunderstood']})"]
@@ -248,6 +261,22 @@ def _print(console: Any, report: Any) -> None:
         console.print(confusions)
     _print_calibration(console, data["calibration"])
     _print_negatives(console, data)
+
+
+def _print_classes(console: Any, classes: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from djtui.evaluation.report import percent
+
+    if not classes:
+        return
+    table = Table(title="per safety class (of the command said)", title_justify="left")
+    for name in ("class", "n", "accepted", "top-1", "misunderstood", "wrong ones it fired"):
+        table.add_column(name, justify="left" if name == "class" else "right")
+    for name, c in classes.items():
+        table.add_row(name, str(c["n"]), percent(c["accepted"]), percent(c["top1"]), str(c["misunderstood"]),
+                      str(c["fired_wrong"]))
+    console.print(table)
 
 
 def _print_calibration(console: Any, calibration: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from djtui.commands._shared import add_context_option, add_set_option, config_for, context_for
 from djtui.core.errors import DjtuiError
 from djtui.core.models import DEFAULT_WAV2VEC2, SCRATCH_SIZES
-from djtui.training.progress import Checkpointed, Evaluated, Started, Stepped, Stopped, TrainEvent
+from djtui.training.progress import Calibrating, Checkpointed, Evaluated, Started, Stepped, Stopped, TrainEvent
 
 HELP = "fine-tune the speech model on recorded or synthetic takes (default: the bundled Whisper tiny.en)"
 
@@ -196,6 +196,10 @@ def _progress() -> Iterator[Callable[[TrainEvent], None]]:
                                   f"WER {_pct(event.wer)}, CER {_pct(event.cer)}")
                 case Checkpointed():
                     console.print(f"[dim]{event.message}")
+                case Calibrating(done=done, total=total):
+                    bar.update(task, epoch="- calibrating", completed=done, total=total)
+                    if done == total:
+                        console.print(f"[dim]{event.message}")
                 case Stopped():
                     console.print(f"[dim]{event.why}")
 
@@ -211,6 +215,10 @@ def _summary(result: Any) -> None:
     print(f"before: commands {_pct(result.before.accuracy)}, WER {_pct(result.before.wer)} → "
           f"after: commands {_pct(result.after.accuracy)}, WER {_pct(result.after.wer)} "
           f"({result.steps} steps, {result.duration_s / 60:.1f} min, stopped by {result.stopped})")
+    if result.calibration:
+        from djtui.training.report import calibration_lines
+
+        print("\n".join(calibration_lines(result.calibration)))
     print(f"model: {result.output}\nuse it: djtui listen --model {result.output}\n"
           f"report: {result.output / REPORT_MD}")
 

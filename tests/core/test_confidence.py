@@ -58,3 +58,50 @@ def test_confidences_are_probabilities_even_for_absurd_evidence():
     values = [confidence(best, runner_up, text) for best in (-1e6, -50.0, 0.0) for runner_up in (-1e6, 0.0)
               for text in (0.0, 1.0)]
     assert all(0.0 < v < 1.0 for v in values)
+
+
+# --- the four later features: what each one measures ---------------------------------------
+
+SYNC_2 = ("sync", (("deck", "2"),))
+KEY_SYNC_2 = ("key_sync", (("deck", "2"),))
+PLAY_1 = ("play", (("deck", "1"),))
+PLAY_2 = ("play", (("deck", "2"),))
+
+
+def feature(name: str, evidence: list[Evidence], reference: Reference = REFERENCE, row: int = 0) -> float:
+    return float(CALIBRATION.features(evidence, reference)[row, FEATURES.index(name)])
+
+
+def test_glimpses_that_read_the_same_command_agree_and_later_ones_count_more():
+    evidence = [Evidence(-2.0, 5, 0.9, 11, SYNC_2), Evidence(-9.0, 5, 0.0, 11, PLAY_2)]
+    def agree(*glimpses):
+        return feature("agree", evidence, Reference(-2.0, 5, 0.9, tuple(glimpses)))
+    assert agree() == 0.0  # no glimpse, no evidence either way
+    assert agree(SYNC_2, SYNC_2) == 1.0 and agree(PLAY_2, None) == -1.0
+    assert agree(PLAY_2, SYNC_2) > agree(SYNC_2, PLAY_2)  # it settled on sync: better than drifting away
+
+
+def test_mass_is_the_share_of_the_whole_beam_not_just_the_best_two():
+    alone = [Evidence(-2.0, 5, 0.9, 11, SYNC_2), Evidence(-5.0, 5, 0.0, 11, PLAY_2)]
+    crowded = alone + [Evidence(-5.0, 5, 0.0, 11, PLAY_1), Evidence(-5.0, 5, 0.0, 11, KEY_SYNC_2)]
+    assert feature("gap", alone) == feature("gap", crowded)  # the best two are the same
+    assert feature("mass", crowded) < feature("mass", alone)
+    assert float(CALIBRATION.features(crowded, REFERENCE)[:, FEATURES.index("mass")].sum()) == pytest.approx(1.0)
+
+
+def test_a_transcript_that_reads_as_another_command_weighs_against_this_one():
+    # "Key sync right": the audio fits "sync right" best; the transcript says key_sync
+    heard = [Evidence(-2.0, 5, 0.3, 11, SYNC_2), Evidence(-3.5, 6, 0.95, 14, KEY_SYNC_2)]
+    assert feature("against", heard) == pytest.approx(0.65)
+    assert feature("against", heard, row=1) == 0.0
+    agreeing = [Evidence(-2.0, 5, 0.95, 11, SYNC_2), Evidence(-3.5, 6, 0.3, 14, KEY_SYNC_2)]
+    assert feature("against", agreeing) == 0.0
+
+
+def test_a_slot_split_between_values_is_the_least_sure_part_of_the_command():
+    # a deck word drowned in music: play(deck=1) and play(deck=2) nearly alike
+    drowned = [Evidence(-2.0, 5, 0.5, 11, PLAY_1), Evidence(-2.2, 5, 0.5, 11, PLAY_2), Evidence(-9.0, 5, 0.0, 11, SYNC_2)]
+    heard = [Evidence(-2.0, 5, 0.5, 11, PLAY_1), Evidence(-8.0, 5, 0.5, 11, PLAY_2), Evidence(-9.0, 5, 0.0, 11, SYNC_2)]
+    assert feature("slot", drowned) == pytest.approx(1 / (1 + np.exp(-0.2)), abs=1e-6)
+    assert feature("slot", heard) > 0.99
+    assert feature("slot", [Evidence(-2.0, 5, 0.5, 11, ("browse_up", ()))]) == 1.0  # nothing to be unsure of

@@ -121,6 +121,34 @@ def test_below_min_confidence_is_low_confidence(gate: SafetyGate) -> None:
     assert (verdict.approved, verdict.reason) == (False, "low_confidence")
 
 
+def test_each_safety_class_has_its_own_threshold_and_the_verdict_names_the_one_passed(context, state, clock) -> None:
+    config = SafetyConfig(min_confidence=0.85, min_confidence_safe=0.5, min_confidence_guarded=0.7,
+                          min_confidence_destructive=0.95)
+    gate = SafetyGate(context, config, state, clock=clock)
+    gate.arm()
+    approved = gate.judge([heard("play", 0.6, deck="1")])  # safe: 0.6 is enough
+    assert approved.reason == "ok" and "0.60 ≥ 0.50 (safe)" in approved.message
+    assert gate.judge([heard("sync", 0.6, deck="2")]).reason == "low_confidence"  # guarded
+    assert gate.judge([heard("sync", 0.75, deck="2")]).reason == "ok"
+    refused = gate.judge([heard("load", 0.9, deck="3")])  # destructive: 0.9 is not enough
+    assert refused.reason == "low_confidence" and "0.90 < 0.95 (destructive)" in refused.message
+    assert gate.judge([heard("disarm", 0.8)]).reason == "low_confidence"  # controls: min_confidence
+    # what djtui eval and early finalisation judge by: the same thresholds
+    assert gate.accept([heard("sync", 0.6, deck="2")]).reason == "low_confidence"
+    assert gate.screen([heard("browse_up", 0.55)]) is None
+    assert "(safe)" in gate.accept([heard("browse_up", 0.55)]).message
+
+
+def test_a_class_without_a_threshold_of_its_own_keeps_min_confidence(context, state, clock) -> None:
+    """The Settings screen's one 'Min confidence' (a config written before the classes
+    existed) still governs every command; a class's own threshold overrides it."""
+    gate = SafetyGate(context, SafetyConfig(min_confidence=0.9, min_confidence_safe=0.5), state, clock=clock)
+    gate.arm()
+    assert gate.judge([heard("play", 0.6, deck="1")]).reason == "ok"  # safe: its own 0.5
+    refused = gate.judge([heard("sync", 0.85, deck="2")])  # guarded: none of its own, so 0.9
+    assert refused.reason == "low_confidence" and "0.85 < 0.90 (guarded)" in refused.message
+
+
 def test_a_close_runner_up_that_does_something_else_is_ambiguous(gate: SafetyGate) -> None:
     verdict = gate.judge([heard("play", 0.80, deck="1"), heard("play", 0.76, deck="2")])
     assert (verdict.approved, verdict.reason) == (False, "ambiguous")

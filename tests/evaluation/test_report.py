@@ -58,7 +58,8 @@ def test_score_counts_by_condition_and_lists_confusions() -> None:
     assert data["trials"][2] == {"file": "f.wav", "condition": "6", "expected": "orderDrink(coffeeDrink=latte size=large)",
                                  "transcript": "", "got": "orderDrink(coffeeDrink=mocha size=large)",
                                  "best": "orderDrink(coffeeDrink=mocha size=large)", "outcome": "misunderstood",
-                                 "reason": "accepted", "score": 0.9, "latency_ms": 300.0, "utterances": 1, "early": False}
+                                 "reason": "accepted", "score": 0.9, "latency_ms": 300.0, "utterances": 1, "early": False,
+                                 "readings": []}
     assert data["by_snr"]["12"]["false_accepts"] == 1
     assert data["accuracy_noisy"] == pytest.approx((0 + 1 / 3) / 2, abs=1e-4)
     assert data["confusions"][0] == {"field": "coffeeDrink", "expected": "latte", "got": "mocha", "count": 2}
@@ -108,3 +109,24 @@ def test_plot_is_a_png(tmp_path: Path) -> None:
     trials = [_trial(LATTE, LATTE, c) for c in ("clean", "6", "12")]
     path = plot_accuracy(score(trials, engine="test"), tmp_path / "plot.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_by_class_counts_each_safety_class_of_the_command_said_and_what_its_threshold_let_through() -> None:
+    from djtui.core.context_file import default_context
+    from djtui.evaluation.report import by_class, safety_classes
+
+    classes = safety_classes(default_context())
+    assert (classes["browse_up"], classes["sync"], classes["load"], classes["arm"]) == \
+        ("safe", "guarded", "destructive", "control")
+    trials = [
+        _trial(("browse_up", {}), ("browse_up", {})),  # safe, understood
+        _trial(("browse_up", {}), (None, {}), best=("browse_up", {})),  # safe, rejected though top-1 right
+        _trial(("sync", {"deck": "2"}), ("load", {"deck": "2"})),  # guarded said, a destructive one fired
+        _trial((None, {}), ("load", {"deck": "1"})),  # chatter taken for load
+        _trial(("arm", {}), ("arm", {})),
+    ]
+    found = by_class(trials, classes)
+    assert found["safe"] == {"n": 2, "accepted": 0.5, "top1": 1.0, "misunderstood": 0, "fired_wrong": 0}
+    assert found["guarded"] == {"n": 1, "accepted": 0.0, "top1": 0.0, "misunderstood": 1, "fired_wrong": 0}
+    assert found["destructive"] == {"n": 0, "accepted": None, "top1": None, "misunderstood": 0, "fired_wrong": 2}
+    assert found["control"]["n"] == 1 and found["control"]["accepted"] == 1.0

@@ -51,6 +51,21 @@ def test_a_short_fine_tune_lowers_the_loss(fine_tuned, synthetic_set, stock_trai
     assert training_loss(WhisperTrainee(result.output), synthetic_set) < 0.8 * training_loss(stock_trainee, synthetic_set)
 
 
+def test_it_carries_its_own_calibration_fitted_on_the_held_back_takes(fine_tuned):
+    from djtui.core import calibration_file
+    from djtui.core.asr import WhisperEngine
+
+    result, events = fine_tuned
+    calibrated = calibration_file.for_engine(WhisperEngine(result.output, threads=1))
+    assert calibrated.calibrated and calibrated.path == result.output / calibration_file.FILE
+    assert calibrated.fitted["prior"] == "tiny.en (bundled)" and calibrated.numbers["commands"] == 3
+    report = json.loads((result.output / "training_report.json").read_text())
+    clean = report["calibration"]["after"]["clean"]
+    assert clean["n"] == 3 and {"accepted", "top1", "misunderstood"} <= set(clean)
+    assert "held-back takes, clean and in music" in (result.output / "training_report.md").read_text()
+    assert any(type(e).__name__ == "Calibrating" for e in events)
+
+
 def test_its_folder_loads_in_the_live_engine(fine_tuned, speak):
     result, _ = fine_tuned
     engine = load_engine(AsrConfig(model=str(result.output)))  # engine "auto" picks it

@@ -67,8 +67,10 @@ def test_the_engine_is_named_from_the_config_without_loading_it():
         "not usable: model folder /models/mine does not exist"
     bundled = str(bundled_whisper_path())  # a CTranslate2 Whisper folder: what djtui train writes
     assert asr_summary(Config().updated({"asr": {"model": bundled}})) == f"whisper · {bundled}"
-    assert asr_summary(Config().updated({"asr": {"engine": "whisper", "model": "/models/ct2"}})) == "whisper · /models/ct2"
-    assert asr_summary(Config().updated({"asr": {"model": "base"}})) == "whisper · base"
+    assert asr_summary(Config().updated({"asr": {"engine": "whisper", "model": "/models/ct2"}})) == \
+        "whisper · /models/ct2 · no calibration: conservative confidence (djtui calibrate)"  # a folder without one
+    assert asr_summary(Config().updated({"asr": {"model": "base"}})) == \
+        "whisper · base · no calibration: conservative confidence (djtui calibrate)"  # none ships for base yet
 
 
 def test_a_built_context_model_is_named_as_the_engine_listening():
@@ -80,5 +82,9 @@ def test_a_built_context_model_is_named_as_the_engine_listening():
         (built / "model.bin").write_bytes(f.read(64))  # the header is what names a Whisper folder
     assert asr_summary(Config(), context) == "whisper · tiny.en (bundled)"  # not built until its build sealed it
     write_seal(built)
-    assert asr_summary(Config(), context) == "whisper · context model for booth"
+    assert asr_summary(Config(), context) == \
+        "whisper · context model for booth · no calibration: conservative confidence (djtui calibrate)"
+    from djtui.core import calibration_file
+    calibration_file.write(built, calibration_file.ModelCalibration(calibration_file.stock(), None, "booth", {}, {}))
+    assert asr_summary(Config(), context) == "whisper · context model for booth"  # it carries its own now
     assert asr_summary(Config().updated({"asr": {"engine": "whisper"}}), context) == "whisper · tiny.en (bundled)"

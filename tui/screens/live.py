@@ -183,7 +183,7 @@ class LiveScreen(DjtuiScreen):
             how = "MIC OPEN — p: close" if self.talking else "mic closed — p: talk"
         else:
             how = "MIC OPEN (footswitch)" if self.talking else "hold the footswitch to talk"
-        self._state(f"● listening · {self.engine} · {how} · space: stop")
+        self._state(f"● listening · {how} · space: stop · {self.engine}")  # what to do first: the engine line is long
 
     def _failed(self, error: DjtuiError) -> None:
         self.starting = False

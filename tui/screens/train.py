@@ -26,7 +26,7 @@ from textual.widgets import Checkbox, DataTable, Input, Label, ProgressBar, Rich
 from djtui.core import paths
 from djtui.core.errors import DjtuiError
 from djtui.core.models import DEFAULT_WAV2VEC2
-from djtui.training.progress import Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
+from djtui.training.progress import Calibrating, Checkpointed, Done, Evaluated, Started, Stepped, Stopped, TrainEvent
 from djtui.tui.host import user_error
 from djtui.tui.screens.base import DjtuiScreen
 
@@ -112,6 +112,7 @@ class TrainScreen(DjtuiScreen):
                 yield Static("commands understood", id="accuracy-label", classes="muted")
                 yield Sparkline([], id="accuracy-plot")
         yield DataTable(id="before-after", show_cursor=False)
+        yield DataTable(id="held-back", show_cursor=False)
         yield RichLog(id="train-log", max_lines=300, markup=False, wrap=True)
 
     def on_mount(self) -> None:
@@ -121,6 +122,9 @@ class TrainScreen(DjtuiScreen):
         self._offer_context_model()
         table = self.query_one("#before-after", DataTable)
         table.add_columns("model", "commands", "WER", "CER")
+        held_back = self.query_one("#held-back", DataTable)
+        held_back.add_columns("your held-back takes", "accepted", "top-1", "misunderstood")
+        held_back.display = False  # until a trained model's calibration has judged them
         self.query_one(RichLog).write("training log: g to start; takes come from the Record screen or djtui synth")
 
     def train_config(self) -> Any:
@@ -214,6 +218,10 @@ class TrainScreen(DjtuiScreen):
             case Checkpointed() | Done():
                 self._show_position(event.step, event.epoch)
                 log.write(event.message)
+            case Calibrating(done=done, total=total):
+                self._state(f"● {event.message}")
+                if done == total:
+                    log.write(event.message)
             case Stopped():
                 self._show_position(event.step, event.epoch)
                 log.write(event.why)
@@ -246,8 +254,27 @@ class TrainScreen(DjtuiScreen):
         rows = [("stock", result.stock)] if result.stock is not None else []
         for name, metrics in (*rows, ("before", result.before), ("after", result.after)):
             table.add_row(name, pct(metrics.accuracy), pct(metrics.wer), pct(metrics.cer))
+        self._show_held_back(result.calibration)
         self._state(f"done ({result.stopped}) in {result.duration_s / 60:.1f} min · best epoch {result.best_epoch} "
                     "· u: use this model live")
+
+    def _show_held_back(self, calibration: dict[str, Any] | None) -> None:
+        """The held-back takes judged before (the base model) and after (the new one,
+        with its own calibration): accepted, top-1 and misunderstood per condition."""
+        table = self.query_one("#held-back", DataTable)
+        table.clear()
+        table.display = bool(calibration)
+        if not calibration:
+            return
+        for condition, after in calibration["after"].items():
+            if not after.get("n"):
+                continue
+            before = calibration["before"].get(condition, {})
+            name = condition if condition == "clean" else f"music {condition} dB"
+            table.add_row(name, f"{pct(before.get('accepted'))} → {pct(after['accepted'])}",
+                          f"{pct(before.get('top1'))} → {pct(after['top1'])}",
+                          f"{before.get('misunderstood', '—')} → {after['misunderstood']}")
+        self.query_one(RichLog).write(f"confidence: {calibration['summary']} (before: {calibration['base']})")
 
     def action_use_model(self) -> None:
         """Make the trained model the live engine: saved in the config, and a running live
