@@ -483,7 +483,7 @@ class Listener:
                 self._usage_logged = time.perf_counter()
                 session_log.record({"usage": {"cpu_share": event.cpu_share, "realtime_factor": event.realtime_factor,
                                               "keeps_up": event.keeps_up, "window_s": event.window_s,
-                                              "cores": event.cores}})
+                                              "cores": event.cores}}, numbered=False)
 
 
 def _result(ahead: Future[Drafted] | None) -> Drafted | None:

@@ -66,16 +66,18 @@ class SessionLog:
     def clips_dir(self) -> Path:
         return self.directory / self.name
 
-    def record(self, entry: dict[str, Any], audio: np.ndarray | None = None) -> dict[str, Any]:
+    def record(self, entry: dict[str, Any], audio: np.ndarray | None = None, *, numbered: bool = True) -> dict[str, Any]:
         """Append ``entry`` (plain JSON values) with its number, time and, when audio is
-        kept, the clip's path relative to the log; returns the record. The first write
-        that fails raises :class:`DjtuiError` and stops the log; later records are
-        returned unwritten."""
+        kept, the clip's path relative to the log; returns the record. ``numbered=False``
+        (what listening costs) takes no number, so the utterances' numbers, which Review
+        keys takes by, do not depend on how often that is written. The first write that
+        fails raises :class:`DjtuiError` and stops the log; later records are returned
+        unwritten."""
         with self._lock:
-            self._count += 1
+            self._count += numbered
             number = self._count
         line: dict[str, Any] = {
-            "n": number,
+            **({"n": number} if numbered else {}),
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             "unix_time": round(time.time(), 3),
             **entry,

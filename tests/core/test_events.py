@@ -9,14 +9,14 @@ import typing
 import pytest
 
 from djtui.core import events
-from djtui.core.records import Candidate, MidiCommand, Verdict
+from djtui.core.records import Candidate, MidiCommand, Move, Verdict
 
 
 def test_every_event_record_is_in_the_union_and_frozen():
     defined = {cls for _, cls in inspect.getmembers(events, inspect.isclass)
                if dataclasses.is_dataclass(cls) and cls.__module__ in (events.__name__, "djtui.core.records")}
     in_union = set(typing.get_args(events.Event))
-    assert defined - {Candidate, MidiCommand, Verdict} == in_union
+    assert defined - {Candidate, MidiCommand, Move, Verdict} == in_union
     for cls in in_union:
         assert cls.__dataclass_params__.frozen, cls.__name__
 

@@ -89,3 +89,4 @@ def test_the_live_pipeline_publishes_what_it_costs_and_the_session_log_keeps_it(
     [logged] = [r["usage"] for r in records if "usage" in r]  # one every 30 s
     assert set(logged) == {"cpu_share", "realtime_factor", "keeps_up", "window_s", "cores"}
     assert sum("transcript" in r for r in records) == 2
+    assert [r["n"] for r in records if "transcript" in r] == [1, 2]  # the usage record takes no number
