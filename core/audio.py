@@ -306,22 +306,8 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     WAV cut short (:func:`check_whole`), or one holding NaN or infinite samples or peaks
     louder than :data:`MAX_PEAK`, is a :class:`DjtuiError` naming it; peaks past full
     scale up to that (a float file) are clipped, with a warning: as :class:`FileSource`."""
-    import soundfile as sf
-
     path = Path(path)
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except FileNotFoundError:
-        raise DjtuiError(f"{path}: no such audio file", "check the path (and --data for labels)") from None
-    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        raise DjtuiError(f"{path}: not a readable audio file ({exc})", "use WAV, FLAC or OGG") from None
-    if not audio.size:
-        raise DjtuiError(f"{path}: holds no audio", "record or export it again, or leave it out")
-    check_whole(path, len(audio), rate)
-    if not np.isfinite(audio).all():
-        raise DjtuiError(f"{path}: holds NaN or infinite samples", "re-export it from your editor as 16-bit PCM wav")
-    if _loud(path, float(np.abs(audio).max())):
-        audio = np.clip(audio, -1.0, 1.0)
+    audio, rate = _read_checked(path)
     audio = to_model_rate(audio, rate, sample_rate)
     if not audio.size:  # a few samples at an odd rate resample to none
         raise DjtuiError(f"{path}: too short to hold audio", "record or export it again, or leave it out")
@@ -332,9 +318,18 @@ def read_channels(path: str | Path, channels: Sequence[int], sample_rate: int = 
     """Some channels of a file (1 is the first), each as mono ``float32`` at
     ``sample_rate``: a booth recording's microphone and reference. The same checks as
     :func:`read_audio`, and a :class:`DjtuiError` for a channel the file does not have."""
+    path = Path(path)
+    audio, rate = _read_checked(path)
+    if missing := [c for c in channels if not 1 <= c <= audio.shape[1]]:
+        raise DjtuiError(f"{path}: has {audio.shape[1]} channel{'s' if audio.shape[1] != 1 else ''}, no channel "
+                         f"{missing[0]}", "give a booth recording (microphone on channel 1, the mix on channel 2)")
+    return [to_model_rate(audio[:, c - 1], rate, sample_rate) for c in channels]
+
+
+def _read_checked(path: Path) -> tuple[np.ndarray, int]:
+    """The file's frames × channels and rate, checked (see :func:`read_audio`) and clipped."""
     import soundfile as sf
 
-    path = Path(path)
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except FileNotFoundError:
@@ -346,12 +341,9 @@ def read_channels(path: str | Path, channels: Sequence[int], sample_rate: int = 
     check_whole(path, len(audio), rate)
     if not np.isfinite(audio).all():
         raise DjtuiError(f"{path}: holds NaN or infinite samples", "re-export it from your editor as 16-bit PCM wav")
-    if missing := [c for c in channels if not 1 <= c <= audio.shape[1]]:
-        raise DjtuiError(f"{path}: has {audio.shape[1]} channel{'s' if audio.shape[1] != 1 else ''}, no channel "
-                         f"{missing[0]}", "give a booth recording (microphone on channel 1, the mix on channel 2)")
     if _loud(path, float(np.abs(audio).max())):
         audio = np.clip(audio, -1.0, 1.0)
-    return [to_model_rate(audio[:, c - 1], rate, sample_rate) for c in channels]
+    return audio, int(rate)
 
 
 # --- microphones -------------------------------------------------------------------------
