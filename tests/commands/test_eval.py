@@ -169,8 +169,9 @@ def test_booth_recordings_are_heard_with_their_reference_channel_cancelled(tmp_p
 
     assert accepted(["--reference-channel", "2"]) == 2  # the music cancelled with channel 2
     assert accepted([]) < 2  # channel 1 alone: the microphone as it is
-    assert main([*flags, "--reference-channel", "3"]) == 2
-    assert "has 2 channels, no channel 3" in capsys.readouterr().err
+    assert main([*flags, "--reference-channel", "3"]) == 1  # each file a skipped trial, named with why
+    captured = capsys.readouterr()
+    assert captured.out.count("has 2 channels, no channel 3") == 2 and "2 files skipped" in captured.err
 
 
 @pytest.mark.slow
