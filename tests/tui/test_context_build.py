@@ -155,7 +155,9 @@ async def test_a_build_that_dies_is_reported_and_tried_again_up_to_the_limit(mak
         app.context_build.recipe = tiny(tiny_music)
         try:
             async with app.run_test(size=(120, 30)) as pilot:
-                await until(pilot, lambda: app.context_build.where == "starting…", 120, "the build process")
+                # the process said hello (it may be speaking takes already: the test polls)
+                await until(pilot, lambda: app.context_build.where.startswith(("starting…", "speaking", "training")),
+                            120, "the build process")
                 os.kill(app.context_build.pid, signal.SIGKILL)  # as the OOM killer would
                 await until(pilot, lambda: any("building the context model failed" in n.message
                                                for n in app._notifications), 30, "the notification")
