@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 """``on_progress(what)``: a builder is about to do something slow, said in words
-("loading the speech recognizer…"), for a status line or a spinner."""
+("loading the grammar decoder (torch, int8)…"), for a status line or a spinner."""
 
 
 def _say(on_progress: Progress | None, what: str) -> None:
@@ -115,14 +115,13 @@ def recognizer_for(config: Config, context: Context, engine: AsrEngine | None = 
     from djtui.core.recognize import Recognizer
     from djtui.core.rescore import Rescorer, can_rescore
 
-    progress = on_progress or (lambda message: None)
     engine = engine if engine is not None else engine_for(config, context, on_progress)
     text = resolver_for(context, config, on_progress)
     search = (grammar_search_for(context, engine, config.asr.threads, on_progress)
               if isinstance(engine, WhisperEngine) else None)
     calibrated = calibration_file.for_engine(engine)  # the listening model's own, or the fallback
     if warm_up:
-        progress("warming up…")
+        _say(on_progress, "warming up…")
         getattr(engine, "warm_up", lambda: None)()
         text.warm_up()
     return Recognizer(engine, text, Rescorer(engine) if can_rescore(engine) else None, search=search,
@@ -133,8 +132,7 @@ def grammar_search_for(context: Context, engine: Any, threads: int = 0, on_progr
     """Whisper's decoder constrained to ``context`` (:mod:`djtui.core.grammar_search`),
     on the weights of the engine's own model. ``threads``: torch's threads for it
     (``[asr] threads``; 0, the default, means one: see :data:`DECODER_THREADS`)."""
-    if on_progress is not None:
-        on_progress("loading the grammar decoder (torch, int8)…")
+    _say(on_progress, "loading the grammar decoder (torch, int8)…")
     import torch
 
     from djtui.core.grammar_search import GrammarSearch
