@@ -380,14 +380,9 @@ class Listener:
 
     def _conclude(self, utterance: Utterance, ahead: Future[Drafted] | None, live: bool,
                   glimpses: tuple[CommandKey | None, ...] = ()) -> Outcome:
+        """Understand, judge, act, publish: one utterance's whole way to its outcome."""
         number = next(self._numbers)
-        drafted = _result(ahead)
-        if drafted is None:
-            understanding = self.stages.recognizer.understand(utterance.audio, utterance.duration_s, glimpses)
-            timings = understanding.timings
-        else:
-            understanding = drafted.understanding
-            timings = _after(drafted.spans, utterance.endpoint_time) if live else understanding.timings
+        understanding, timings, drafted = self._understood(utterance, ahead, live, glimpses)
         waited = self._endpointer.tail_ms if utterance.early else self._endpointer.hangover_ms
         stages = {"vad_endpoint": float(waited), **{k: float(v) for k, v in timings.items()}}
         candidates = tuple(understanding.candidates[:5])
@@ -395,18 +390,9 @@ class Listener:
         started = time.perf_counter()
         verdict = self._judge(candidates)
         stages["safety"] = _ms(started)
-        sent = verdict.commands if verdict.approved and self._act else ()
-        ramps = self.stages.ramps if self._act else None
-        if ramps is not None and verdict.halts:  # hold, cancel, disarm: every fade stops where it is
-            ramps.halt(_HALTED_BY.get(verdict.reason, "disarmed"))
-        if sent or (verdict.approved and verdict.moves):
-            started = time.perf_counter()
-            if self.stages.midi_out is not None:  # a dry run reports what it would have sent
-                sent, verdict = self._send(sent, verdict)
-            if ramps is not None:
-                for move in verdict.moves if verdict.approved else ():
-                    ramps.play(move)
-            stages["midi"] = _ms(started)
+        sent, verdict, midi_ms = self._carry_out(verdict)
+        if midi_ms is not None:
+            stages["midi"] = midi_ms
         engine = self.stages.engine
         outcome = Outcome(
             number=number, transcript=understanding.transcript, candidates=candidates, verdict=verdict, sent=sent,
@@ -415,11 +401,42 @@ class Listener:
             total_ms=round(_ms(utterance.endpoint_time), 2),
             engine=engine.name, model=engine.model_id,
             speech_s=(round(utterance.start_time, 3), round(utterance.end_time, 3)), cut=utterance.cut,
-            ahead=live and drafted is not None, early=utterance.early, audio=utterance.audio,
-            readings=understanding.readings,
+            ahead=live and drafted, early=utterance.early,
+            audio=utterance.audio, readings=understanding.readings,
         )
         self._events.publish(outcome)
         return outcome
+
+    def _understood(self, utterance: Utterance, ahead: Future[Drafted] | None, live: bool,
+                    glimpses: tuple[CommandKey | None, ...]) -> tuple[Understanding, dict[str, float], bool]:
+        """The draft's understanding when one ran (its stage times, live, only what was
+        left after the DJ stopped), else the utterance understood now; and whether a
+        draft gave it."""
+        drafted = _result(ahead)
+        if drafted is None:
+            understanding = self.stages.recognizer.understand(utterance.audio, utterance.duration_s, glimpses)
+            return understanding, understanding.timings, False
+        understanding = drafted.understanding
+        return understanding, (_after(drafted.spans, utterance.endpoint_time) if live else understanding.timings), True
+
+    def _carry_out(self, verdict: Verdict) -> tuple[tuple[Any, ...], Verdict, float | None]:
+        """What the verdict does: halts the ramps, sends its commands (a dry run reports
+        what it would have sent) and plays its moves. Returns what was sent, the verdict
+        (``midi_lost`` if the port refused) and the milliseconds sending took, or ``None``
+        when nothing was due to go out."""
+        sent = verdict.commands if verdict.approved and self._act else ()
+        ramps = self.stages.ramps if self._act else None
+        if ramps is not None and verdict.halts:  # hold, cancel, disarm: every fade stops where it is
+            ramps.halt(_HALTED_BY.get(verdict.reason, "disarmed"))
+        if not (sent or (verdict.approved and verdict.moves)):
+            return sent, verdict, None
+        started = time.perf_counter()
+        if self.stages.midi_out is not None:
+            sent, verdict = self._send(sent, verdict)
+        if ramps is not None:
+            for move in verdict.moves if verdict.approved else ():
+                ramps.play(move)
+        return sent, verdict, _ms(started)
 
     def _send(self, commands: tuple[Any, ...], verdict: Verdict) -> tuple[tuple[Any, ...], Verdict]:
         """Send ``commands``; what went out, and the verdict: ``midi_lost`` when the port

@@ -209,7 +209,7 @@ class LiveScreen(DjtuiScreen):
         """One tap of the beat; from the second, the tempo beats and bars are counted in."""
         import time
 
-        pipeline = self.app.session.pipeline  # type: ignore[attr-defined]
+        pipeline = self.app.session.pipeline
         if pipeline is None:
             self.app.notify("start listening first (space): the tempo belongs to the running pipeline",
                             severity="warning", timeout=3)
@@ -285,7 +285,7 @@ class LiveScreen(DjtuiScreen):
         self._refresh_ramps()
 
     def _log(self, text: str) -> None:
-        stamp = self.app.host.clock()  # type: ignore[attr-defined]
+        stamp = self.app.host.clock()
         self.query_one("#sent-log", RichLog).write(f"{stamp}  {text}")
 
     def _refresh_meters(self) -> None:
@@ -307,7 +307,7 @@ class LiveScreen(DjtuiScreen):
     def _show_reference(self) -> None:
         """The before/after line shows only when a reference is set: without one the
         level meter is the whole story, as it always was."""
-        self.query_one(EchoMeter).set_class(self.app.config.audio.has_reference, "-reference")  # type: ignore[attr-defined]
+        self.query_one(EchoMeter).set_class(self.app.config.audio.has_reference, "-reference")
 
     def _refresh_decks(self) -> None:
         """Deck state as the pipeline knows it; the last known stays up when it stops."""
@@ -317,7 +317,7 @@ class LiveScreen(DjtuiScreen):
 
     def _refresh_ramps(self) -> None:
         """The knobs and faders moving now, and the tempo beats are counted in."""
-        pipeline = self.app.session.pipeline  # type: ignore[attr-defined]
+        pipeline = self.app.session.pipeline
         ramps, tempo = getattr(pipeline, "ramps", None), getattr(pipeline, "tempo", None)
         line = self.query_one(RampLine)
         line.ramps = tuple((_where(r.move), r.position, r.move.target, r.progress)
