@@ -32,9 +32,10 @@ without one. Cancelling lags the microphone by one speex frame (16 ms); switchin
 between the two cross-fades over that frame.
 
 speexdsp is Xiph's C library (Debian ``libspeexdsp1``, Homebrew ``speexdsp``), called
-through ctypes: no binding package, no compiler. Measured against WebRTC's AEC3 on
-simulated booths it kept the DJ's voice within about 1 dB where AEC3 cut it by 6-8 dB
-during double talk (README, "Hearing through the music").
+through ctypes: no binding package, no compiler. Tried against WebRTC's AEC3 on
+simulated booths while this was built, it kept the DJ's voice within about 1 dB where
+AEC3 cut it by 6-8 dB during double talk (README, "Hearing through the music", says how
+far that comparison goes).
 """
 
 from __future__ import annotations

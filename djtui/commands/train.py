@@ -89,7 +89,14 @@ def _train(args: argparse.Namespace) -> int:
 
         result = train(config, on_event=on_event)  # Ctrl-C or SIGTERM: stops, keeps the best checkpoint
     _summary(result)
-    return 0
+    return _status(result)
+
+
+def _status(result: Any) -> int:
+    """The exit status of a training that ran: 130 when Ctrl-C or SIGTERM stopped it
+    (what it kept is said), as every command stopped with Ctrl-C; 0 otherwise, a
+    ``--max-minutes`` limit reached included (the run did what was asked)."""
+    return 130 if result.stopped == "interrupted" else 0
 
 
 @contextmanager
@@ -157,7 +164,7 @@ def _context_model(args: argparse.Namespace) -> int:
         limit = f" (--max-minutes {args.max_minutes:g})" if result.stopped == "max minutes" else ""
         print(f"stopped by {result.stopped}{limit} at step {result.steps} after {result.duration_s / 60:.1f} min: "
               f"the context model is not built yet, where it is is kept. {_GO_ON}")
-        return 0
+        return _status(result)
     if result is None or result.output != context_model.folder(context):
         raise DjtuiError("the context model was not finished", "run djtui train --context-model again")
     _summary(result)

@@ -49,3 +49,15 @@ def test_data_file_paths_stay_inside_their_folder(tmp_path):
                        ("", "empty path"), ("a\0b", "NUL byte"), ("C:\\x.wav", "absolute path")]:
         with pytest.raises(ValueError, match=words):
             paths.within(tmp_path, bad)
+
+
+@pytest.mark.parametrize("name", ["/tmp/x", "../../x", "..", "a/../../b", "C:\\\\x", "", "ß ✓", "x" * 300])
+def test_a_context_model_folder_stays_in_the_models_folder_whatever_the_contexts_name(name, tmp_path, monkeypatch):
+    """The reader refuses such names; the folder is safe even for one that got past it
+    (a context built in code): plain letters only, never a separator or a climb."""
+    monkeypatch.setenv("DJTUI_HOME", str(tmp_path))
+    folder = paths.context_model_dir(name, "intents: {}")
+    assert folder.parent == paths.models_dir() / "context"
+    assert folder.resolve().parent == (paths.models_dir() / "context").resolve()
+    assert len(folder.name) <= 53 and folder.name.replace("-", "").replace("_", "").isalnum()
+    assert paths.context_model_dir(name, "intents: {a: 1}") != folder  # another text, another folder
