@@ -106,6 +106,21 @@ def write_error_of(exc: BaseException) -> OSError | None:
     return None
 
 
+@contextmanager
+def write_problems_said(doing: str) -> Iterator[None]:
+    """Inside, a write that fails on a full disk or a read-only folder (an ``OSError``,
+    or a library's exception carrying one in its text: :func:`write_error_of`) is raised
+    as the one-line :func:`write_problem` of ``doing``; anything else passes through."""
+    try:
+        yield
+    except DjtuiError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a library's writer may wrap the OSError
+        if (failed := write_error_of(exc)) is None:
+            raise
+        raise write_problem(failed, doing) from None
+
+
 def check_writable(folder: str | os.PathLike[str], doing: str, need_bytes: int = 0) -> Path:
     """Make sure ``folder`` exists and takes a file, and (where the file system says)
     has ``need_bytes`` free, before minutes of work that end in writing there; the

@@ -70,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_app(args)
         _say_warnings()
-        return int(args.func(args) or 0)
+        from djtui.core.fileio import write_problems_said
+
+        with write_problems_said("writing"):  # a disk that filled up or turned read-only where no command expected it
+            return int(args.func(args) or 0)
     except DjtuiError as exc:
         print(f"djtui: {exc}", file=sys.stderr)
         return 2
@@ -78,13 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except OSError as exc:  # a disk that filled up or turned read-only where no command expected it
-        from djtui.core.fileio import write_error_of, write_problem
-
-        if (error := write_error_of(exc)) is None:
-            raise
-        print(f"djtui: {write_problem(error, 'writing')}", file=sys.stderr)
-        return 2
 
 
 def _check_theme(theme: str, command: str | None) -> None:

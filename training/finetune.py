@@ -147,16 +147,10 @@ def train(config: TrainConfig, on_event: Callable[[TrainEvent], None] | None = N
     output = Path(config.output)
     fileio.check_writable(output, f"training into {output}", _room_needed(config))
     leftovers.clear(output)
-    try:
+    # The tokenizer's "No space left on device (os error 28)", an OSError from a writer:
+    # the one line a full disk or a read-only folder deserves.
+    with fileio.write_problems_said(f"training into {output}"):
         return _train(config, on_event or (lambda event: None), stop, clock)
-    except DjtuiError:
-        raise
-    except Exception as exc:
-        # The tokenizer's "No space left on device (os error 28)", an OSError from a
-        # writer: the one line a full disk or a read-only folder deserves.
-        if (failed := fileio.write_error_of(exc)) is None:
-            raise
-        raise fileio.write_problem(failed, f"training into {output}") from None
 
 
 def _room_needed(config: TrainConfig) -> int:

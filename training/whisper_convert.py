@@ -34,7 +34,7 @@ import numpy as np
 
 from djtui.core.ct2 import MODEL_BIN, float_weights, read_model_bin
 from djtui.core.errors import DjtuiError
-from djtui.core.fileio import write_error_of, write_problem
+from djtui.core.fileio import write_problems_said
 
 CONFIG = "config.json"
 TOKENIZER = "tokenizer.json"
@@ -229,7 +229,9 @@ def save_ctranslate2(model: Any, processor: Any, output: str | Path, quantizatio
 
     # Named after the output, so the next run on it knows a killed run's scratch for its
     # own (djtui.training.leftovers) and never touches a sibling's.
-    try:
+    # The tokenizer's "No space left on device (os error 28)", CTranslate2's OSError:
+    # one line saying the disk is full or the folder read-only.
+    with write_problems_said(f"saving the model to {output}"):
         with tempfile.TemporaryDirectory(prefix=f".{output.name}.whisper-", dir=output.parent) as scratch:
             source, built = Path(scratch) / "transformers", Path(scratch) / "ctranslate2"
             model.config.save_pretrained(source)
@@ -241,12 +243,6 @@ def save_ctranslate2(model: Any, processor: Any, output: str | Path, quantizatio
             output.mkdir(parents=True, exist_ok=True)
             for item in sorted(built.iterdir(), key=lambda p: p.name == MODEL_BIN):  # model.bin last
                 os.replace(item, output / item.name)
-    except Exception as exc:
-        # The tokenizer's "No space left on device (os error 28)", CTranslate2's OSError:
-        # one line saying the disk is full or the folder read-only.
-        if (failed := write_error_of(exc)) is None:
-            raise
-        raise write_problem(failed, f"saving the model to {output}") from None
     return output
 
 

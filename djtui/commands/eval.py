@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from djtui.core.errors import DjtuiError
-from djtui.core.fileio import check_writable
+from djtui.core.fileio import check_writable, write_problems_said
 
 HELP = "measure command accuracy on labelled audio, clean and mixed with noise"
 
@@ -126,17 +126,20 @@ def run(args: argparse.Namespace) -> int:
     _print(console, report)
     _print_skipped(report)
     if args.json:
-        _written(args.json, "the report", lambda: report_.write_report(report, args.json))
+        with write_problems_said(f"writing the report to {args.json}"):
+            report_.write_report(report, args.json)
         console.print(f"report: {args.json}")
     if args.markdown:
         from djtui.core.fileio import write_text_atomic
 
-        _written(args.markdown, "the table", lambda: write_text_atomic(args.markdown, report.to_markdown() + "\n"))
+        with write_problems_said(f"writing the table to {args.markdown}"):
+            write_text_atomic(args.markdown, report.to_markdown() + "\n")
         console.print(f"table: {args.markdown}")
     if args.plot:
         from djtui.evaluation.plot import plot_accuracy
 
-        _written(args.plot, "the plot", lambda: plot_accuracy(report, args.plot))
+        with write_problems_said(f"writing the plot to {args.plot}"):
+            plot_accuracy(report, args.plot)
         console.print(f"plot: {args.plot}")
     return 1 if report.skipped else 0
 
@@ -374,28 +377,15 @@ def _run_booth(args: argparse.Namespace, config: Any) -> int:
         from djtui.evaluation.report import score
 
         reports = {variant: score(trials, engine=summary["engine"]).to_dict() for variant, trials in run.trials.items()}
-        _written(args.json, "the report", lambda: write_text_atomic(
-            args.json, json.dumps({"summary": summary, "reports": reports}, indent=2) + "\n"))
+        with write_problems_said(f"writing the report to {args.json}"):
+            write_text_atomic(args.json, json.dumps({"summary": summary, "reports": reports}, indent=2) + "\n")
         console.print(f"report: {args.json}")
     if args.markdown:
-        _written(args.markdown, "the table", lambda: write_text_atomic(
-            args.markdown, booth_.to_markdown(summary) + "\n\n" + booth_.convergence_markdown(curves) + "\n"))
+        with write_problems_said(f"writing the table to {args.markdown}"):
+            write_text_atomic(args.markdown,
+                              booth_.to_markdown(summary) + "\n\n" + booth_.convergence_markdown(curves) + "\n")
         console.print(f"table: {args.markdown}")
     return 0
-
-
-def _written(out: str, what: str, write: Any) -> None:
-    """``write()`` the report, table or plot to ``out``; a disk that filled up (or a
-    folder made read-only) while measuring is one line, after the figures were printed:
-    the measurements are on the screen, the file is left as it was."""
-    from djtui.core.fileio import write_error_of, write_problem
-
-    try:
-        write()
-    except Exception as exc:  # noqa: BLE001 - a library's writer may wrap the OSError
-        if (error := write_error_of(exc)) is None:
-            raise
-        raise write_problem(error, f"writing {what} to {out}") from None
 
 
 def _voice(labels: list[Any]) -> Any:
