@@ -562,7 +562,7 @@ def after_training(output: Path, base: str | None, held_back: Sequence[Any], roo
 
     gate = SafetyGate(context, config.safety)
     before = table(judge(before_heard, [rescored(h, prior.calibration) for h in before_heard], gate))
-    described = [{"what": "the held-back takes (one of each command; the model never trained on them)",
+    described = [{"what": "the held-back takes (one of each command, or more for a context of few; the model never trained on them)",
                   "takes": len(held_back)}, {"what": "booth chatter (synthetic voices)", "clips": len(labels) - len(held_back)}]
     if music is not None:
         described.append({"what": f"music alone, {MUSIC_WINDOWS} windows of 2 s", "music": str(music_dir)})

@@ -2,7 +2,7 @@
 synthetic voices and music, built on this machine, offline.
 
 Nobody records anything: :func:`build` speaks :data:`PER_INTENT` sentences of every
-command with the training split of the TTS voices (:func:`djtui.training.synth.split_voices`),
+command (more for a context of few commands: :func:`sentences_per_intent`) with the training split of the TTS voices (:func:`djtui.training.synth.split_voices`),
 then fine-tunes it (:mod:`djtui.training.whisper`'s defaults) for :data:`EPOCHS` epochs
 with music mixed in (and music alone, labelled as the stock model hears it) from the
 first of :data:`MUSIC_DIRS` that is installed. On voices it never heard, over music, it
@@ -48,6 +48,11 @@ from djtui.training.finetune import TrainConfig, TrainResult, train
 from djtui.training.progress import TrainEvent
 
 PER_INTENT = 20
+MIN_TAKES = 1000
+"""Takes a context model learns from at least. The DJ context's 55 commands at
+:data:`PER_INTENT` are 1,100; a context of few commands gets more sentences of each, so
+that its slot values are each heard a dozen times or so: coffee_maker (one command, 77
+slot values in six slots) gets 1,000 rather than 20."""
 EPOCHS = 3
 SEED = 0
 MUSIC_DIRS = (Path("/usr/share/games/fretsonfire/data/songs"),)
@@ -116,14 +121,20 @@ def clear_failures(context: Context) -> None:
         pass
 
 
-def build(context: Context, *, music: Path | None = None, per_intent: int = PER_INTENT, epochs: int = EPOCHS,
+def sentences_per_intent(context: Context) -> int:
+    """How many sentences of each command the context model is taught with by default:
+    :data:`PER_INTENT`, or as many as make :data:`MIN_TAKES` in all."""
+    return max(PER_INTENT, -(-MIN_TAKES // max(1, len(context.intents))))
+
+
+def build(context: Context, *, music: Path | None = None, per_intent: int | None = None, epochs: int = EPOCHS,
           batch_size: int | None = None, max_steps: int | None = None, max_minutes: float | None = None,
           resume_every_s: float = checkpoint.EVERY_S, on_event: Callable[[TrainEvent], None] | None = None,
           on_spoken: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
           threads: int = 0, clock: Callable[[], float] = time.monotonic) -> TrainResult | None:
     """Speak the takes and train the context model of ``context`` into its folder,
     going on from where an earlier build stopped. ``music`` defaults to
-    :func:`default_music`. ``on_spoken(done, total)`` follows the speaking, ``on_event``
+    :func:`default_music`, ``per_intent`` to :func:`sentences_per_intent`. ``on_spoken(done, total)`` follows the speaking, ``on_event``
     the training; ``threads`` > 0 limits the CPU threads it takes; ``max_minutes``
     bounds the training (on ``clock``). Returns None when the model was already built;
     a result with ``finished`` False when it stopped (``stop``, Ctrl-C, ``max_minutes``)
@@ -143,7 +154,7 @@ def build(context: Context, *, music: Path | None = None, per_intent: int = PER_
         if ready(context):  # the other process finished it meanwhile
             return None
         leftovers.clear(staging)
-        manifest = _speak(context, work, per_intent, on_spoken, stop)
+        manifest = _speak(context, work, per_intent or sentences_per_intent(context), on_spoken, stop)
         result = train(TrainConfig(data=manifest, output=staging / MODEL, epochs=epochs, batch_size=batch_size,
                                    max_steps=max_steps, max_minutes=max_minutes, noise_dir=music or default_music(),
                                    context=context.source, seed=SEED, threads=threads,

@@ -40,7 +40,7 @@ def write_report(result: TrainResult, config: TrainConfig, base_name: str, n_tra
     lines = [
         "# Training report", "",
         f"Base: {base_name} · device: {result.device} · {n_train} training / {n_val} held-back takes "
-        f"(one of each command) · {result.steps} steps in {result.duration_s / 60:.1f} min, "
+        f"(one of each command, or more for a context of few) · {result.steps} steps in {result.duration_s / 60:.1f} min, "
         f"stopped by {result.stopped} · best epoch {result.best_epoch}", "",
         "| Model | WER | CER | Command accuracy |", "|---|---|---|---|",
         *([f"| Stock (Whisper tiny.en) | {_pct(s.wer)} | {_pct(s.cer)} | {_pct(s.accuracy)} |"] if s else []),

@@ -40,8 +40,10 @@ def register(subparsers: Any) -> None:
                    help="what the fit is centred on: the stock model's calibration (default), none (a weak prior: "
                         "for thousands of utterances), or a calibration.json")
     p.add_argument("--output", metavar="FILE", help="where to write (default: MODEL/calibration.json)")
-    p.add_argument("--thresholds", action="store_true",
-                   help="also fit min_confidence per safety class (misunderstood within 1 %% per class) and print them")
+    p.add_argument("--thresholds", nargs="?", const="new", choices=("new", "current"),
+                   help="also fit min_confidence per safety class (misunderstood within 1 %% per class) and print "
+                        "them: for the new calibration (each trial's confidence from a fit without it), or 'current' "
+                        "for the one the model listens with now (to set [safety] while keeping it)")
     p.add_argument("--dry-run", action="store_true", help="fit and report, write nothing")
     p.add_argument("--seed", type=int, default=0, help="noise and fold choices (default 0)")
     add_context_option(p, "context the takes belong to")
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         made = calibration_file.ModelCalibration(fitted, None, _model_name(named, folder), _fitted(prior, described),
                                                  numbers)
         if args.thresholds:
-            _thresholds(console, [(g, c) for g, c in groups], held_out, config.safety)
+            readings = held_out if args.thresholds == "new" else [calibrate.rescored(h, current) for h in heard]
+            _thresholds(console, [(g, c) for g, c in groups], readings, config.safety, args.thresholds)
     else:
         labels, described, music = _takes(args, folder, config)
         listener_model = named or folder
@@ -100,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
         made = result.calibration
         _show(console, "the takes", result.before, result.after, made.numbers)
         if args.thresholds:
-            _thresholds(console, [(result.heard, context)],
-                        calibrate.folds(result.heard, prior.calibration if prior else None, seed=args.seed), config.safety)
+            readings = (calibrate.folds(result.heard, prior.calibration if prior else None, seed=args.seed)
+                        if args.thresholds == "new" else [calibrate.rescored(h, current) for h in result.heard])
+            _thresholds(console, [(result.heard, context)], readings, config.safety, args.thresholds)
     if args.dry_run:
         console.print("dry run: nothing written")
         return 0
@@ -218,17 +222,19 @@ def _show(console: Any, title: str, before: dict[str, Any], after: dict[str, Any
         console.print(f"expected calibration error {numbers['ece_before']:.3f} → {numbers['ece_after_held_out']:.3f}")
 
 
-def _thresholds(console: Any, groups: list[tuple[list[Any], Any]], held_out: list[Any], safety: Any) -> None:
-    """min_confidence per safety class, on confidences each fitted without its trial
-    (``held_out``: the readings of every group's utterances in turn, :func:`folds`)."""
+def _thresholds(console: Any, groups: list[tuple[list[Any], Any]], readings: list[Any], safety: Any,
+                which: str) -> None:
+    """min_confidence per safety class, on ``readings`` (every group's utterances in
+    turn): confidences each fitted without its trial (:func:`folds`, ``which`` "new"), or
+    those of the calibration the model has now ("current")."""
     from djtui.training import calibrate
 
     rescored, start = [], 0
     for heard, context in groups:
-        rescored.append((heard, held_out[start:start + len(heard)], context))
+        rescored.append((heard, readings[start:start + len(heard)], context))
         start += len(heard)
     found = calibrate.thresholds(rescored, safety)
-    console.print("[safety]  # misunderstood within 1 % per class, on confidences fitted without each trial",
-                  markup=False, highlight=False)
+    on = "confidences fitted without each trial" if which == "new" else "the confidences it listens with now"
+    console.print(f"[safety]  # misunderstood within 1 % per class, on {on}", markup=False, highlight=False)
     for key, value in found.items():
         console.print(f"{key} = {value:.2f}", highlight=False)

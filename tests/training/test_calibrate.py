@@ -181,3 +181,27 @@ def test_djtui_calibrate_fits_on_an_eval_report_and_writes_where_it_is_told(tmp_
     assert main(["calibrate", "--model", "tiny.en", "--from-report", str(report), "--output",
                  str(tmp_path / "not.json"), "--dry-run"]) == 0
     assert not (tmp_path / "not.json").exists()
+
+
+def test_thresholds_for_the_calibration_a_model_listens_with_now(tmp_path, capsys):
+    """`--thresholds current` sets [safety] for the calibration kept, not for a new fit."""
+    import json
+
+    from djtui.cli import main
+    from djtui.core import calibration_file
+    from djtui.core.config import SafetyConfig
+    from djtui.core.context_file import default_context
+    from djtui.training.calibrate import heard_in_report, rescored
+
+    data = eval_report(200, 1)
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps(data))
+    assert main(["calibrate", "--model", "tiny.en", "--from-report", str(report), "--dry-run",
+                 "--thresholds", "current"]) == 0
+    printed = capsys.readouterr().out
+    assert "the confidences it listens with now" in " ".join(printed.split())
+    heard = heard_in_report(data)
+    stock = calibration_file.stock()
+    expected = thresholds([(heard, [rescored(h, stock) for h in heard], default_context())], SafetyConfig())
+    assert f"min_confidence_safe = {expected['min_confidence_safe']:.2f}" in printed
+    assert f"min_confidence = {expected['min_confidence']:.2f}" in printed

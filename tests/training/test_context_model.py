@@ -51,6 +51,29 @@ def built_by_hand(context):
     return built
 
 
+ORDERS = """
+context:
+  expressions:
+    orderDrink:
+      - "[can I get, I'd like] a $size:size $drink:drink"
+  slots:
+    size: [small, medium, large]
+    drink: [latte, mocha, espresso]
+"""
+
+
+def test_a_context_of_few_commands_is_taught_with_more_sentences_of_each():
+    """The DJ context keeps its 20 sentences a command; a context of one command is not
+    taught by 20 sentences, but by as many as the DJ context's model learns from."""
+    from djtui.core.context_file import default_context
+
+    dj = default_context()
+    assert context_model.sentences_per_intent(dj) == context_model.PER_INTENT
+    assert len(dj.intents) * context_model.PER_INTENT >= context_model.MIN_TAKES
+    orders = parse_context(ORDERS, "orders.yaml")
+    assert context_model.sentences_per_intent(orders) == context_model.MIN_TAKES
+
+
 def test_the_model_belongs_to_the_text_of_its_context(small_context):
     """An edited context is another context: its model has to be built again. A chosen
     model, or engine whisper, comes before the context model."""

@@ -34,6 +34,25 @@ def test_a_command_said_once_stays_in_training():
         hold_back([takes[0], takes[3]])
 
 
+def test_a_context_of_few_commands_holds_back_enough_takes_to_judge_by():
+    """coffee_maker has one command: one held-back take would validate, stop early and
+    calibrate the model on a single order."""
+    from djtui.training.validation import MIN_HELD_BACK
+
+    orders = [take(f"a latte number {n}", "orderDrink", "1", n) for n in range(1, 1001)]
+    train, held = hold_back(orders)
+    assert len(held) == MIN_HELD_BACK and len(train) == 1000 - MIN_HELD_BACK
+    assert not {t.path for t in train} & {t.path for t in held}
+    assert hold_back(orders, 1)[1] != held  # the seed chooses them
+    # Two commands, few takes: a tenth of them, over both, each keeping one to train on.
+    few = [take("play deck one", "play", "1", n) for n in range(1, 19)] + [take("sync deck two", "sync", "2", 1),
+                                                                             take("sync deck two", "sync", "2", 2)]
+    train, held = hold_back(few)
+    assert len(held) == 2 and {t.intent for t in held} == {"play", "sync"} == {t.intent for t in train}
+    train, held = hold_back(few * 3)  # 60 lines, 20 files: held back by file
+    assert not {t.path for t in train} & {t.path for t in held}
+
+
 def test_scores_count_words_characters_and_commands(small_context):
     from djtui.training.validation import command_checker
 
