@@ -380,12 +380,15 @@ def thresholds(groups: Sequence[tuple[Sequence[Heard], Sequence[Sequence[tuple[C
     the gate would accept — misunderstood commands and false accepts alike — stay within
     ``budget`` of the commands of that class said. ``groups``: ``(heard, rescored
     readings, context)`` per context; ``base``: the other safety settings
-    (:class:`~djtui.core.config.SafetyConfig`). Classes are independent: a reading is
-    judged by its own class's threshold."""
+    (:class:`~djtui.core.config.SafetyConfig`). Classes are fitted apart (a reading is
+    judged by its own class's threshold), then ordered: a guarded command never goes
+    through at a lower confidence than a safe one, nor a destructive one than either
+    (a class with fewer commands has a smaller budget, and its own fit can come out
+    below a safer class's). A class with no command said gets the top of ``grid``."""
     from djtui.core.safety import SafetyGate
     from djtui.evaluation.report import safety_classes
 
-    out = {}
+    out, said, stricter = {}, {}, 0.0
     for name in ("safe", "guarded", "destructive", "control"):
         key = "min_confidence" if name == "control" else f"min_confidence_{name}"
         n = sum(len({h.trial for h in heard if h.expected is not None and safety_classes(context).get(h.expected[0]) == name})
@@ -401,7 +404,11 @@ def thresholds(groups: Sequence[tuple[Sequence[Heard], Sequence[Sequence[tuple[C
             if n and wrong <= budget * n:
                 chosen = max(t, floor)
                 break
-        out[key] = chosen
+        out[key], said[name] = chosen, n
+    for name in ("safe", "guarded", "destructive"):  # the order of what is at stake
+        if said[name]:
+            key = f"min_confidence_{name}"
+            out[key] = stricter = max(out[key], stricter)
     return out
 
 

@@ -96,6 +96,24 @@ def test_thresholds_keep_each_classes_wrong_commands_within_the_budget():
     assert table(judged)["clean"]["misunderstood"] == 2  # the safe one, and pause at 0.9
 
 
+def test_a_class_that_changes_more_never_gets_a_lower_threshold_than_a_safer_one():
+    """Fitted apart, 'sync' (guarded, all right) could go through at 0.5 while 'play'
+    (safe) needs 0.86: what changes what the crowd hears must not be the easier one."""
+    context = default_context()
+    play_2, sync_1 = ("play", (("deck", "2"),)), ("sync", (("deck", "1"),))
+    heard, ranked = [], []
+    for n in range(100):  # 'play': two wrong at 0.85 and 0.9, the rest right at 0.95
+        heard.append(Heard(((PLAY_1, {}),), play_2 if n < 2 else PLAY_1, "clean", f"p{n}", n))
+        ranked.append([(PLAY_1, {0: 0.85, 1: 0.9}.get(n, 0.95))])
+    for n in range(100, 200):  # 'sync': always right
+        heard.append(Heard(((sync_1, {}),), sync_1, "clean", f"s{n}", n))
+        ranked.append([(sync_1, 0.7)])
+    found = thresholds([(heard, ranked, context)], SafetyConfig(), budget=0.01)
+    assert found["min_confidence_safe"] == 0.86
+    assert found["min_confidence_guarded"] == 0.86  # its own fit alone: 0.5
+    assert found["min_confidence_destructive"] == 0.99  # nothing destructive was said: no evidence to go lower
+
+
 def test_after_training_calibrates_the_new_model_on_its_held_back_takes_in_music(
         synthetic_set, small_context, tmp_path, monkeypatch):
     """What ``djtui train`` runs once a model is written, with training music: the takes
