@@ -118,12 +118,14 @@ def heard_in_report(data: dict[str, Any], first: int = 0) -> list[Heard]:
 
     out, number = [], first
     for trial in data.get("trials", []):
+        # The command said is the trial's, whichever of its utterances (an order cut in two
+        # by a pause) read it: each utterance is judged against that one command.
+        expected = next((key_of(i, s) for utterance in trial.get("readings", []) for i, s, _ in utterance
+                         if command_label(i, s) == trial["expected"]), None)
+        if expected is None and trial["expected"] != "—":
+            expected = ("#never read", ((trial["expected"], ""),))  # said, but no reading found it
         for utterance in trial.get("readings", []):
             readings = tuple((key_of(i, s), e) for i, s, e in utterance)
-            expected = next((k for k, (i, s, _) in zip([r[0] for r in readings], utterance)
-                             if command_label(i, s) == trial["expected"]), None)
-            if expected is None and trial["expected"] != "—":
-                expected = ("#never read", ((trial["expected"], ""),))  # said, but no reading found it
             out.append(Heard(readings, expected, trial["condition"], trial["file"], number))
         number += 1
     for utterance in (data.get("negatives") or {}).get("readings", []):

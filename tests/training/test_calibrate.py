@@ -223,3 +223,24 @@ def test_thresholds_for_the_calibration_a_model_listens_with_now(tmp_path, capsy
     expected = thresholds([(heard, [rescored(h, stock) for h in heard], default_context())], SafetyConfig())
     assert f"min_confidence_safe = {expected['min_confidence_safe']:.2f}" in printed
     assert f"min_confidence = {expected['min_confidence']:.2f}" in printed
+
+
+def test_an_order_cut_in_two_by_a_pause_is_judged_against_the_command_said():
+    """A report's trial of two utterances, the first a fragment that never read the
+    command: the second one's right reading, accepted, is understood, not misunderstood
+    (the fragment once took the trial's expected command to be 'never read')."""
+    from djtui.core import calibration_file
+    from djtui.core.config import SafetyConfig
+    from djtui.core.context_file import default_context
+    from djtui.core.safety import SafetyGate
+    from djtui.training.calibrate import heard_in_report, rescored
+
+    sure = evidence(-0.5, 1.0)
+    trial = {"file": "order.wav", "condition": "clean", "expected": "play(deck=1)",
+             "readings": [[["sync", {"deck": "2"}, evidence(-30.0, 0.0)]],
+                          [["play", {"deck": "1"}, sure], ["play", {"deck": "2"}, evidence(-30.0, 0.0)]]]}
+    heard = heard_in_report({"trials": [trial]})
+    assert [h.expected for h in heard] == [PLAY_1, PLAY_1]
+    stock = calibration_file.stock()
+    judged = judge(heard, [rescored(h, stock) for h in heard], SafetyGate(default_context(), SafetyConfig()))
+    assert [j.outcome for j in judged] == ["understood"]
