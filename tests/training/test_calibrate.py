@@ -244,3 +244,28 @@ def test_an_order_cut_in_two_by_a_pause_is_judged_against_the_command_said():
     stock = calibration_file.stock()
     judged = judge(heard, [rescored(h, stock) for h in heard], SafetyGate(default_context(), SafetyConfig()))
     assert [j.outcome for j in judged] == ["understood"]
+
+
+def test_a_fit_where_wrong_and_right_readings_look_alike_stays_near_its_prior():
+    """A model taught one command hears an order in every bar of music: its readings of
+    music look like its readings of orders. The fit must find that the evidence means
+    less, not run away (a full Newton step overshot to weights in the hundreds, and the
+    model's calibration then accepted 81 of 90 windows of music)."""
+    import dataclasses
+
+    from djtui.core import calibration_file
+
+    rng = np.random.default_rng(3)
+    said = []
+    for number in range(160):
+        a, b = rng.normal(-0.5, 0.6), rng.normal(-9, 3)
+        readings = ((PLAY_1, evidence(a, rng.uniform(0.8, 1.0))), (PLAY_2, evidence(b, rng.uniform(0.0, 0.2))))
+        said.append(Heard(readings, PLAY_1, "clean", f"f{number}", number))
+    music = [dataclasses.replace(h, expected=None, condition="music alone", source=f"m{n}", trial=1000 + n)
+             for n, h in enumerate(said[:140])]
+    stock = calibration_file.stock()
+    fitted = fit(said + music, stock)
+    assert max(abs(w) for w in (*fitted.weights, fitted.bias)) < 5
+    x, _ = rows(said, fitted)
+    stock_x, _ = rows(said, stock)
+    assert fitted.confidences_of(x).mean() < stock.confidences_of(stock_x).mean()  # it trusts this evidence less
